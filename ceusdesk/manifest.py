@@ -1,0 +1,225 @@
+"""The model package manifest (``exports/NAME/manifest.json``): schema, reading, writing, file hashes.
+
+Shared by the trainer (``trainer.export`` writes packages) and the app (``ceusdesk.inference`` reads
+them and verifies every hash and the preprocess version before creating a session). Torch- and Qt-free.
+
+Reading checks the *shape* of the document (required keys, types, schema version) and raises
+:class:`~ceusdesk.errors.ModelRefused` with a one-line message naming the file; whether the package's
+files match their hashes is checked by :func:`verify_files` (the loader calls it).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelRefused
+
+MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+CLASSES = ("benign", "hcc", "non_hcc_malignant")
+OUTPUT_NAME = "probabilities"
+INPUT_NAMES = {"images": "images", "mask": "mask"}
+RESEARCH_USE_ONLY = (
+    "Research use only. Not a medical device; not for diagnosis or treatment decisions. "
+    "Results must be reviewed by a qualified physician."
+)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of the package; ``path`` is relative to the manifest's folder (POSIX separators)."""
+
+    path: str
+    sha256: str
+    in_repo: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "in_repo": self.in_repo}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FileEntry:
+        return cls(path=str(d["path"]), sha256=str(d["sha256"]).lower(), in_repo=bool(d.get("in_repo", True)))
+
+    @classmethod
+    def for_file(cls, package_dir: str | Path, path: str | Path, in_repo: bool = True) -> FileEntry:
+        """Entry for ``path`` (inside ``package_dir``) with its sha256 computed now."""
+        package_dir, path = Path(package_dir), Path(path)
+        full = path if path.is_absolute() else package_dir / path
+        rel = full.resolve().relative_to(package_dir.resolve()).as_posix()
+        return cls(path=rel, sha256=sha256_file(full), in_repo=in_repo)
+
+
+@dataclass(frozen=True)
+class Quantization:
+    format: str = "QDQ"
+    activations: str = "QUInt8"
+    weights: str = "QInt8"
+    per_channel: bool = True
+    reduce_range: bool = False
+    calibration: dict[str, Any] = field(default_factory=dict)  # {n_cases, source, [note]}
+    agreement_with_fp32: float = 0.0  # top-1 agreement on held-out cases, 0–1
+    mean_abs_delta_malignant: float = 0.0
+    max_abs_delta: float = 0.0
+    n_compared: int = 0
+    forced: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Quantization:
+        return cls(
+            format=str(d["format"]), activations=str(d["activations"]), weights=str(d["weights"]),
+            per_channel=bool(d["per_channel"]), reduce_range=bool(d.get("reduce_range", False)),
+            calibration=dict(d.get("calibration", {})),
+            agreement_with_fp32=float(d["agreement_with_fp32"]),
+            mean_abs_delta_malignant=float(d.get("mean_abs_delta_malignant", 0.0)),
+            max_abs_delta=float(d.get("max_abs_delta", 0.0)), n_compared=int(d.get("n_compared", 0)),
+            forced=bool(d.get("forced", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A model package's manifest. ``input`` holds names, shape, dtype, normalization, size and
+    preprocess_version; ``protocol`` is :meth:`ceusdesk.protocol.Protocol.to_dict`; ``files`` maps
+    ``int8`` (required) and ``fp32`` (optional) to :class:`FileEntry`."""
+
+    name: str
+    version: str
+    uid: str
+    created: str  # UTC ISO 8601
+    git_commit: str
+    protocol: dict[str, Any]
+    input: dict[str, Any]
+    output: dict[str, Any]
+    classes: tuple[str, ...]
+    threshold: float  # operating threshold on the malignant probability (hcc + non_hcc_malignant)
+    training: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    quantization: Quantization
+    files: dict[str, FileEntry]
+    research_use_only: str = RESEARCH_USE_ONLY
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+
+    @property
+    def preprocess_version(self) -> str:
+        return str(self.input["preprocess_version"])
+
+    @property
+    def input_size(self) -> int:
+        return int(self.input["size"])
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["classes"] = list(self.classes)
+        d["quantization"] = self.quantization.to_dict()
+        d["files"] = {k: v.to_dict() for k, v in self.files.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Manifest:
+        version = int(d.get("schema_version", 0))
+        if version != MANIFEST_SCHEMA_VERSION:
+            raise ValueError(f"schema_version {version}, this ceusdesk reads {MANIFEST_SCHEMA_VERSION}")
+        for key in ("images", "mask"):
+            if key not in d["input"]["names"]:
+                raise ValueError(f"input.names lacks {key!r}")
+        for key in ("size", "preprocess_version", "normalization", "shape", "dtype"):
+            if key not in d["input"]:
+                raise ValueError(f"input lacks {key!r}")
+        files = {str(k): FileEntry.from_dict(v) for k, v in d["files"].items()}
+        if "int8" not in files:
+            raise ValueError("files lacks the required 'int8' entry")
+        return cls(
+            name=str(d["name"]), version=str(d["version"]), uid=str(d["uid"]), created=str(d["created"]),
+            git_commit=str(d.get("git_commit", "")), protocol=dict(d["protocol"]), input=dict(d["input"]),
+            output=dict(d["output"]), classes=tuple(str(c) for c in d["classes"]),
+            threshold=float(d["threshold"]), training=dict(d.get("training", {})),
+            metrics=list(d.get("metrics", [])), quantization=Quantization.from_dict(d["quantization"]),
+            files=files, research_use_only=str(d["research_use_only"]), schema_version=version,
+        )
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read and shape-check a manifest; a folder means its ``manifest.json``.
+
+    Raises :class:`ModelRefused` (one line, naming the file) when it is missing or malformed.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ModelRefused(f"{path}: no model manifest there - pass --model with a package's manifest.json") \
+            from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelRefused(f"{path}: unreadable model manifest ({err})") from err
+    if not isinstance(doc, dict):
+        raise ModelRefused(f"{path}: a model manifest must be a JSON object")
+    try:
+        return Manifest.from_dict(doc)
+    except KeyError as err:
+        raise ModelRefused(f"{path}: malformed model manifest: missing key {err}") from err
+    except (TypeError, ValueError, AttributeError) as err:
+        raise ModelRefused(f"{path}: malformed model manifest: {err}") from err
+
+
+def write_manifest(manifest: Manifest, path: str | Path) -> Path:
+    """Write ``manifest`` as JSON (temp file + rename, so a reader never sees half a file)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def file_path(manifest_path: str | Path, entry: FileEntry) -> Path:
+    """Absolute path of a package file (entries are relative to the manifest's folder)."""
+    manifest_path = Path(manifest_path)
+    base = manifest_path if manifest_path.is_dir() else manifest_path.parent
+    return base / entry.path
+
+
+def verify_files(manifest_path: str | Path, manifest: Manifest) -> None:
+    """Check every present file against its sha256; ``int8`` and any ``in_repo`` file must be present.
+
+    Raises :class:`ModelRefused` naming the first file that is missing or does not match.
+    """
+    for key, entry in manifest.files.items():
+        full = file_path(manifest_path, entry)
+        if not full.is_file():
+            if key != "int8" and not entry.in_repo:
+                continue
+            raise ModelRefused(f"{full}: model file '{key}' listed in the manifest is missing")
+        digest = sha256_file(full)
+        if digest != entry.sha256:
+            raise ModelRefused(
+                f"{full}: sha256 {digest[:12]}… does not match the manifest ({entry.sha256[:12]}…); "
+                "the package was altered or damaged - reinstall it"
+            )
