@@ -1,0 +1,156 @@
+"""Decode ONE frame of a clip into an 8-bit RGB display image.
+
+Every decode in ceusdesk (app, CLI, trainer) passes through :func:`read_frame`, so the JPEG plugin named
+in :data:`DECODING_PLUGIN` is the only one used: plugins disagree by a few grey levels, and a model
+trained on one plugin's output must see the same pixels in the app.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.pixels import apply_color_lut, apply_voi_lut, pixel_array
+
+from .dicom import transfer_syntax
+from .records import Clip
+
+DECODING_PLUGIN = "pylibjpeg"
+"""The one pydicom decoding plugin for compressed pixel data: pylibjpeg (libjpeg for JPEG and JPEG-LS,
+openjpeg for JPEG 2000, pylibjpeg-rle for RLE). Native (uncompressed) data needs no plugin."""
+
+
+class FrameError(ValueError):
+    """A frame could not be decoded; the message names the file and the frame."""
+
+
+@functools.lru_cache(maxsize=64)
+def _header(path: str, _mtime_ns: int, _size: int) -> Dataset:
+    return dcmread(path, stop_before_pixels=True, force=True)
+
+
+def dicom_header(path: Path) -> Dataset:
+    """The file's header (cached while the file is unchanged): LUTs, windows, photometric."""
+    st = os.stat(path)
+    return _header(str(path), st.st_mtime_ns, st.st_size)
+
+
+def read_frame(clip: Clip, index: int) -> np.ndarray:
+    """Decode frame ``index`` (0-based) of ``clip`` → uint8 array (rows, cols, 3), RGB.
+
+    Only that frame is decoded. Raises :class:`FrameError` for an index outside the frames present
+    or a frame the decoder rejects.
+    """
+    if not 0 <= index < clip.usable_frames:
+        raise FrameError(f"{clip.path}: frame {index} does not exist ({clip.usable_frames} frames present)")
+    if clip.kind == "dicom":
+        return _dicom_frame(clip, index)
+    from .media import read_still_frame, read_video_frame
+
+    if clip.kind == "video":
+        return read_video_frame(clip, index)
+    return read_still_frame(clip)
+
+
+def _dicom_frame(clip: Clip, index: int) -> np.ndarray:
+    ds = dicom_header(clip.path)
+    transfer = transfer_syntax(ds)
+    plugin = DECODING_PLUGIN if transfer.is_compressed else ""
+    extra = {} if ds.file_meta.get("TransferSyntaxUID") else {"transfer_syntax_uid": transfer}
+    try:
+        arr = pixel_array(os.fspath(clip.path), index=index, decoding_plugin=plugin, **extra)
+    except Exception as err:  # decoders raise many types; re-raised with the file named
+        raise FrameError(f"{clip.path}: frame {index} could not be decoded: {err}") from err
+    return to_display(arr, ds)
+
+
+def to_display(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """One decoded frame → uint8 RGB: palette applied, YBR converted, VOI/window applied, 16 → 8 bit."""
+    arr = np.asarray(arr)
+    if arr.dtype.byteorder not in ("=", "|"):
+        arr = arr.astype(arr.dtype.newbyteorder("="))  # explicit VR big endian
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    if photometric == "PALETTE COLOR":
+        rgb = apply_color_lut(arr, ds)
+        return _scale_to_8bit(rgb, _palette_bits(ds, rgb))
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        if photometric.startswith("YBR_PARTIAL"):
+            arr = _ybr_partial_to_rgb(arr)
+        bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 8)
+        return _scale_to_8bit(arr, bits)
+    gray = _monochrome_to_8bit(arr, ds)
+    if photometric == "MONOCHROME1":
+        gray = 255 - gray
+    return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def _palette_bits(ds: Dataset, rgb: np.ndarray) -> int:
+    descriptor = ds.get("RedPaletteColorLookupTableDescriptor")
+    bits = int(descriptor[2]) if descriptor is not None and len(descriptor) == 3 else 8
+    # some 16-bit tables only hold 0..255: scaling them down would blacken the image
+    if bits == 16 and rgb.size and int(rgb.max()) <= 255:
+        return 8
+    return bits
+
+
+def _scale_to_8bit(arr: np.ndarray, bits: int) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if bits <= 8:
+        return np.clip(arr, 0, 255).astype(np.uint8)
+    return (np.clip(arr, 0, (1 << bits) - 1).astype(np.uint32) >> (bits - 8)).astype(np.uint8)
+
+
+def _ybr_partial_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """BT.601 limited-range YCbCr (Y 16..235, C 16..240) → RGB."""
+    ycc = arr.astype(np.float32)
+    y = (ycc[..., 0] - 16.0) * (255.0 / 219.0)
+    cb = (ycc[..., 1] - 128.0) * (255.0 / 224.0)
+    cr = (ycc[..., 2] - 128.0) * (255.0 / 224.0)
+    out = np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _monochrome_to_8bit(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    if arr.ndim == 3:  # (rows, cols, 1)
+        arr = arr[..., 0]
+    if "VOILUTSequence" in ds:
+        out = apply_voi_lut(arr, ds).astype(np.float64)
+        descriptor = ds.VOILUTSequence[0].LUTDescriptor
+        top = float((1 << int(descriptor[2])) - 1)
+        return np.clip(np.rint(out / top * 255.0), 0, 255).astype(np.uint8)
+    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+    if center is not None and width is not None:
+        c, w = _first(center), _first(width)
+        slope = float(ds.get("RescaleSlope") or 1.0)
+        intercept = float(ds.get("RescaleIntercept") or 0.0)
+        values = arr.astype(np.float64) * slope + intercept
+        if w > 1:
+            lo = c - 0.5 - (w - 1) / 2
+            scaled = (values - lo) / (w - 1) * 255.0
+            return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 8)
+    if arr.dtype.kind == "i":
+        arr = arr.astype(np.int64) + (1 << (bits - 1))  # signed → shift into 0..2^bits-1
+    return _scale_to_8bit(arr, bits)
+
+
+def _first(value: object) -> float:
+    """First value of a possibly multi-valued DS element (several windows may be offered)."""
+    return float(value[0]) if isinstance(value, MultiValue | list | tuple) else float(value)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """BGR (OpenCV) or grey image → contiguous uint8 RGB."""
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

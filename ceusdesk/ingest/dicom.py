@@ -1,0 +1,148 @@
+"""DICOM headers → :class:`Clip` (timing, identity, regions, truncation), without decoding pixels."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from .pixeldata import NoPixelData, PixelDataError, frames_present
+from .records import Clip, Region, Warn
+from .timing import acquisition_start, contrast_start, frame_offsets
+
+log = logging.getLogger(__name__)
+
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+# Physical Units X/Y Direction (0018,6024/6026): 3 = cm
+_UNITS_CM = 3
+
+
+class NotAnImage(ValueError):
+    """A valid DICOM object that holds no image (report, structured report, DICOMDIR, ...)."""
+
+
+def _str(ds: Dataset, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
+    """Read one DICOM file's header and check its pixel data is complete.
+
+    ``force`` reads files without the 128-byte preamble and 'DICM' prefix (old exports); such a file
+    must still look like an image object (SOP Class UID or Rows) to be accepted.
+
+    Raises
+    ------
+    InvalidDicomError, OSError, ValueError
+        The file is not readable DICOM (the caller turns this into a warning).
+    NotAnImage
+        The object carries no pixel data.
+    """
+    warns: list[Warn] = []
+    with open(path, "rb") as fp:
+        ds = dcmread(fp, stop_before_pixels=True, force=force)
+        if force and "SOPClassUID" not in ds and "Rows" not in ds:
+            raise InvalidDicomError("not a DICOM file")
+        sop_class = _str(ds, "SOPClassUID") or _str(ds.file_meta, "MediaStorageSOPClassUID")
+        if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
+            raise NotAnImage("a DICOMDIR (an index of the files, not an image)")
+        rows, cols = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+        if not rows or not cols:
+            name = UID(sop_class).name if sop_class else "unknown SOP class"
+            raise NotAnImage(f"a DICOM object without an image ({name})")
+        raw_frames = ds.get("NumberOfFrames")
+        n_frames = int(raw_frames) if raw_frames not in (None, "") else 1
+        if n_frames <= 0:
+            raise NotAnImage("Number of Frames is 0: the clip holds no frames")
+        transfer = transfer_syntax(ds)
+        implicit, little = ds.original_encoding
+        spp = int(ds.get("SamplesPerPixel") or 1)
+        bits = int(ds.get("BitsAllocated") or 8)
+        frame_bytes = rows * cols * spp * bits // 8
+        eot = ds.get("ExtendedOffsetTable")
+        try:
+            available = frames_present(
+                fp, little_endian=bool(little if little is not None else True),
+                implicit_vr=bool(implicit), n_frames=n_frames, frame_bytes=frame_bytes,
+                encapsulated=transfer.is_compressed,
+                extended_offsets=None if eot is None else len(eot) // 8,
+            )
+        except NoPixelData as err:
+            name = UID(sop_class).name if sop_class else "unknown SOP class"
+            raise NotAnImage(f"a DICOM object without pixel data ({name})") from err
+        except PixelDataError as err:
+            raise ValueError(f"pixel data unreadable: {err}") from err
+    start, source, notes = acquisition_start(ds)
+    offsets, frame_notes = frame_offsets(ds, n_frames)
+    warns += [Warn(str(path), n) for n in notes + (frame_notes if start is not None else [])]
+    regions, region_note = read_regions(ds, rows, cols)
+    if region_note:
+        warns.append(Warn(str(path), region_note))
+    clip = Clip(
+        path=path, kind="dicom", n_frames=n_frames, rows=rows, cols=cols,
+        start=start, frame_offsets_s=offsets,
+        patient_id=_str(ds, "PatientID"), patient_name=_str(ds, "PatientName"),
+        study_uid=_str(ds, "StudyInstanceUID"), series_uid=_str(ds, "SeriesInstanceUID"),
+        sop_uid=_str(ds, "SOPInstanceUID"),
+        contrast_start=contrast_start(ds, start),
+        regions=regions, truncated=available < n_frames, frames_available=available,
+        photometric=_str(ds, "PhotometricInterpretation"), transfer_syntax=str(transfer),
+        bits_allocated=bits, samples_per_pixel=spp, sop_class=sop_class,
+        manufacturer=_str(ds, "Manufacturer"), timing_source=source,
+    )
+    if clip.truncated:
+        warns.append(Warn(str(path), f"truncated: the pixel data holds {available} of {n_frames} frames; "
+                                     "the clip fills no slot"))
+    return clip, warns
+
+
+def transfer_syntax(ds: Dataset) -> UID:
+    """The file's transfer syntax; for files without file meta, the encoding pydicom found."""
+    declared = ds.file_meta.get("TransferSyntaxUID")
+    if declared:
+        return UID(declared)
+    implicit, little = ds.original_encoding
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little in (True, None) else ExplicitVRBigEndian
+
+
+def read_regions(ds: Dataset, rows: int, cols: int) -> tuple[list[Region], str | None]:
+    """The Sequence of Ultrasound Regions as end-exclusive boxes clipped to the frame.
+
+    Region Location Max X1/Y1 are inclusive in DICOM (the last pixel), hence the +1. Entries that are
+    incomplete, empty or outside the frame are dropped and reported in one note.
+    """
+    seq = ds.get("SequenceOfUltrasoundRegions")
+    if not seq:
+        return [], None
+    regions: list[Region] = []
+    broken = 0
+    for item in seq:
+        try:
+            x0, y0 = int(item.RegionLocationMinX0), int(item.RegionLocationMinY0)
+            x1, y1 = int(item.RegionLocationMaxX1) + 1, int(item.RegionLocationMaxY1) + 1
+            data_type = int(item.get("RegionDataType", 0) or 0)
+        except (AttributeError, TypeError, ValueError):
+            broken += 1
+            continue
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(cols, x1), min(rows, y1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            broken += 1
+            continue
+        dx = dy = None
+        if int(item.get("PhysicalUnitsXDirection", 0) or 0) == _UNITS_CM:
+            dx = float(item.get("PhysicalDeltaX") or 0) or None
+        if int(item.get("PhysicalUnitsYDirection", 0) or 0) == _UNITS_CM:
+            dy = float(item.get("PhysicalDeltaY") or 0) or None
+        regions.append(Region(x0, y0, x1, y1, data_type, dx, dy))
+    note = None
+    if broken:
+        note = (f"{broken} of {len(seq)} ultrasound regions are broken (missing or empty coordinates); "
+                "panels are detected from the image where needed")
+    return regions, note

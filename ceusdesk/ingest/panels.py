@@ -1,0 +1,130 @@
+"""Where the images are in a frame: tissue panels from the ultrasound regions, or found in the pixels.
+
+A dual display puts a B-mode panel beside the contrast panel; no tag says which is which and vendors use
+either side, so :func:`contrast_side` decides from content: the contrast panel is dark before the agent
+arrives and changes over time, while the B-mode panel stays about the same.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .records import TISSUE, Clip, Region
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1, end-exclusive
+
+MIN_PANEL_PX = 32  # smaller tissue regions are thumbnails or icons, not images to analyse
+_DARK = 12  # grey level under which a pixel counts as background
+_ACTIVE_FRACTION = 0.02  # a row/column with fewer non-background pixels than this is empty
+_MIN_GAP_PX = 3
+# decision margin between the two sides' scores, in grey levels; below it the call is "unsure"
+SIDE_MARGIN = 1.0
+
+
+def tissue_panels(clip: Clip) -> list[Region]:
+    """Tissue regions big enough to be an image, not nested in another, left to right (at most two)."""
+    cands = [r for r in clip.regions if r.data_type == TISSUE and
+             r.x1 - r.x0 >= MIN_PANEL_PX and r.y1 - r.y0 >= MIN_PANEL_PX]
+    cands.sort(key=lambda r: -r.area)
+    kept: list[Region] = []
+    for r in cands:
+        if not any(_contains(k.box, r.box) for k in kept):
+            kept.append(r)
+    kept = kept[:2]
+    if len(kept) == 2 and _overlap_x(kept[0].box, kept[1].box):
+        kept = kept[:1]  # stacked or overlapping tissue regions are not a side-by-side display
+    return sorted(kept, key=lambda r: r.x0)
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
+
+
+def _overlap_x(a: Box, b: Box) -> bool:
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0.5 * min(a[2] - a[0], b[2] - b[0])
+
+
+def detect_panels(gray: np.ndarray) -> list[Box]:
+    """Find one or two image panels in a grey frame (use the maximum over several frames of a clip so a
+    still-dark contrast panel shows up): the bounding box of the content, split at an empty vertical gap
+    near its middle. Falls back to the whole frame when nothing stands out."""
+    h, w = gray.shape[:2]
+    mask = gray > _DARK
+    cols = mask.mean(axis=0) > _ACTIVE_FRACTION
+    rows = mask.mean(axis=1) > _ACTIVE_FRACTION
+    if cols.sum() < MIN_PANEL_PX or rows.sum() < MIN_PANEL_PX:
+        return [(0, 0, w, h)]
+    x0, x1 = int(np.argmax(cols)), int(w - np.argmax(cols[::-1]))
+    gap = _middle_gap(cols[x0:x1])
+    if gap is None:
+        return [_trim(mask, (x0, 0, x1, h))]
+    g0, g1 = x0 + gap[0], x0 + gap[1]
+    boxes = [_trim(mask, (x0, 0, g0, h)), _trim(mask, (g1, 0, x1, h))]
+    if any(b[2] - b[0] < MIN_PANEL_PX or b[3] - b[1] < MIN_PANEL_PX for b in boxes):
+        return [_trim(mask, (x0, 0, x1, h))]
+    return boxes
+
+
+def _middle_gap(active: np.ndarray) -> tuple[int, int] | None:
+    """The widest run of empty columns whose centre lies in the middle 30-70 % of the content."""
+    n = len(active)
+    best: tuple[int, int] | None = None
+    i = 0
+    while i < n:
+        if active[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not active[j]:
+            j += 1
+        centre = (i + j) / 2
+        wide = best is None or j - i > best[1] - best[0]
+        if j - i >= _MIN_GAP_PX and 0.3 * n <= centre <= 0.7 * n and wide:
+            best = (i, j)
+        i = j
+    return best
+
+
+def _trim(mask: np.ndarray, box: Box) -> Box:
+    x0, y0, x1, y1 = box
+    sub = mask[y0:y1, x0:x1]
+    rows = np.flatnonzero(sub.mean(axis=1) > _ACTIVE_FRACTION)
+    cols = np.flatnonzero(sub.mean(axis=0) > _ACTIVE_FRACTION)
+    if len(rows) == 0 or len(cols) == 0:
+        return box
+    return x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
+
+
+def panel_mean(gray: np.ndarray, box: Box) -> float:
+    x0, y0, x1, y1 = box
+    return float(gray[y0:y1, x0:x1].mean())
+
+
+def contrast_side(samples: Sequence[tuple[float, float]]) -> tuple[str, bool]:
+    """Decide which side of a dual display is the contrast panel.
+
+    Parameters
+    ----------
+    samples
+        (mean grey of the left panel, mean grey of the right panel) for frames across the study.
+
+    Returns
+    -------
+    side, sure
+        ``"left"`` or ``"right"``; ``sure`` is False when the two sides are too alike to tell.
+
+    Notes
+    -----
+    Score per side = how much its brightness changes over the study (standard deviation) + a quarter
+    of how much darker it is than the other side on average. Contrast is dark before arrival, rises
+    and falls; B-mode is stable and brighter.
+    """
+    if not samples:
+        return "right", False
+    arr = np.asarray(samples, dtype=float)
+    left, right = arr[:, 0], arr[:, 1]
+    score_left = left.std() + 0.25 * float(np.mean(right - left))
+    score_right = right.std() + 0.25 * float(np.mean(left - right))
+    side = "left" if score_left > score_right else "right"
+    return side, abs(score_left - score_right) >= SIDE_MARGIN

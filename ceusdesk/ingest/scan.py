@@ -1,0 +1,183 @@
+"""Find every readable clip under a folder, in a DICOMDIR, or in one file. Never writes to the source."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.errors import InvalidDicomError
+from pydicom.fileset import FileSet
+
+from ..errors import Cancelled, NothingReadable
+from .dicom import NotAnImage, read_header
+from .media import STILL_SUFFIXES, VIDEO_SUFFIXES, MediaError, read_still, read_video
+from .records import Clip, ScanResult, Warn
+
+log = logging.getLogger(__name__)
+
+DICOM_SUFFIXES = {"", ".dcm", ".dic", ".dicom", ".ima"}
+# files a scanner's USB export carries beside the images: skipped without a warning
+_IGNORED_NAMES = {"dicomdir", "thumbs.db", "desktop.ini", "autorun.inf", ".ds_store"}
+
+
+def scan(
+    path: str | os.PathLike[str],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> ScanResult:
+    """Read the headers of every clip under ``path``.
+
+    ``path`` is a folder (every file under it, whether or not a DICOMDIR lists it), a DICOMDIR file
+    (the files it references) or one file. Bad files become :class:`Warn` entries; pixel data is not
+    decoded. ``progress(done, total)`` is called per file; ``cancel()`` returning True raises
+    :class:`~ceusdesk.errors.Cancelled`.
+
+    Raises
+    ------
+    NothingReadable
+        ``path`` does not exist.
+    """
+    src = Path(path).expanduser()
+    if not src.exists():
+        raise NothingReadable(f"{src}: no such file or folder")
+    warnings: list[Warn] = []
+    if src.is_dir():
+        root = src
+        files = _walk(src)
+        for dicomdir in (f for f in files if f.name.upper() == "DICOMDIR"):
+            warnings += _check_dicomdir(dicomdir)
+    elif _is_dicomdir(src):
+        root = src.parent
+        files, dir_warnings = _dicomdir_files(src)
+        warnings += dir_warnings
+    else:
+        root = src.parent
+        files = [src]
+    clips: list[Clip] = []
+    for i, f in enumerate(files):
+        if cancel is not None and cancel():
+            raise Cancelled("cancelled while reading the study")
+        clip, warns = read_one(f)
+        warnings += warns
+        if clip is not None:
+            clips.append(clip)
+        if progress is not None:
+            progress(i + 1, len(files))
+    clips, dup_warnings = drop_duplicates(clips)
+    return ScanResult(clips=clips, warnings=warnings + dup_warnings, root=root)
+
+
+def _walk(folder: Path) -> list[Path]:
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                out.append(Path(dirpath) / name)
+    return out
+
+
+def _is_dicomdir(path: Path) -> bool:
+    if path.name.upper() == "DICOMDIR":
+        return True
+    try:
+        with open(path, "rb") as fp:
+            fp.seek(128)
+            if fp.read(4) != b"DICM":
+                return False
+        ds = dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+        return str(ds.file_meta.get("MediaStorageSOPClassUID", "")) == "1.2.840.10008.1.3.10"
+    except (OSError, InvalidDicomError, ValueError):
+        return False
+
+
+def _dicomdir_files(dicomdir: Path) -> tuple[list[Path], list[Warn]]:
+    """The files a DICOMDIR references (read-only: the FileSet is never written)."""
+    try:
+        fs = FileSet(dcmread(dicomdir))
+    except Exception as err:  # pydicom raises several types for a malformed DICOMDIR
+        raise NothingReadable(f"{dicomdir}: not a readable DICOMDIR ({err})") from err
+    files: list[Path] = []
+    warns: list[Warn] = []
+    for instance in fs:
+        p = Path(instance.path)
+        if p.exists():
+            files.append(p)
+        else:
+            warns.append(Warn(str(p), "listed in the DICOMDIR but missing"))
+    return sorted(set(files)), warns
+
+
+def _check_dicomdir(dicomdir: Path) -> list[Warn]:
+    """In folder mode the DICOMDIR is only an index (every file is read anyway): report what it lists
+    that the folder lacks."""
+    try:
+        return _dicomdir_files(dicomdir)[1]
+    except NothingReadable as err:
+        return [Warn(str(dicomdir), f"DICOMDIR unreadable, ignored (the folder is read anyway): {err}")]
+
+
+def _looks_like_dicom(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fp:
+            fp.seek(128)
+            return fp.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def read_one(path: Path) -> tuple[Clip | None, list[Warn]]:
+    """One file → a clip (or None) and its warnings. Never raises for bad content."""
+    name = path.name.lower()
+    suffix = path.suffix.lower()
+    if name in _IGNORED_NAMES:
+        return None, []
+    try:
+        if _looks_like_dicom(path):
+            return read_header(path)
+        if suffix in VIDEO_SUFFIXES:
+            return read_video(path), []
+        if suffix in STILL_SUFFIXES:
+            return read_still(path), []
+        if suffix in DICOM_SUFFIXES:
+            # old exports may lack the 128-byte preamble; accept them only if they parse as images
+            return read_header(path, force=True)
+    except NotAnImage as err:
+        return None, [Warn(str(path), f"skipped: {err}")]
+    except MediaError as err:
+        return None, [Warn(str(path), str(err))]
+    except (InvalidDicomError, OSError, ValueError, KeyError, AttributeError, TypeError, EOFError) as err:
+        dicomish = _looks_like_dicom(path) or suffix == ".dcm"
+        kind = "corrupt DICOM file" if dicomish else "not a readable DICOM file"
+        return None, [Warn(str(path), f"{kind}: {_one_line(err)}")]
+    log.debug("skipping a file that is neither DICOM, video nor image")
+    return None, []
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def drop_duplicates(clips: Iterable[Clip]) -> tuple[list[Clip], list[Warn]]:
+    """Keep one clip per SOP Instance UID: the complete one (else the first); warn naming the other."""
+    kept: dict[str, Clip] = {}
+    out: list[Clip] = []
+    warns: list[Warn] = []
+    for clip in clips:
+        uid = clip.sop_uid
+        if uid is None or uid not in kept:
+            if uid is not None:
+                kept[uid] = clip
+            out.append(clip)
+            continue
+        other = kept[uid]
+        if other.truncated and not clip.truncated:
+            out[out.index(other)] = clip
+            kept[uid] = clip
+            clip, other = other, clip
+        warns.append(Warn(str(clip.path), f"duplicate of {other.path} (same SOP Instance UID): ignored"))
+    return out, warns

@@ -1,0 +1,127 @@
+"""Acquisition times and per-frame offsets from DICOM timing tags."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.valuerep import DA, DT, TM
+
+# a disagreement between two timing tags larger than this is reported
+CONTRADICTION_S = 2.0
+
+
+def _text(ds: Dataset, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_da(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return DA(text)
+    except ValueError:
+        return None
+
+
+def parse_tm(text: str | None) -> time | None:
+    if not text:
+        return None
+    try:
+        return TM(text)
+    except ValueError:
+        return None
+
+
+def parse_dt(text: str | None) -> datetime | None:
+    """DICOM DT → naive datetime (the scanner's wall time; a UTC offset is dropped, not applied)."""
+    if not text:
+        return None
+    try:
+        value = DT(text)
+    except ValueError:
+        return None
+    return datetime.combine(value.date(), value.time()).replace(tzinfo=None)
+
+
+def acquisition_start(ds: Dataset) -> tuple[datetime | None, str | None, list[str]]:
+    """The clip's start: Acquisition DateTime, else a date + Acquisition Time, else + Content Time.
+
+    Returns the time, which tags gave it, and one-line notes about contradictory tags.
+    """
+    notes: list[str] = []
+    day = None
+    for kw in ("AcquisitionDate", "ContentDate", "SeriesDate", "StudyDate"):
+        day = parse_da(_text(ds, kw))
+        if day:
+            break
+    candidates: list[tuple[str, datetime]] = []
+    acq_dt = parse_dt(_text(ds, "AcquisitionDateTime"))
+    if acq_dt is not None:
+        candidates.append(("Acquisition DateTime", acq_dt))
+    if day is not None:
+        for kw, label in (("AcquisitionTime", "Acquisition Time"), ("ContentTime", "Content Time")):
+            t = parse_tm(_text(ds, kw))
+            if t is not None:
+                candidates.append((label, datetime.combine(day, t)))
+    if not candidates:
+        return None, None, notes
+    label, start = candidates[0]
+    # Content Time legitimately lags (it is when the image was stored); only compare acquisition tags
+    if len(candidates) > 1 and candidates[1][0] == "Acquisition Time":
+        other_label, other = candidates[1]
+        if abs((other - start).total_seconds()) > CONTRADICTION_S:
+            notes.append(
+                f"contradictory timing tags: {label} {start:%H:%M:%S} vs {other_label} {other:%H:%M:%S}; "
+                f"using {label}"
+            )
+    return start, label, notes
+
+
+def frame_offsets(ds: Dataset, n_frames: int) -> tuple[np.ndarray | None, list[str]]:
+    """Per-frame seconds from the first frame (Frame Time Vector, Frame Time, or Cine Rate)."""
+    notes: list[str] = []
+    if n_frames <= 1:
+        return np.zeros(max(n_frames, 1)), notes
+    vector = ds.get("FrameTimeVector")
+    if vector is not None:
+        values = np.atleast_1d(np.asarray(vector, dtype=float))
+        if len(values) == n_frames and np.all(np.isfinite(values)) and np.all(values >= 0):
+            # increments in ms between frames; the first entry is 0 by definition
+            out = np.cumsum(values) / 1000.0
+            return out - out[0], notes
+        notes.append(f"Frame Time Vector has {len(values)} entries for {n_frames} frames; ignored")
+    for kw, to_ms in (("FrameTime", lambda v: v), ("CineRate", lambda v: 1000.0 / v if v else 0.0),
+                      ("RecommendedDisplayFrameRate", lambda v: 1000.0 / v if v else 0.0)):
+        raw = ds.get(kw)
+        if raw is None or str(raw).strip() == "":
+            continue
+        try:
+            ms = float(to_ms(float(raw)))
+        except (TypeError, ValueError):
+            continue
+        if ms > 0 and np.isfinite(ms):
+            return np.arange(n_frames, dtype=float) * ms / 1000.0, notes
+    notes.append("no Frame Time (Vector): frame times unknown; the first frame stands for the clip")
+    return None, notes
+
+
+def contrast_start(ds: Dataset, start: datetime | None) -> datetime | None:
+    """Contrast/Bolus Start Time (0018,1042) on the study's date (the clip's date, else Study Date)."""
+    t = parse_tm(_text(ds, "ContrastBolusStartTime"))
+    if t is None:
+        return None
+    if start is not None:
+        return nearest_on_day(t, start)
+    day = parse_da(_text(ds, "StudyDate"))
+    return None if day is None else datetime.combine(day, t)
+
+
+def nearest_on_day(t: time, ref: datetime) -> datetime:
+    """``t`` on the day before, of, or after ``ref``, whichever is nearest (studies can span midnight)."""
+    options = [datetime.combine(ref.date() + timedelta(days=d), t) for d in (-1, 0, 1)]
+    return min(options, key=lambda x: abs((x - ref).total_seconds()))
