@@ -1,0 +1,54 @@
+"""Named training presets (the torchvision references' "presets are objects" idea).
+
+``smoke`` exercises every code path on CPU in well under a minute; ``cpu`` is the documented reduced
+run that produces the bundled demo model without a GPU; ``paper`` is the study's setting and wants a GPU.
+Command-line flags override single fields (:meth:`Preset.override`).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    size: int  # input side in pixels (InputSpec.size)
+    folds: int  # k of the k-fold CV; 1 = one stratified hold-out split (a quarter of the cases)
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.05
+    warmup_epochs: float = 0.5
+    patience: int = 5  # early stopping: epochs without a better validation loss
+    max_cases: int | None = None  # a seeded random subset of the cohort; None = all cases
+    referential: bool = True  # also train the single-ResNet50 "referential standard" model per fold
+    early_drop: float = 0.3  # share of training cases shown only their early-set slots (B … 2:00)
+    workers: int = 2  # processes that build the preprocessing cache (first pass only)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def override(self, **changes) -> Preset:
+        """Replace the fields given (None values are ignored)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown preset fields {sorted(unknown)}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset("smoke", size=64, folds=1, epochs=2, batch_size=8, lr=3e-4, patience=2,
+                    max_cases=32, workers=1),
+    "cpu": Preset("cpu", size=96, folds=3, epochs=8, batch_size=16, lr=3e-4, patience=3,
+                  max_cases=450, referential=False),
+    "paper": Preset("paper", size=224, folds=5, epochs=40, batch_size=32, lr=2e-4, patience=8,
+                    workers=8),
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}") from None
