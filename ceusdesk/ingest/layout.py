@@ -1,0 +1,111 @@
+"""Per-clip panel layout (single or dual display) and the study-wide choice of the contrast side."""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..preprocess import to_gray
+from .decode import FrameError, read_frame
+from .media import MediaError
+from .panels import Box, contrast_side, detect_panels, panel_mean, tissue_panels
+from .records import Clip
+
+log = logging.getLogger(__name__)
+
+SIDES = ("left", "right")
+
+
+class FrameSampler:
+    """Decodes single frames to grey on demand, keeping a few (a study needs each at most twice).
+
+    ``decoded`` counts decodes, so tests and the benchmark can check how little is decoded.
+    """
+
+    def __init__(self, keep: int = 16):
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._keep = keep
+        self.decoded = 0
+
+    def gray(self, clip: Clip, index: int) -> np.ndarray | None:
+        key = (id(clip), index)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        try:
+            rgb = read_frame(clip, index)
+        except (FrameError, MediaError) as err:
+            log.warning("frame could not be decoded: %s", err)
+            return None
+        self.decoded += 1
+        gray = to_gray(rgb)
+        self._cache[key] = gray
+        if len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
+        return gray
+
+
+def sample_indices(n: int, k: int) -> list[int]:
+    """Up to ``k`` frame indices spread evenly over ``n`` frames, first and last included."""
+    if n <= 0:
+        return []
+    return sorted({int(round(x)) for x in np.linspace(0, n - 1, num=min(n, k))})
+
+
+@dataclass
+class ClipLayout:
+    panels: tuple[Box, ...]  # one (single display) or two (dual, left then right)
+    source: str  # "regions" | "detected" | "frame"
+    spacing: tuple[tuple[float, float] | None, ...]  # cm per pixel (x, y) per panel
+
+    @property
+    def dual(self) -> bool:
+        return len(self.panels) == 2
+
+    def panel(self, role: str, side: str | None) -> tuple[Box, tuple[float, float] | None]:
+        """The contrast (``role='contrast'``) or B-mode panel, given the study's contrast side."""
+        if not self.dual:
+            return self.panels[0], self.spacing[0]
+        i = SIDES.index(side or "right")
+        if role != "contrast":
+            i = 1 - i
+        return self.panels[i], self.spacing[i]
+
+
+def clip_layout(clip: Clip, sampler: FrameSampler) -> tuple[ClipLayout, str | None]:
+    """Panels from the tissue regions, else found in the pixels (max over a few frames). Returns a note
+    when the regions were missing or unusable and the fallback was used."""
+    regions = tissue_panels(clip)
+    if regions:
+        spacing = tuple((r.physical_delta_x, r.physical_delta_y)
+                        if r.physical_delta_x and r.physical_delta_y else None for r in regions)
+        return ClipLayout(tuple(r.box for r in regions), "regions", spacing), None
+    stack = None
+    for i in sample_indices(clip.usable_frames, 3):
+        g = sampler.gray(clip, i)
+        if g is not None:
+            stack = g if stack is None else np.maximum(stack, g)
+    if stack is None:
+        return ClipLayout(((0, 0, clip.cols, clip.rows),), "frame", (None,)), None
+    boxes = tuple(detect_panels(stack))
+    note = None
+    if clip.kind == "dicom":
+        what = "no usable tissue region" if clip.regions else "no ultrasound regions"
+        note = f"{what}: panels found from the image ({len(boxes)} panel{'s' if len(boxes) > 1 else ''})"
+    return ClipLayout(boxes, "detected", (None,) * len(boxes)), note
+
+
+def decide_contrast_side(
+    duals: list[tuple[Clip, ClipLayout]], sampler: FrameSampler, frames_per_clip: int = 3
+) -> tuple[str, bool]:
+    """Which side of the dual displays is contrast, judged over the whole study (see ``contrast_side``)."""
+    samples: list[tuple[float, float]] = []
+    ordered = sorted(duals, key=lambda cl: (cl[0].start is None, cl[0].start or 0))
+    for clip, layout in ordered:
+        for i in sample_indices(clip.usable_frames, frames_per_clip):
+            g = sampler.gray(clip, i)
+            if g is not None:
+                samples.append((panel_mean(g, layout.panels[0]), panel_mean(g, layout.panels[1])))
+    return contrast_side(samples)

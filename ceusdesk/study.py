@@ -1,0 +1,412 @@
+"""A study: one patient's exam, its injection time, and the frame that fills each phase slot.
+
+:func:`open_study` scans the input (``ceusdesk.ingest``), keeps one patient's study, works out the
+injection time and the panels, and fills the protocol's slots with the frame nearest each target inside
+its window. ``Study.to_json()`` is the document ``ceusdesk inspect --json`` prints (design.md).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CeusdeskError, NothingReadable
+from .ingest import Clip, Warn, scan
+from .ingest.grouping import UnknownPatient, group_clips
+from .ingest.injection import (
+    ARRIVAL_DELAY_S,
+    dicom_injection,
+    estimate_injection,
+    format_clock,
+    user_injection,
+)
+from .ingest.layout import SIDES, ClipLayout, FrameSampler, clip_layout, decide_contrast_side
+from .ingest.panels import Box
+from .protocol import Protocol, Slot, default_protocol
+
+log = logging.getLogger(__name__)
+
+InjectionSource = str  # "dicom" | "user" | "estimated"
+
+
+class BadStudyOption(CeusdeskError, ValueError):
+    """An option given with the study (injection time, patient, assignment) cannot be used."""
+
+    exit_code = 2
+
+
+@dataclass
+class SlotFrame:
+    clip: Clip
+    frame_index: int
+    t_s: float | None  # seconds after injection (None when the clip has no time)
+    panel: Box  # contrast panel; for slot "B" the B-mode panel
+    pixel_spacing_cm: tuple[float, float] | None
+    source: str  # "auto" | "assigned" | "override"
+
+
+@dataclass
+class ClipEntry:
+    clip: Clip
+    start_s: float | None
+    end_s: float | None
+    slot: str | None  # the first slot (protocol order) this clip fills
+    excluded: str | None  # "other patient" | "other study" | "truncated"
+    slots: list[str] = field(default_factory=list)
+    layout: ClipLayout | None = None
+
+    def frame_t_s(self, index: int) -> float | None:
+        if self.start_s is None:
+            return None
+        offsets = self.clip.frame_offsets_s
+        return self.start_s + (0.0 if offsets is None else float(offsets[index]))
+
+
+@dataclass
+class Study:
+    root: Path
+    protocol: Protocol
+    injection_time: datetime | None
+    injection_source: InjectionSource | None
+    clips: list[ClipEntry]
+    slots: dict[str, SlotFrame | None]
+    phase_set: str
+    missing: list[str]
+    warnings: list[Warn]
+    patient_id: str | None = None  # PHI: never logged
+    contrast_panel: str | None = None  # "left" | "right" for dual displays, else None
+    frames_decoded: int = 0
+
+    def rel(self, path: str | os.PathLike[str]) -> str:
+        """A path as the JSON gives it: relative to the study root when inside it, else absolute."""
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(p.resolve())
+
+    def entry(self, clip: Clip) -> ClipEntry:
+        return next(e for e in self.clips if e.clip is clip)
+
+    def to_json(self) -> dict[str, Any]:
+        """inspect's JSON (design.md: injection, clips, slots, phase_set, warnings; plus a few extras)."""
+        inj = self.injection_time
+        return {
+            "protocol": self.protocol.name,
+            "injection": {
+                "time": format_clock(inj) if inj else None,
+                "datetime": inj.isoformat() if inj else None,
+                "source": self.injection_source,
+            },
+            "contrast_panel": self.contrast_panel,
+            "clips": [
+                {
+                    "path": self.rel(e.clip.path),
+                    "frames": e.clip.n_frames,
+                    "start_s": _round(e.start_s),
+                    "end_s": _round(e.end_s),
+                    "kind": e.clip.kind,
+                    "slot": e.slot,
+                    "excluded": e.excluded,
+                    "slots": list(e.slots),
+                    "start": e.clip.start.isoformat() if e.clip.start else None,
+                }
+                for e in self.clips
+            ],
+            "slots": {
+                name: None if sf is None else {
+                    "path": self.rel(sf.clip.path),
+                    "frame_index": sf.frame_index,
+                    "t_s": _round(sf.t_s),
+                    "panel": [int(v) for v in sf.panel],
+                    "pixel_spacing_cm": list(sf.pixel_spacing_cm) if sf.pixel_spacing_cm else None,
+                    "source": sf.source,
+                }
+                for name, sf in self.slots.items()
+            },
+            "phase_set": self.phase_set,
+            "missing": list(self.missing),
+            "warnings": [{"path": self.rel(w.path), "message": w.message} for w in self.warnings],
+        }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 3)
+
+
+def open_study(
+    path: str | os.PathLike[str],
+    *,
+    injection_time: str | None = None,
+    patient: str | None = None,
+    contrast_panel: str | None = None,
+    assign: dict[str, str] | None = None,
+    slot_overrides: dict[str, dict] | None = None,
+    protocol: Protocol | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Study:
+    """Read a study and fill its phase slots.
+
+    Parameters
+    ----------
+    path
+        A folder, a DICOMDIR or one file.
+    injection_time
+        ``HH:MM:SS`` on the scanner's clock; wins over Contrast/Bolus Start Time and the estimate.
+    patient
+        Patient ID to read when the folder holds several (default: the largest study).
+    contrast_panel
+        ``left`` or ``right``: which side of a dual display is contrast (default: decided from content).
+    assign
+        ``{file path: slot}`` for clips without usable time (path relative to ``path`` or absolute).
+    slot_overrides
+        ``{slot: {"path": ..., "frame_index": ...}}`` as stored in cases.jsonl: exact frames.
+    protocol
+        Default: the bundled ``sonazoid-9``.
+
+    Raises
+    ------
+    NothingReadable
+        No readable clip at all.
+    BadStudyOption
+        A malformed injection time, an unknown patient, slot or assigned file.
+    """
+    protocol = protocol or default_protocol()
+    if contrast_panel is not None and contrast_panel not in SIDES:
+        raise BadStudyOption(f"--contrast-panel must be left or right, not {contrast_panel!r}")
+    result = scan(path, progress=progress, cancel=cancel)
+    if not result.clips:
+        detail = f" ({len(result.warnings)} files with problems)" if result.warnings else ""
+        raise NothingReadable(f"{path}: no readable DICOM image, video or still image{detail}")
+    root = result.root
+    warnings = list(result.warnings)
+    try:
+        grouping = group_clips(result.clips, patient)
+    except UnknownPatient as err:
+        raise BadStudyOption(str(err)) from err
+
+    entries = [ClipEntry(c, None, None, None, grouping.excluded.get(id(c))) for c in result.clips]
+    for e in entries:
+        if e.excluded:
+            warnings.append(Warn(str(e.clip.path), f"excluded: belongs to another {e.excluded.split()[1]} "
+                                                   "than the one read (use --patient to choose)"))
+        elif e.clip.truncated:
+            e.excluded = "truncated"
+    main = [e for e in entries if e.excluded is None]
+    if patient is None and grouping.key is not None:
+        patient = grouping.key[0]
+
+    sampler = FrameSampler()
+    for e in (e for e in entries if e.excluded in (None, "truncated")):
+        e.layout, note = clip_layout(e.clip, sampler)
+        if note:
+            warnings.append(Warn(str(e.clip.path), note))
+    side = _contrast_side(main, contrast_panel, sampler, warnings, root)
+
+    injection, source = _injection(main, injection_time, side, sampler, warnings, root)
+    for e in entries:
+        if injection is not None and e.clip.start is not None:
+            e.start_s = (e.clip.start - injection).total_seconds()
+            offsets = e.clip.frame_offsets_s
+            e.end_s = e.start_s + (float(offsets[e.clip.usable_frames - 1]) if offsets is not None
+                                   and e.clip.usable_frames else 0.0)
+
+    slots: dict[str, SlotFrame | None] = {name: None for name in protocol.slot_names}
+    fixed = _apply_overrides(slot_overrides or {}, entries, protocol, side, warnings, root)
+    fixed.update(_apply_assignments(assign or {}, entries, protocol, side, root, fixed))
+    slots.update(fixed)
+    pre_contrast_s = min((s.window_s[0] for s in protocol.contrast_slots if s.window_s), default=0.0)
+    for slot in protocol.slots:
+        if slots[slot.name] is None:
+            slots[slot.name] = _auto_slot(slot, main, side, injection is not None, pre_contrast_s)
+    for e in main:
+        if e.clip.start is None and not any(sf and sf.clip is e.clip for sf in slots.values()):
+            warnings.append(Warn(str(e.clip.path), "no acquisition time: assign it to a slot with "
+                                                   "--assign FILE=SLOT"))
+    for name, sf in slots.items():
+        if sf is not None:
+            sf_entry = next(e for e in entries if e.clip is sf.clip)
+            sf_entry.slots.append(name)
+    for e in entries:
+        e.slot = e.slots[0] if e.slots else None
+    phase_set, missing = protocol.phase_set([n for n, sf in slots.items() if sf is not None])
+    has_dual = any(e.layout is not None and e.layout.dual for e in main)
+    return Study(
+        root=root, protocol=protocol, injection_time=injection, injection_source=source,
+        clips=entries, slots=slots, phase_set=phase_set, missing=missing, warnings=warnings,
+        patient_id=patient, contrast_panel=side if has_dual else None, frames_decoded=sampler.decoded,
+    )
+
+
+def _contrast_side(main: list[ClipEntry], override: str | None, sampler: FrameSampler,
+                   warnings: list[Warn], root: Path) -> str | None:
+    duals = [(e.clip, e.layout) for e in main if e.layout is not None and e.layout.dual]
+    if override is not None:
+        return override
+    if not duals:
+        return None
+    side, sure = decide_contrast_side(duals, sampler)
+    if not sure:
+        warnings.append(Warn(str(root), f"could not tell the contrast panel from the B-mode panel; assumed "
+                                        f"{side}: check, or pass --contrast-panel left|right"))
+    return side
+
+
+def _injection(main: list[ClipEntry], text: str | None, side: str | None, sampler: FrameSampler,
+               warnings: list[Warn], root: Path) -> tuple[datetime | None, InjectionSource | None]:
+    clips = [e.clip for e in main]
+    if text is not None:
+        try:
+            when = user_injection(text, clips)
+        except ValueError as err:
+            raise BadStudyOption(str(err)) from err
+        if when is None:
+            warnings.append(Warn(str(root), "injection time given but no clip has an acquisition time: "
+                                            "assign clips with --assign FILE=SLOT"))
+            return None, None
+        return when, "user"
+    found = dicom_injection(clips)
+    if found.time is not None:
+        if found.conflicting:
+            warnings.append(Warn(str(root), "clips disagree on Contrast/Bolus Start Time; using "
+                                            f"{format_clock(found.time)} (the most common): check it"))
+        return found.time, "dicom"
+    timed = [(e.clip, e.layout) for e in main if e.layout is not None and not e.clip.truncated]
+    arrival = estimate_injection(timed, side, sampler)
+    if arrival is not None:
+        warnings.append(Warn(str(arrival.clip.path), (
+            f"injection time estimated as {format_clock(arrival.injection)}: contrast arrives at "
+            f"{format_clock(arrival.arrival)}, taken as {ARRIVAL_DELAY_S:g} s after injection; "
+            "confirm it with --injection-time HH:MM:SS")))
+        return arrival.injection, "estimated"
+    if any(c.start is not None for c in clips):
+        warnings.append(Warn(str(root), "no injection time (no Contrast/Bolus Start Time, no visible "
+                                        "arrival): pass --injection-time HH:MM:SS to fill contrast slots"))
+    return None, None
+
+
+def _auto_slot(slot: Slot, main: list[ClipEntry], side: str | None, have_injection: bool,
+               pre_contrast_s: float) -> SlotFrame | None:
+    """The frame nearest the slot's target inside its window; for the B-mode slot, the last frame before
+    injection (else the B-mode panel of a dual display before ``pre_contrast_s``, when the earliest
+    contrast window opens and contrast may have arrived)."""
+    if not have_injection:
+        return None
+    best: tuple[float, int, ClipEntry, int] | None = None  # (distance, order, entry, frame)
+    for order, e in enumerate(main):
+        if e.start_s is None or e.layout is None or e.clip.truncated:
+            continue
+        t = _frame_times(e)
+        if slot.kind == "bmode":
+            pre = np.flatnonzero(t < 0)
+            if len(pre):
+                i = int(pre[np.argmax(t[pre])])
+                cand = (float(-t[i]), order, e, i)
+            elif e.layout.dual and t[0] < pre_contrast_s:
+                cand = (1e6 + float(t[0]), order, e, 0)  # after injection: only when nothing precedes it
+            else:
+                continue
+        else:
+            lo, hi = slot.window_s or (0.0, 0.0)
+            inside = np.flatnonzero((t >= lo) & (t <= hi))
+            if not len(inside):
+                continue
+            target = float(slot.target_s if slot.target_s is not None else (lo + hi) / 2)
+            i = int(inside[np.argmin(np.abs(t[inside] - target))])
+            cand = (abs(float(t[i]) - target), order, e, i)
+        if best is None or cand[:2] < best[:2]:
+            best = cand
+    if best is None:
+        return None
+    _, _, e, i = best
+    role = "bmode" if slot.kind == "bmode" else "contrast"
+    assert e.layout is not None
+    panel, spacing = e.layout.panel(role, side)
+    return SlotFrame(e.clip, i, e.frame_t_s(i), panel, spacing, "auto")
+
+
+def _frame_times(e: ClipEntry) -> np.ndarray:
+    n = e.clip.usable_frames
+    offsets = e.clip.frame_offsets_s
+    if offsets is None:
+        return np.asarray([e.start_s], dtype=float)  # frame times unknown: only the first frame counts
+    return float(e.start_s) + np.asarray(offsets[:n], dtype=float)
+
+
+def _find_entry(file: str, entries: list[ClipEntry], root: Path) -> ClipEntry | None:
+    p = Path(file)
+    target = (p if p.is_absolute() else root / p).resolve()
+    for e in entries:
+        if e.clip.path.resolve() == target:
+            return e
+    return None
+
+
+def _check_slot(name: str, protocol: Protocol) -> Slot:
+    try:
+        return protocol.slot(name)
+    except KeyError as err:
+        raise BadStudyOption(f"unknown slot {name!r}; slots are {', '.join(protocol.slot_names)}") from err
+
+
+def _slot_frame_for(e: ClipEntry, slot: Slot, side: str | None, index: int | None, source: str) -> SlotFrame:
+    if index is None:
+        index = _frame_near_target(e, slot)
+    layout = e.layout or ClipLayout(((0, 0, e.clip.cols, e.clip.rows),), "frame", (None,))
+    panel, spacing = layout.panel("bmode" if slot.kind == "bmode" else "contrast", side)
+    t_s = e.frame_t_s(index) if e.clip.frame_offsets_s is not None or index == 0 else None
+    return SlotFrame(e.clip, index, t_s, panel, spacing, source)
+
+
+def _frame_near_target(e: ClipEntry, slot: Slot) -> int:
+    """For an assigned clip: nearest the target when timed, else the middle frame (stills: the only one)."""
+    n = e.clip.usable_frames
+    if e.start_s is None or e.clip.frame_offsets_s is None:
+        return n // 2
+    t = _frame_times(e)
+    if slot.kind == "bmode":
+        pre = np.flatnonzero(t < 0)
+        return int(pre[-1]) if len(pre) else 0
+    return int(np.argmin(np.abs(t - float(slot.target_s or 0.0))))
+
+
+def _apply_assignments(assign: dict[str, str], entries: list[ClipEntry], protocol: Protocol,
+                       side: str | None, root: Path, fixed: dict[str, SlotFrame]) -> dict[str, SlotFrame]:
+    out: dict[str, SlotFrame] = {}
+    for file, name in assign.items():
+        slot = _check_slot(name, protocol)
+        e = _find_entry(file, entries, root)
+        if e is None:
+            raise BadStudyOption(f"--assign {file}={name}: {file} is not a readable clip of this study")
+        if e.excluded in ("other patient", "other study"):
+            raise BadStudyOption(f"--assign {file}={name}: {file} belongs to another {e.excluded.split()[1]}")
+        if e.excluded == "truncated":
+            raise BadStudyOption(f"--assign {file}={name}: {file} is truncated and cannot fill a slot")
+        if name not in fixed:
+            out[name] = _slot_frame_for(e, slot, side, None, "assigned")
+    return out
+
+
+def _apply_overrides(overrides: dict[str, dict], entries: list[ClipEntry], protocol: Protocol,
+                     side: str | None, warnings: list[Warn], root: Path) -> dict[str, SlotFrame]:
+    out: dict[str, SlotFrame] = {}
+    for name, spec in overrides.items():
+        slot = _check_slot(name, protocol)
+        file = str(spec.get("path", ""))
+        e = _find_entry(file, entries, root)
+        if e is None or e.excluded is not None:
+            warnings.append(Warn(file or str(root), f"slot override for {name}: no usable clip; ignored"))
+            continue
+        index = int(spec.get("frame_index", 0))
+        if not 0 <= index < e.clip.usable_frames:
+            warnings.append(Warn(file, f"slot override for {name}: frame {index} does not exist; ignored"))
+            continue
+        out[name] = _slot_frame_for(e, slot, side, index, "override")
+    return out
