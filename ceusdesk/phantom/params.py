@@ -1,0 +1,264 @@
+"""Random draws that define one phantom case: patient physiology, liver, lesion and display settings.
+
+Every number a case needs is drawn here, once, from the case's generator, so rendering is a pure
+function of these parameters (plus per-frame noise seeded separately). Lengths are in cm, times in s
+after injection, enhancement in arbitrary concentration units (liver parenchyma ~0.2 at peak).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .subtypes import SUBTYPES, subtypes_of
+
+
+@dataclass(frozen=True)
+class Kinetics:
+    """Blood-pool input curves and Kupffer uptake of the patient's liver."""
+
+    t_arrival: float        # arterial arrival of the bolus (s)
+    t_rise: float           # arrival → first-pass peak (s)
+    first_pass: float       # first-pass arterial peak amplitude
+    portal_delay: float     # portal vein lags the hepatic artery (s)
+    portal_spread: float    # portal bolus is broader by this factor
+    equilibrium: float      # recirculated blood-pool level after the first pass
+    tau_clear: float        # blood-pool clearance time constant (s)
+    kupffer_max: float      # parenchymal Kupffer-cell signal reached late
+    tau_kupffer: float      # build-up time constant of Kupffer uptake (s)
+    blood_fraction: float   # parenchymal blood volume (relative)
+    arterial_fraction: float  # share of liver perfusion from the hepatic artery
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """Geometry, echo and enhancement of the one focal lesion."""
+
+    subtype: str
+    label: str
+    diameter_cm: float
+    depth_cm: float          # centre depth below the skin
+    lateral: float           # centre offset as a fraction of the usable half-width (-1..1)
+    harmonics: tuple[tuple[float, float], ...]  # (amplitude, phase) of shape harmonics k = 2..
+    edge_px: float           # edge blur in units of lesion radius / 20 (infiltrative margins are softer)
+    echo: float              # B-mode reflectivity relative to liver
+    halo: float              # hypoechoic halo strength 0..1 (metastasis, HCC capsule)
+    mosaic: float            # B-mode heterogeneity 0..1
+    scar: float              # central scar radius as a fraction of the lesion radius (0 = none)
+    pattern: str             # homogeneous | rim | mosaic | nodular | spoke
+    v_art: float             # arterial blood volume
+    v_portal: float          # portal/pooled blood volume
+    arrival_shift: float     # lesion arrival relative to the liver (s)
+    tau_fill: float          # fill-in time constant for nodular/spoke patterns (s)
+    t_washout: float         # washout onset (s after injection); inf = none
+    tau_washout: float       # washout time constant (s)
+    washout_floor: float     # fraction of lesion blood left after washout
+    kupffer: float           # Kupffer-cell content relative to liver (1 = iso at 10 min)
+    kupffer_patchy: float    # 0..1 spatial heterogeneity of Kupffer content (hemangioma partial defect)
+    necrosis: float          # central non-enhancing fraction of the radius
+    blobs: tuple[tuple[float, float, float, float], ...]  # (u, v, size, weight) in lesion radii
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    depth_cm: float          # imaging depth shown on the panel
+    wall_cm: float           # skin + fat + muscle above the liver capsule
+    diaphragm_cm: float      # depth of the diaphragm at the centre line
+    diaphragm_tilt: float    # slope of the diaphragm across the panel (cm per half-width)
+    cirrhotic: bool
+    texture_sigma: float     # log-reflectivity spread of parenchymal texture
+    texture_scale_cm: float  # correlation length of the texture
+    vessels: tuple[tuple[str, float, float, float, float, float, float], ...]
+    # (kind, x0 cm from the centre line, y0 cm depth, angle rad, length cm, radius cm, bend rad)
+
+
+@dataclass(frozen=True)
+class Display:
+    bmode_gain_db: float
+    ceus_gain_db: float
+    ceus_attenuation: float  # residual contrast attenuation after TGC (dB/cm)
+    tgc_ripple_db: float     # imperfect TGC: slow gain ripple with depth
+    breathing_px: float      # breathing amplitude as a fraction of panel height
+    breathing_period: float
+    breathing_phase: float
+    drift: float             # probe drift between clips, fraction of panel height
+
+
+@dataclass(frozen=True)
+class CaseParams:
+    label: str
+    subtype: str
+    kinetics: Kinetics
+    anatomy: Anatomy
+    lesion: Lesion
+    display: Display
+    extra: dict = field(default_factory=dict)
+
+
+def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(rng.uniform(lo, hi))
+
+
+def sample_kinetics(rng: np.random.Generator, cirrhotic: bool) -> Kinetics:
+    return Kinetics(
+        t_arrival=_u(rng, 9.0, 19.0),
+        t_rise=_u(rng, 6.0, 12.0),
+        first_pass=_u(rng, 0.8, 1.2),
+        portal_delay=_u(rng, 6.0, 12.0),
+        portal_spread=_u(rng, 1.5, 2.2),
+        equilibrium=_u(rng, 0.30, 0.42),
+        tau_clear=_u(rng, 150.0, 280.0),
+        kupffer_max=_u(rng, 0.17, 0.27) * (0.85 if cirrhotic else 1.0),
+        tau_kupffer=_u(rng, 110.0, 230.0),
+        blood_fraction=_u(rng, 0.25, 0.35),
+        arterial_fraction=_u(rng, 0.30, 0.40) if cirrhotic else _u(rng, 0.20, 0.28),
+    )
+
+
+def sample_anatomy(rng: np.random.Generator, cirrhotic: bool) -> Anatomy:
+    depth = _u(rng, 12.0, 16.0)
+    wall = _u(rng, 1.3, 2.6)
+    vessels = []
+    for kind, n in (("portal", int(rng.integers(1, 4))), ("hepatic", int(rng.integers(1, 3))),
+                    ("artery", int(rng.integers(1, 3)))):
+        for _ in range(n):
+            radius = {"portal": _u(rng, 0.18, 0.45), "hepatic": _u(rng, 0.15, 0.35),
+                      "artery": _u(rng, 0.06, 0.1)}[kind]
+            vessels.append((kind, _u(rng, -5.0, 5.0), _u(rng, wall + 1.5, depth - 1.0),
+                            _u(rng, -np.pi, np.pi), _u(rng, 2.5, 7.0), radius, _u(rng, -0.5, 0.5)))
+    return Anatomy(
+        depth_cm=depth, wall_cm=wall, diaphragm_cm=depth + _u(rng, -3.5, 1.5),
+        diaphragm_tilt=_u(rng, -1.5, 1.5), cirrhotic=cirrhotic,
+        texture_sigma=_u(rng, 0.25, 0.4) if cirrhotic else _u(rng, 0.1, 0.2),
+        texture_scale_cm=_u(rng, 0.5, 0.9) if cirrhotic else _u(rng, 0.2, 0.4),
+        vessels=tuple(vessels),
+    )
+
+
+def sample_display(rng: np.random.Generator) -> Display:
+    return Display(
+        bmode_gain_db=_u(rng, -3.0, 3.0), ceus_gain_db=_u(rng, -2.5, 2.5),
+        ceus_attenuation=_u(rng, 0.1, 0.5), tgc_ripple_db=_u(rng, 0.0, 2.0),
+        breathing_px=_u(rng, 0.0, 0.008), breathing_period=_u(rng, 3.5, 5.5),
+        breathing_phase=_u(rng, 0.0, 2 * np.pi), drift=_u(rng, 0.0, 0.008),
+    )
+
+
+def _blobs(rng: np.random.Generator, n: int, r_lo: float, r_hi: float, size: tuple[float, float],
+           weight: tuple[float, float]) -> tuple[tuple[float, float, float, float], ...]:
+    out = []
+    for _ in range(n):
+        a = _u(rng, -np.pi, np.pi)
+        r = _u(rng, r_lo, r_hi)
+        out.append((r * np.cos(a), r * np.sin(a), _u(rng, *size), _u(rng, *weight)))
+    return tuple(out)
+
+
+def sample_lesion(rng: np.random.Generator, subtype: str, anatomy: Anatomy) -> Lesion:
+    """Draw the lesion of ``subtype``; the spreads make the classes overlap as in life."""
+    st = SUBTYPES[subtype]
+    inf = float("inf")
+    size_range = {"hemangioma": (1.0, 5.0), "fnh": (1.5, 5.0), "benign_other": (1.0, 4.0),
+                  "hcc_well": (1.0, 3.0), "hcc_moderate": (1.5, 6.0), "metastasis": (1.0, 4.5),
+                  "icc": (2.0, 6.0)}[subtype]
+    lo, hi = np.log(size_range[0]), np.log(size_range[1])
+    diameter = float(np.exp(rng.uniform(lo, hi)))
+    malignant = st.label != "benign"
+    irregular = 0.10 if subtype in ("metastasis", "icc") else 0.06 if malignant else 0.04
+    harmonics = tuple((_u(rng, 0.0, irregular / np.sqrt(k - 1)), _u(rng, 0, 2 * np.pi)) for k in range(2, 7))
+    # usable centre depths: inside the liver, lesion fully in view
+    r = diameter / 2
+    dmin = anatomy.wall_cm + r + 0.4
+    dmax = min(anatomy.diaphragm_cm - 0.8, anatomy.depth_cm - 0.4) - r
+    depth = _u(rng, dmin, max(dmin, dmax))
+    common = dict(subtype=subtype, label=st.label, diameter_cm=diameter, depth_cm=depth,
+                  lateral=_u(rng, -0.6, 0.6), harmonics=harmonics)
+    p: dict = dict(edge_px=1.0, echo=1.0, halo=0.0, mosaic=0.0, scar=0.0, pattern="homogeneous",
+                   v_art=0.1, v_portal=0.15, arrival_shift=0.0, tau_fill=1.0, t_washout=inf,
+                   tau_washout=300.0, washout_floor=1.0, kupffer=1.0, kupffer_patchy=0.0, necrosis=0.0,
+                   blobs=())
+    if subtype == "hemangioma":
+        flash = diameter < 2.0 and rng.random() < 0.5
+        p.update(echo=_u(rng, 1.6, 2.6) if rng.random() < 0.85 else _u(rng, 0.8, 1.2),
+                 pattern="nodular", v_art=_u(rng, 0.15, 0.45), v_portal=_u(rng, 0.55, 1.0),
+                 arrival_shift=_u(rng, -1.0, 3.0),
+                 tau_fill=_u(rng, 2.0, 6.0) if flash else float(np.exp(rng.uniform(np.log(25), np.log(240)))),
+                 kupffer=_u(rng, 0.2, 1.0), kupffer_patchy=_u(rng, 0.3, 0.9),
+                 blobs=_blobs(rng, int(rng.integers(5, 12)), 0.75, 0.98, (0.12, 0.25), (0.7, 1.0)))
+        if rng.random() < 0.25:  # some hemangiomas lose contrast late (thrombosed / sclerosed parts)
+            p.update(t_washout=_u(rng, 90.0, 240.0), tau_washout=_u(rng, 150.0, 400.0),
+                     washout_floor=_u(rng, 0.3, 0.7))
+    elif subtype == "fnh":
+        p.update(echo=_u(rng, 0.85, 1.15), scar=_u(rng, 0.08, 0.2) if rng.random() < 0.5 else 0.0,
+                 pattern="spoke", v_art=_u(rng, 0.4, 0.8), v_portal=_u(rng, 0.15, 0.3),
+                 arrival_shift=_u(rng, -3.0, -0.5), tau_fill=_u(rng, 5.0, 14.0),
+                 kupffer=_u(rng, 0.85, 1.25), kupffer_patchy=_u(rng, 0.0, 0.2),
+                 blobs=_blobs(rng, int(rng.integers(4, 8)), 1.0, 1.0, (0.05, 0.1), (0.6, 1.0)))  # spokes
+        if rng.random() < 0.12:
+            p.update(t_washout=_u(rng, 120.0, 300.0), tau_washout=_u(rng, 200.0, 500.0),
+                     washout_floor=_u(rng, 0.4, 0.8))
+    elif subtype == "benign_other":
+        p.update(echo=_u(rng, 0.7, 1.6), v_art=_u(rng, 0.04, 0.35), v_portal=_u(rng, 0.15, 0.3),
+                 arrival_shift=_u(rng, -1.0, 2.0), kupffer=_u(rng, 0.55, 1.15),
+                 kupffer_patchy=_u(rng, 0.0, 0.3))
+        if rng.random() < 0.35:  # adenomas may wash out mildly
+            p.update(t_washout=_u(rng, 60.0, 200.0), tau_washout=_u(rng, 120.0, 400.0),
+                     washout_floor=_u(rng, 0.35, 0.75))
+    elif subtype == "hcc_well":
+        p.update(echo=_u(rng, 0.7, 1.4), halo=_u(rng, 0.0, 0.4), v_art=_u(rng, 0.05, 0.3),
+                 v_portal=_u(rng, 0.05, 0.18), arrival_shift=_u(rng, -2.0, 1.0),
+                 kupffer=_u(rng, 0.45, 1.05), kupffer_patchy=_u(rng, 0.0, 0.3))
+        if rng.random() < 0.4:
+            p.update(t_washout=_u(rng, 120.0, 300.0), tau_washout=_u(rng, 200.0, 500.0),
+                     washout_floor=_u(rng, 0.4, 0.8))
+    elif subtype == "hcc_moderate":
+        large = diameter > 3.0
+        p.update(echo=_u(rng, 0.5, 1.2), halo=_u(rng, 0.2, 0.8), mosaic=_u(rng, 0.4, 0.9) if large else 0.15,
+                 pattern="mosaic" if large else "homogeneous", v_art=_u(rng, 0.3, 0.85),
+                 v_portal=_u(rng, 0.0, 0.06), arrival_shift=_u(rng, -3.0, -0.5),
+                 t_washout=_u(rng, 60.0, 170.0), tau_washout=_u(rng, 80.0, 300.0),
+                 washout_floor=_u(rng, 0.1, 0.5), kupffer=_u(rng, 0.0, 0.45),
+                 kupffer_patchy=_u(rng, 0.0, 0.4), necrosis=_u(rng, 0.0, 0.3) if large else 0.0,
+                 blobs=_blobs(rng, int(rng.integers(5, 10)), 0.0, 0.8, (0.2, 0.45), (0.3, 1.0)))
+    elif subtype in ("metastasis", "icc"):
+        diffuse = subtype == "metastasis" and rng.random() < 0.3
+        icc = subtype == "icc"
+        p.update(echo=_u(rng, 0.4, 0.8) if not icc else _u(rng, 0.6, 1.1),
+                 halo=_u(rng, 0.5, 1.0) if not icc else _u(rng, 0.0, 0.4),
+                 edge_px=_u(rng, 1.5, 3.0), pattern="homogeneous" if diffuse else "rim",
+                 mosaic=_u(rng, 0.0, 0.3),
+                 v_art=_u(rng, 0.12, 0.5), v_portal=_u(rng, 0.0, 0.05), arrival_shift=_u(rng, -3.0, 0.0),
+                 t_washout=_u(rng, 28.0, 40.0) if icc else _u(rng, 25.0, 58.0),
+                 tau_washout=_u(rng, 15.0, 60.0), washout_floor=_u(rng, 0.0, 0.25),
+                 kupffer=_u(rng, 0.0, 0.12), kupffer_patchy=0.0,
+                 necrosis=_u(rng, 0.2, 0.6) if not diffuse else 0.0)
+        if subtype == "metastasis" and rng.random() < 0.12:  # a slowly washing-out metastasis
+            p.update(t_washout=_u(rng, 70.0, 150.0), tau_washout=_u(rng, 150.0, 300.0),
+                     washout_floor=_u(rng, 0.4, 0.7), kupffer=_u(rng, 0.2, 0.6))
+    else:  # pragma: no cover - SUBTYPES lookup above already failed
+        raise ValueError(subtype)
+    return Lesion(**common, **p)
+
+
+def sample_case(rng: np.random.Generator, label: str | None = None, subtype: str | None = None) -> CaseParams:
+    """Draw a whole case. ``subtype`` wins over ``label``; neither → label drawn 48:78:55."""
+    if subtype is not None:
+        if subtype not in SUBTYPES:
+            raise ValueError(f"unknown subtype {subtype!r}; expected one of {', '.join(SUBTYPES)}")
+        if label is not None and SUBTYPES[subtype].label != label:
+            raise ValueError(f"subtype {subtype!r} is {SUBTYPES[subtype].label}, not {label}")
+        label = SUBTYPES[subtype].label
+    else:
+        if label is None:
+            label = str(rng.choice(["benign", "hcc", "non_hcc_malignant"], p=np.array([48, 78, 55]) / 181))
+        choices = subtypes_of(label)
+        shares = np.array([s.share for s in choices])
+        subtype = choices[int(rng.choice(len(choices), p=shares / shares.sum()))].name
+    # HCC grows in cirrhotic livers; other lesions sometimes do too
+    cirrhotic = bool(rng.random() < (0.7 if label == "hcc" else 0.25))
+    kinetics = sample_kinetics(rng, cirrhotic)
+    anatomy = sample_anatomy(rng, cirrhotic)
+    lesion = sample_lesion(rng, subtype, anatomy)
+    display = sample_display(rng)
+    return CaseParams(label=label, subtype=subtype, kinetics=kinetics, anatomy=anatomy, lesion=lesion,
+                      display=display)
