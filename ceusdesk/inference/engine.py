@@ -1,0 +1,174 @@
+"""One classification: phase set decision, model input, one batched run, probabilities and importance.
+
+The phase set decides which slots the model sees: ``full`` uses every slot, ``early`` only the slots up
+to 2:00 (``Protocol.set_slots("early")``) even when 3–6 min clips exist, so the flag shown to the user is
+true to what the model saw. ``incomplete`` raises :class:`~ceusdesk.errors.IncompletePhaseSet`.
+
+Per-phase importance is the change in malignant probability when one used slot is masked out (image
+zeroed, mask 0, as in training's phase dropout): ``p_malignant(without slot) − p_malignant(all)``. A
+negative value means the slot pushed the result towards malignant. The base case and every masked
+variant run as one batch.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import IncompletePhaseSet
+from ..inputs import CaseInputs, case_inputs
+from ..manifest import CLASSES, RESEARCH_USE_ONLY
+from ..preprocess import Roi
+from ..protocol import PhaseSet, Protocol
+from .loader import LoadedModel
+
+log = logging.getLogger(__name__)
+
+MALIGNANT = ("hcc", "non_hcc_malignant")
+
+
+@dataclass
+class AnalysisResult:
+    """analyze's ``result`` (design.md) plus the ROIs used, warnings and the research-use statement."""
+
+    phase_set: PhaseSet
+    slots_used: list[str]
+    probabilities: dict[str, float]
+    malignant_probability: float
+    call: str  # "benign" | "malignant" at the manifest's threshold
+    threshold: float
+    model: dict[str, str]  # name, version, uid, sha256
+    phase_importance: dict[str, float]
+    rois: dict[str, list[int]]
+    warnings: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    research_use_only: str = RESEARCH_USE_ONLY
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phase_set": self.phase_set,
+            "slots_used": list(self.slots_used),
+            "probabilities": dict(self.probabilities),
+            "malignant_probability": self.malignant_probability,
+            "call": self.call,
+            "threshold": self.threshold,
+            "model": dict(self.model),
+            "phase_importance": dict(self.phase_importance),
+            "rois": {k: list(v) for k, v in self.rois.items()},
+            "warnings": list(self.warnings),
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "research_use_only": self.research_use_only,
+        }
+
+
+def decide_phase_set(present: list[str] | set[str], protocol: Protocol) -> tuple[PhaseSet, tuple[str, ...]]:
+    """The phase set of the present slots and the slots a classification of it uses.
+
+    Raises :class:`IncompletePhaseSet` naming the missing early-set slots.
+    """
+    phase_set, missing = protocol.phase_set(present)
+    if phase_set == "incomplete":
+        raise IncompletePhaseSet(missing)
+    return phase_set, protocol.set_slots(phase_set)
+
+
+def present_slots(study: Any) -> list[str]:
+    return [name for name, sf in (study.slots or {}).items() if sf is not None]
+
+
+def run_model(model: LoadedModel, images: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Probabilities [N, 3] for images [N, n_slots, S, S] and mask [N, n_slots] (float32)."""
+    feeds = {model.images_name: np.ascontiguousarray(images, dtype=np.float32),
+             model.mask_name: np.ascontiguousarray(mask, dtype=np.float32)}
+    batch_dim = model.session.get_inputs()[0].shape[0]
+    if isinstance(batch_dim, int) and batch_dim != images.shape[0]:  # a fixed-batch export: one by one
+        return np.concatenate([run_model_one(model, images[i:i + 1], mask[i:i + 1])
+                               for i in range(images.shape[0])])
+    (probs,) = model.session.run([model.output_name], feeds)
+    return np.asarray(probs, dtype=np.float32)
+
+
+def run_model_one(model: LoadedModel, images: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    (probs,) = model.session.run([model.output_name], {model.images_name: images, model.mask_name: mask})
+    return np.asarray(probs, dtype=np.float32)
+
+
+def masked_batch(ci: CaseInputs) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Row 0 the case as is, then one row per used slot with that slot masked out."""
+    used = [i for i in range(ci.mask.shape[0]) if ci.mask[i] > 0]
+    n = 1 + len(used)
+    images = np.repeat(ci.images[None], n, axis=0)
+    mask = np.repeat(ci.mask[None], n, axis=0)
+    for row, i in enumerate(used, start=1):
+        images[row, i] = 0.0
+        mask[row, i] = 0.0
+    return images, mask, used
+
+
+def classify(
+    model: LoadedModel, ci: CaseInputs, *, importance: bool = True
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Probabilities (3,) of the case and, when asked, the per-slot importance."""
+    names = model.protocol.slot_names
+    if importance:
+        images, mask, used = masked_batch(ci)
+    else:
+        images, mask, used = ci.images[None], ci.mask[None], []
+    probs = run_model(model, images, mask)
+    mal = probs[:, [CLASSES.index(c) for c in MALIGNANT]].sum(axis=1, dtype=np.float64)
+    imp = {names[i]: float(mal[row] - mal[0]) for row, i in enumerate(used, start=1)}
+    return probs[0], imp
+
+
+def analyze(
+    study: Any,
+    roi: Roi,
+    model: LoadedModel,
+    *,
+    track_roi: bool = False,
+    importance: bool = True,
+    panels: Mapping[str, np.ndarray | None] | None = None,
+    loader: Callable[[Any], np.ndarray] | None = None,
+) -> AnalysisResult:
+    """Classify the lesion under ``roi`` in ``study`` with ``model``.
+
+    Raises
+    ------
+    IncompletePhaseSet
+        The early set is not complete (no classification).
+    BadRoi
+        The ROI cannot be placed on the contrast panel.
+    """
+    t0 = time.perf_counter()
+    protocol = model.protocol
+    phase_set, use_slots = decide_phase_set(present_slots(study), protocol)
+    ci = case_inputs(study, roi, model.spec, protocol=protocol, use_slots=use_slots, track_roi=track_roi,
+                     panels=panels, loader=loader)
+    t1 = time.perf_counter()
+    p, imp = classify(model, ci, importance=importance)
+    t2 = time.perf_counter()
+    probabilities = {c: float(p[k]) for k, c in enumerate(CLASSES)}
+    malignant = float(sum(probabilities[c] for c in MALIGNANT))
+    threshold = float(model.manifest.threshold)
+    used = [n for n, m in zip(protocol.slot_names, ci.mask, strict=True) if m > 0]
+    result = AnalysisResult(
+        phase_set=phase_set,
+        slots_used=used,
+        probabilities=probabilities,
+        malignant_probability=malignant,
+        call="malignant" if malignant >= threshold else "benign",
+        threshold=threshold,
+        model=model.provenance(),
+        phase_importance=imp,
+        rois={k: [int(v) for v in r] for k, r in ci.rois.items()},
+        warnings=list(ci.warnings),
+        timings_ms={"inputs": (t1 - t0) * 1000.0, "inference": (t2 - t1) * 1000.0,
+                    "total": (time.perf_counter() - t0) * 1000.0},
+    )
+    log.info("analysis: %s set, %d slots, inference %.0f ms", phase_set, len(used),
+             result.timings_ms["inference"])
+    return result

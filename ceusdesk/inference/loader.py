@@ -1,0 +1,185 @@
+"""Model package loading: verify everything, then create one ONNX Runtime session per package.
+
+Checks, in this order, all BEFORE a session exists (a refused package never reaches ONNX Runtime):
+manifest shape → every present file's sha256 → preprocess version → classes → protocol. Each failure
+raises :class:`~ceusdesk.errors.ModelRefused` whose message names the failed check.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
+
+from ..errors import ModelRefused
+from ..manifest import CLASSES, MANIFEST_NAME, Manifest, file_path, read_manifest, verify_files
+from ..preprocess import PREPROCESS_VERSION, InputSpec
+from ..protocol import Protocol, default_protocol
+
+log = logging.getLogger(__name__)
+
+# what ONNX Runtime raises for a file it cannot load (its classes derive from Exception directly)
+ORT_LOAD_ERRORS = (
+    _ort_state.Fail, _ort_state.InvalidGraph, _ort_state.InvalidProtobuf, _ort_state.NoSuchFile,
+    _ort_state.InvalidArgument, _ort_state.NotImplemented, _ort_state.RuntimeException, RuntimeError,
+)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model package and its session (shared: ``run`` is thread-safe in ONNX Runtime)."""
+
+    manifest_path: Path
+    manifest: Manifest
+    protocol: Protocol
+    spec: InputSpec
+    variant: str  # "int8" (default) or "fp32"
+    session: ort.InferenceSession
+    images_name: str
+    mask_name: str
+    output_name: str
+    load_ms: float
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the ONNX file this session runs."""
+        return self.manifest.files[self.variant].sha256
+
+    def provenance(self) -> dict[str, str]:
+        m = self.manifest
+        return {"name": m.name, "version": m.version, "uid": m.uid, "sha256": self.sha256}
+
+
+def _protocol_shape(p: Protocol) -> dict[str, Any]:
+    d = p.to_dict()
+    d.pop("description", None)  # wording may differ; slots, windows, branches and sets may not
+    return d
+
+
+def check_manifest(manifest_path: Path, manifest: Manifest, expected: Protocol) -> tuple[Protocol, InputSpec]:
+    """The non-file checks; returns the package's protocol and input spec."""
+    where = manifest_path
+    if manifest.preprocess_version != PREPROCESS_VERSION:
+        raise ModelRefused(
+            f"{where}: preprocess version check failed: the package was built with preprocess version "
+            f"{manifest.preprocess_version!r}, this ceusdesk uses {PREPROCESS_VERSION!r} - use a package "
+            "exported for this version"
+        )
+    if tuple(manifest.classes) != CLASSES:
+        raise ModelRefused(f"{where}: classes check failed: {list(manifest.classes)}, "
+                           f"expected {list(CLASSES)}")
+    try:
+        protocol = Protocol.from_dict(manifest.protocol)
+    except ValueError as err:
+        raise ModelRefused(f"{where}: protocol check failed: {err}") from err
+    if _protocol_shape(protocol) != _protocol_shape(expected):
+        raise ModelRefused(
+            f"{where}: protocol check failed: the package was trained with protocol {protocol.name!r} "
+            f"(slots {', '.join(protocol.slot_names)}), this study uses {expected.name!r} "
+            f"(slots {', '.join(expected.slot_names)})"
+        )
+    try:
+        spec = InputSpec(
+            size=int(manifest.input["size"]),
+            mean=float(manifest.input.get("mean", manifest.input["normalization"]["mean"])),
+            std=float(manifest.input.get("std", manifest.input["normalization"]["std"])),
+            preprocess_version=manifest.preprocess_version,
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelRefused(f"{where}: input spec check failed: {err!r}") from err
+    return protocol, spec
+
+
+def load_model(
+    manifest_path: str | Path, *, protocol: Protocol | None = None, variant: str = "int8",
+    threads: int | None = None,
+) -> LoadedModel:
+    """Verify the package at ``manifest_path`` (a manifest.json or its folder) and create its session.
+
+    ``protocol`` is the protocol the app reads studies with (default: the bundled one); the package's
+    must equal it. Use :func:`get_model` to reuse one session per process.
+    """
+    from ..runtime import make_session  # ORT session options live in one place
+
+    t0 = time.perf_counter()
+    path = Path(manifest_path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    manifest = read_manifest(path)
+    if variant not in manifest.files:
+        raise ModelRefused(f"{path}: the package has no {variant!r} model file")
+    verify_files(path, manifest)
+    model_file = file_path(path, manifest.files[variant])
+    if not model_file.is_file():
+        raise ModelRefused(f"{model_file}: model file {variant!r} is not in this package")
+    pkg_protocol, spec = check_manifest(path, manifest, protocol or default_protocol())
+
+    try:
+        session = make_session(model_file, threads=threads)
+    except ORT_LOAD_ERRORS as err:
+        raise ModelRefused(f"{model_file}: ONNX Runtime cannot load this model "
+                           f"({type(err).__name__})") from err
+    names = manifest.input["names"]
+    have = {i.name for i in session.get_inputs()}
+    want = {str(names["images"]), str(names["mask"])}
+    if not want <= have:
+        raise ModelRefused(f"{model_file}: inputs check failed: model inputs {sorted(have)}, manifest "
+                           f"names {sorted(want)}")
+    output = str(manifest.output.get("name", "probabilities"))
+    if output not in {o.name for o in session.get_outputs()}:
+        output = session.get_outputs()[0].name  # design.md: the first output is the probabilities
+    load_ms = (time.perf_counter() - t0) * 1000.0
+    log.info("model %s %s loaded (%s, %.0f ms)", manifest.name, manifest.version, variant, load_ms)
+    return LoadedModel(
+        manifest_path=path, manifest=manifest, protocol=pkg_protocol, spec=spec, variant=variant,
+        session=session, images_name=str(names["images"]), mask_name=str(names["mask"]),
+        output_name=output, load_ms=load_ms,
+    )
+
+
+_cache: dict[tuple, LoadedModel] = {}
+_cache_lock = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple:
+    """Identity of the package on disk: a changed file (any listed one) means verify again."""
+    try:
+        manifest = read_manifest(path)
+    except ModelRefused:
+        return (str(path), None)
+    stamps = []
+    for entry in [*manifest.files.values()]:
+        f = file_path(path, entry)
+        try:
+            st = f.stat()
+            stamps.append((str(f), st.st_size, st.st_mtime_ns))
+        except OSError:
+            stamps.append((str(f), None, None))
+    st = path.stat()
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns, tuple(stamps))
+
+
+def get_model(
+    manifest_path: str | Path, *, protocol: Protocol | None = None, variant: str = "int8",
+    threads: int | None = None,
+) -> LoadedModel:
+    """:func:`load_model`, once per process for a package unchanged on disk (one session reused)."""
+    path = Path(manifest_path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    if not path.is_file():
+        read_manifest(path)  # raises ModelRefused with the usual message
+    p = protocol or default_protocol()
+    key = (_stamp(path), variant, threads, repr(_protocol_shape(p)))
+    with _cache_lock:
+        model = _cache.get(key)
+        if model is None:
+            model = load_model(path, protocol=p, variant=variant, threads=threads)
+            _cache.clear()  # one package in use at a time: drop the previous session's memory
+            _cache[key] = model
+        return model
