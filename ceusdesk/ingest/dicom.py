@@ -46,9 +46,9 @@ def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
     warns: list[Warn] = []
     with open(path, "rb") as fp:
         ds = dcmread(fp, stop_before_pixels=True, force=force)
-        if force and "SOPClassUID" not in ds and "Rows" not in ds:
-            raise InvalidDicomError("not a DICOM file")
         sop_class = _str(ds, "SOPClassUID") or _str(ds.file_meta, "MediaStorageSOPClassUID")
+        if sop_class is None and "Rows" not in ds:
+            raise InvalidDicomError("no SOP Class UID and no image attributes: damaged or not DICOM")
         if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
             raise NotAnImage("a DICOMDIR (an index of the files, not an image)")
         rows, cols = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)

@@ -99,6 +99,8 @@ def estimate_injection(
                 means.append(panel_mean(g, box))
         found = _first_rise(times, np.asarray(means))
         if found is not None:
+            # an estimate good to several seconds: whole seconds read better and round-trip as HH:MM:SS
+            found = (found + timedelta(microseconds=500_000)).replace(microsecond=0)
             return Arrival(found - timedelta(seconds=ARRIVAL_DELAY_S), found, clip)
     return None
 

@@ -97,18 +97,22 @@ def _is_dicomdir(path: Path) -> bool:
 def _dicomdir_files(dicomdir: Path) -> tuple[list[Path], list[Warn]]:
     """The files a DICOMDIR references (read-only: the FileSet is never written)."""
     try:
-        fs = FileSet(dcmread(dicomdir))
+        ds = dcmread(dicomdir)
+        fs = FileSet(ds)
     except Exception as err:  # pydicom raises several types for a malformed DICOMDIR
-        raise NothingReadable(f"{dicomdir}: not a readable DICOMDIR ({err})") from err
-    files: list[Path] = []
+        raise NothingReadable(f"{dicomdir}: not a readable DICOMDIR ({_one_line(err)})") from err
+    files = sorted({Path(instance.path) for instance in fs})
+    # FileSet silently leaves out records whose file is gone: compare with the raw records
     warns: list[Warn] = []
-    for instance in fs:
-        p = Path(instance.path)
-        if p.exists():
-            files.append(p)
-        else:
-            warns.append(Warn(str(p), "listed in the DICOMDIR but missing"))
-    return sorted(set(files)), warns
+    for record in ds.get("DirectoryRecordSequence", []):
+        ref = record.get("ReferencedFileID")
+        if not ref:
+            continue
+        parts = [ref] if isinstance(ref, str) else list(ref)
+        target = dicomdir.parent.joinpath(*parts)
+        if not target.exists():
+            warns.append(Warn(str(target), "listed in the DICOMDIR but missing"))
+    return files, warns
 
 
 def _check_dicomdir(dicomdir: Path) -> list[Warn]:

@@ -23,7 +23,7 @@ def _list(kind: bytes, body: bytes) -> bytes:
 
 
 def write_vfr_avi(path: Path, frames: list[np.ndarray], ticks: list[int], tick_fps: int = 30) -> Path:
-    """Write ``frames`` (uint8 RGB) at tick indices ``ticks`` (strictly increasing) of a ``tick_fps`` clock."""
+    """Write ``frames`` (uint8 RGB) at increasing tick indices ``ticks`` of a ``tick_fps`` clock."""
     assert len(frames) == len(ticks) and all(b > a for a, b in zip(ticks, ticks[1:], strict=False))
     h, w = frames[0].shape[:2]
     by_tick = dict(zip(ticks, frames, strict=True))
@@ -41,7 +41,8 @@ def write_vfr_avi(path: Path, frames: list[np.ndarray], ticks: list[int], tick_f
     strh = b"vidsMJPG" + struct.pack("<IHHIIIIIIIIhhhh", 0, 0, 0, 0, 1, tick_fps, 0, n_ticks,
                                      max(len(p) for p in payloads), 0xFFFFFFFF, 0, 0, 0, w, h)
     strf = struct.pack("<IiiHH4sIiiII", 40, w, h, 1, 24, b"MJPG", w * h * 3, 0, 0, 0, 0)
-    hdrl = _list(b"hdrl", _chunk(b"avih", avih) + _list(b"strl", _chunk(b"strh", strh) + _chunk(b"strf", strf)))
+    strl = _list(b"strl", _chunk(b"strh", strh) + _chunk(b"strf", strf))
+    hdrl = _list(b"hdrl", _chunk(b"avih", avih) + strl)
     movi_body = b""
     index = b""
     for p in payloads:
