@@ -77,6 +77,7 @@ class Quantization:
     max_abs_delta: float = 0.0
     n_compared: int = 0
     forced: bool = False
+    comparison: dict[str, Any] = field(default_factory=dict)  # details: per input kind, torch vs ORT, CPU
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,7 +91,7 @@ class Quantization:
             agreement_with_fp32=float(d["agreement_with_fp32"]),
             mean_abs_delta_malignant=float(d.get("mean_abs_delta_malignant", 0.0)),
             max_abs_delta=float(d.get("max_abs_delta", 0.0)), n_compared=int(d.get("n_compared", 0)),
-            forced=bool(d.get("forced", False)),
+            forced=bool(d.get("forced", False)), comparison=dict(d.get("comparison", {})),
         )
 
 
