@@ -13,8 +13,9 @@ ROI placement (docs/analyze.md):
   from the panel's top edge, lateral position from the panel's centre line — else scaled by the panel
   size ratio, with a warning.
 - ``track_roi``: the lesion is followed from slot to slot in time order by template matching
-  (``cv2.matchTemplate``), its shift bounded relative to the placed ROI; a weak match keeps the placed
-  ROI and warns. The B slot is never tracked (B-mode and contrast images do not correlate).
+  (``cv2.matchTemplate`` on speckle-smoothed images), its shift bounded relative to the placed ROI; a
+  weak match, or one on the bound, keeps the placed ROI and warns. The B slot is never tracked
+  (B-mode and contrast images do not correlate).
 """
 from __future__ import annotations
 
@@ -103,7 +104,8 @@ def track_shift(
 
     The search keeps the ROI within ``max_shift`` × its side of ``anchor`` on each axis. Returns the
     matched ROI (same size as ``prev_roi``) and its normalized correlation (−1…1; −1 when no match
-    could be computed, e.g. a flat template or a ROI reaching outside the image).
+    could be computed, e.g. a flat template or a ROI reaching outside the image, or when the best
+    match lies on the bound).
     """
     x, y, w, h = prev_roi
     H, W = gray.shape[:2]
@@ -123,7 +125,16 @@ def track_shift(
     scores = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
     scores = np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
     _, best, _, (bx, by) = cv2.minMaxLoc(scores)
-    return (x0 + bx, y0 + by, w, h), float(best)
+    nx, ny = x0 + bx, y0 + by
+    if abs(nx - ax) >= mx > 0 or abs(ny - ay) >= my > 0:
+        return prev_roi, -1.0  # the peak sits on the bound: the true match lies beyond it, or nowhere
+    return (nx, ny, w, h), float(best)
+
+
+def _smooth(gray: np.ndarray, side: int) -> np.ndarray:
+    """Blur away speckle (it decorrelates between frames) so matching follows the lesion's shape."""
+    k = max(3, (side // 10) | 1)
+    return cv2.GaussianBlur(gray, (k, k), 0)
 
 
 def _load_panels(
@@ -236,7 +247,8 @@ def _track(
 ) -> None:
     """Update ``rois`` of the contrast slots after the reference by chained template matching."""
     by_time = sorted(contrast, key=lambda n: float(protocol.slot(n).target_s or 0.0))
-    gray = {n: to_gray(imgs[n]) for n in by_time}
+    side = max(rois[by_time[0]][2], rois[by_time[0]][3])
+    gray = {n: _smooth(to_gray(imgs[n]), side) for n in by_time}
     prev = by_time[0]
     for name in by_time[1:]:
         if gray[name].shape != gray[prev].shape:

@@ -67,6 +67,6 @@ def fake_study(present=SLOT_NAMES, shape=(160, 200), centre=(100, 80), spacing=N
             slots[name] = FakeSlotFrame(img, b_spacing)
             continue
         dx, dy = shifts.get(name, (0, 0))
-        img = panel(shape, (centre[0] + dx, centre[1] + dy), 12, 120 + 12 * i, seed=i)
+        img = panel(shape, (centre[0] + dx, centre[1] + dy), 12, 120 + 12 * i, seed=0)
         slots[name] = FakeSlotFrame(img, spacing, t_s=30.0 * i)
     return FakeStudy(slots)
