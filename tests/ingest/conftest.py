@@ -92,6 +92,7 @@ class ClipSpec:
 def write_clip(path: Path, spec: ClipSpec, *, sop_uid: str | None = None, big_endian: bool = False,
                seed: int = 0) -> Path:
     """Write a US multi-frame RGB clip as a scanner would; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     start = INJECTION + timedelta(seconds=spec.start_s)
     offsets = np.zeros(spec.n_frames)
     if spec.frame_time_vector is not None:
