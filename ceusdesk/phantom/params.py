@@ -180,7 +180,7 @@ def sample_lesion(rng: np.random.Generator, subtype: str, anatomy: Anatomy) -> L
     if subtype == "hemangioma":
         flash = diameter < 2.0 and rng.random() < 0.5
         p.update(echo=_u(rng, 1.6, 2.6) if rng.random() < 0.85 else _u(rng, 0.8, 1.2),
-                 pattern="nodular", v_art=_u(rng, 0.15, 0.45), v_portal=_u(rng, 0.55, 1.0),
+                 pattern="nodular", v_art=_u(rng, 0.1, 0.35), v_portal=_u(rng, 0.55, 1.0),
                  arrival_shift=_u(rng, -1.0, 3.0),
                  tau_fill=_u(rng, 2.0, 6.0) if flash else float(np.exp(rng.uniform(np.log(25), np.log(240)))),
                  kupffer=_u(rng, 0.2, 1.0), kupffer_patchy=_u(rng, 0.3, 0.9),
@@ -214,7 +214,7 @@ def sample_lesion(rng: np.random.Generator, subtype: str, anatomy: Anatomy) -> L
     elif subtype == "hcc_moderate":
         large = diameter > 3.0
         p.update(echo=_u(rng, 0.5, 1.2), halo=_u(rng, 0.2, 0.8), mosaic=_u(rng, 0.4, 0.9) if large else 0.15,
-                 pattern="mosaic" if large else "homogeneous", v_art=_u(rng, 0.3, 0.85),
+                 pattern="mosaic" if large else "homogeneous", v_art=_u(rng, 0.45, 1.0),
                  v_portal=_u(rng, 0.0, 0.06), arrival_shift=_u(rng, -3.0, -0.5),
                  t_washout=_u(rng, 60.0, 170.0), tau_washout=_u(rng, 80.0, 300.0),
                  washout_floor=_u(rng, 0.1, 0.5), kupffer=_u(rng, 0.0, 0.45),

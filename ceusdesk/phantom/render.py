@@ -14,7 +14,7 @@ from .params import CaseParams
 from .scene import Scene, build_scene, speckle
 
 BMODE_FLOOR_DB, BMODE_RANGE_DB = -27.0, 55.0
-CEUS_FLOOR_DB, CEUS_RANGE_DB = -25.0, 31.0
+CEUS_FLOOR_DB, CEUS_RANGE_DB = -23.0, 26.0
 NOISE_POWER = 3e-4
 TISSUE_LEAK = 0.004  # tissue harmonic leaking through contrast-specific imaging
 
