@@ -69,7 +69,8 @@ def _calibration(size: int, seed: int, n: int = 16, chunk: int = 4):
     rng = np.random.default_rng(seed + 1)
     for _ in range(n // chunk):
         mask = (rng.random((chunk, N_SLOTS)) < 0.8).astype(np.float32)
-        images = rng.normal(0.0, 1.0, (chunk, N_SLOTS, size, size)).astype(np.float32) * mask[:, :, None, None]
+        images = rng.normal(0.0, 1.0, (chunk, N_SLOTS, size, size)).astype(np.float32)
+        images *= mask[:, :, None, None]
         yield images, mask
 
 
