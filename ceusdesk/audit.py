@@ -68,8 +68,13 @@ def hash_id(value: str | None, folder: str | Path | None = None) -> str | None:
 
 
 def append_record(record: Mapping[str, Any], folder: str | Path | None = None) -> Path:
-    """Append one record as one JSON line (O_APPEND, one write, fsync). Returns the log path."""
-    path = audit_log_path(folder)
+    """Append one record to the audit log (see :func:`append_jsonl`). Returns the log path."""
+    return append_jsonl(audit_log_path(folder), record)
+
+
+def append_jsonl(path: str | Path, record: Mapping[str, Any]) -> Path:
+    """Append one record as one JSON line (O_APPEND, one write, fsync)."""
+    path = Path(path)
     line = (json.dumps(dict(record), ensure_ascii=False, sort_keys=True, default=str) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 BADGE_TEXT = {"full": "FULL SET", "early": "EARLY SET", "incomplete": "INCOMPLETE"}
 PATIENT_FIELDS = ("name", "id", "birth_date", "sex", "study_date")
+_DATE = re.compile(r"\b\d{4}-?\d{2}-?\d{2}(?:[T ]\d{2}:?\d{2}(?::?\d{2}(?:\.\d+)?)?)?\b")
+_CLOCK = re.compile(r"\b\d{1,2}:\d{2}:\d{2}\b")
 
 
 @dataclass
@@ -72,7 +75,8 @@ def _scrub(text: str, aliases: Mapping[str, str], secrets: Sequence[str]) -> str
     for s in secrets:
         if s:
             text = text.replace(s, "[removed]")
-    return text
+    text = _DATE.sub("[date removed]", text)
+    return _CLOCK.sub("[time removed]", text)
 
 
 def deidentify_study(
@@ -85,6 +89,7 @@ def deidentify_study(
     for c in doc.get("clips", []):
         if c.get("path"):
             c["path"] = aliases[str(c["path"])]
+        c.pop("start", None)  # acquisition date and time
     for s in (doc.get("slots") or {}).values():
         if s and s.get("path"):
             s["path"] = aliases[str(s["path"])]
@@ -94,8 +99,9 @@ def deidentify_study(
         for w in doc.get("warnings", [])
     ]
     injection = dict(doc.get("injection") or {})
-    if "time" in injection:
-        injection["time"] = None  # a time of day on a known date identifies the visit: removed
+    for key in ("time", "datetime"):
+        if key in injection:
+            injection[key] = None  # a time of day on a known date identifies the visit: removed
     doc["injection"] = injection
     for key in ("root", "study", "patient", "study_date", "patient_id", "patient_name"):
         doc.pop(key, None)

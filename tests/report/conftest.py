@@ -22,7 +22,7 @@ def study_doc(root: str = "/media/usb/DOE_JANE") -> dict:
         "clips": clips,
         "slots": slots,
         "phase_set": "full",
-        "warnings": [{"path": f"{root}/IM000099", "message": f"{root}/IM000099 belongs to another patient"}],
+        "warnings": [{"path": f"{root}/IM000099", "message": f"{root}/IM000099 belongs to another patient; seen 10:21:07"}],
     }
 
 

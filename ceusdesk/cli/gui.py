@@ -1,0 +1,38 @@
+"""``ceusdesk gui [STUDY] [--roi X,Y,W,H] [--analyze] [--screenshot PNG]``: the desktop app.
+
+The flags serve automation (docs, tests): open STUDY, set the ROI, analyze, save a screenshot of the whole
+window once the result shows, and exit.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import BadRoi
+from ..preprocess import parse_roi
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("gui", help="the desktop app", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("study", nargs="?", help="a study folder, DICOMDIR or file to open")
+    p.add_argument("--roi", help="X,Y,W,H in contrast-panel pixels")
+    p.add_argument("--analyze", action="store_true", help="analyze once the study is open")
+    p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window, then exit")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        roi = parse_roi(args.roi) if args.roi else None
+    except ValueError as err:
+        raise BadRoi(str(err)) from err
+    if args.analyze and roi is None:
+        raise BadRoi("--analyze needs --roi X,Y,W,H")
+    if args.screenshot and sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # automation on a headless machine
+    from ..gui.app import run
+
+    return run(args.study, roi=roi, analyze=args.analyze, screenshot=args.screenshot)

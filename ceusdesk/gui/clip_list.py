@@ -1,0 +1,106 @@
+"""The clip list: every clip with kind, times, slot, and warnings that cannot be overlooked."""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QMimeData, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..ingest.records import Warn
+
+CLIP_MIME = "application/x-ceusdesk-clip"
+COLUMNS = ("file", "kind", "frames", "start", "end", "slot")
+
+
+def fmt_time(t_s: float | None) -> str:
+    if t_s is None:
+        return "—"
+    sign = "−" if t_s < 0 else ""
+    t = abs(float(t_s))
+    return f"{sign}{int(t // 60)}:{int(t % 60):02d}"
+
+
+class _ClipTable(QTableWidget):
+    """Rows drag out as clip indexes, to drop on a slot card."""
+
+    def mimeData(self, items: list[QTableWidgetItem]) -> QMimeData:  # noqa: N802 (Qt override)
+        mime = QMimeData()
+        if items:
+            mime.setData(CLIP_MIME, str(items[0].row()).encode("ascii"))
+        return mime
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return [CLIP_MIME]
+
+
+class ClipList(QWidget):
+    clipSelected = Signal(int)  # noqa: N815 (Qt naming)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.banner = QLabel(objectName="warningBanner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self.table = _ClipTable(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.setMinimumWidth(330)
+        self.table.itemSelectionChanged.connect(self._selection)
+        self.warnings = QListWidget()
+        self.warnings.setMaximumHeight(110)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(QLabel("Warnings"))
+        lay.addWidget(self.warnings)
+
+    def set_study(self, study: Any) -> None:
+        self.table.setRowCount(0)
+        self.warnings.clear()
+        for row, entry in enumerate(study.clips):
+            clip = entry.clip
+            cells = [study.rel(clip.path), str(clip.kind), str(clip.n_frames),
+                     fmt_time(entry.start_s), fmt_time(entry.end_s),
+                     entry.slot or (f"excluded: {entry.excluded}" if entry.excluded else "—")]
+            self.table.insertRow(row)
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(str(clip.path) if col == 0 else text)
+                self.table.setItem(row, col, item)
+        warnings = list(study.warnings)
+        if getattr(study, "injection_source", None) == "estimated":
+            warnings.insert(0, Warn("", "injection time is estimated: check it before analyzing"))
+        for w in warnings:
+            self.warnings.addItem(f"{study.rel(w.path) + ': ' if w.path else ''}{w.message}")
+        if warnings:
+            self.banner.setText(f"⚠ {len(warnings)} warning{'s' if len(warnings) > 1 else ''} "
+                                f"— read them below before analyzing")
+            self.banner.show()
+        else:
+            self.banner.hide()
+
+    def current(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        return rows[0].row() if rows else None
+
+    def _selection(self) -> None:
+        row = self.current()
+        if row is not None:
+            self.clipSelected.emit(row)

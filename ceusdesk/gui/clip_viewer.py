@@ -1,0 +1,203 @@
+"""Clip viewer: scrub and play a clip, see the contrast and B-mode panels outlined, pick a frame for a slot.
+
+Frames are decoded in a worker; while one is decoding, newer requests replace older ones (scrubbing
+fast never queues up hundreds of decodes).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPen
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..protocol import SLOT_NAMES
+from . import backend
+from .clip_list import fmt_time
+from .imaging import BMODE_COLOUR, CONTRAST_COLOUR, to_qimage
+from .workers import Runner, Task
+
+Box = tuple[int, int, int, int]
+
+
+class FrameView(QWidget):
+    """Paints one frame scaled to fit, with the contrast (yellow) and B-mode (cyan) panels outlined."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.image = None
+        self.contrast: Box | None = None
+        self.bmode: Box | None = None
+        self.setMinimumSize(320, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(560, 380)
+
+    def set_frame(self, arr: np.ndarray | None, contrast: Box | None, bmode: Box | None) -> None:
+        self.image = None if arr is None else to_qimage(arr)
+        self.contrast, self.bmode = contrast, bmode
+        self.update()
+
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), Qt.GlobalColor.black)
+        if self.image is None:
+            p.setPen(Qt.GlobalColor.gray)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "no clip selected")
+            return
+        iw, ih = self.image.width(), self.image.height()
+        s = min(self.width() / iw, self.height() / ih)
+        ox, oy = (self.width() - iw * s) / 2, (self.height() - ih * s) / 2
+        target = QRect(round(ox), round(oy), round(iw * s), round(ih * s))
+        p.drawImage(target, self.image)
+        outlines = ((self.contrast, CONTRAST_COLOUR, "contrast"), (self.bmode, BMODE_COLOUR, "B-mode"))
+        for box, colour, label in outlines:
+            if box is None:
+                continue
+            x0, y0, x1, y1 = box
+            r = QRect(round(ox + x0 * s), round(oy + y0 * s), round((x1 - x0) * s), round((y1 - y0) * s))
+            p.setPen(QPen(colour, 2, Qt.PenStyle.DashLine))
+            p.drawRect(r)
+            p.drawText(r.adjusted(4, 2, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, label)
+        p.end()
+
+
+class ClipViewer(QWidget):
+    useFrameForSlot = Signal(str, int, int)  # noqa: N815  slot, clip row, frame index
+    swapPanels = Signal()  # noqa: N815  the other panel is the contrast one
+
+    def __init__(self, runner: Runner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = runner
+        self.study: Any = None
+        self.row: int | None = None
+        self._pending: int | None = None
+        self.view = FrameView()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self._request)
+        self.play = QPushButton("▶ Play")
+        self.play.setCheckable(True)
+        self.play.setShortcut("Space")
+        self.play.toggled.connect(self._toggle_play)
+        self.time = QLabel("—")
+        self.time.setMinimumWidth(150)
+        self.swap = QPushButton("Swap panels")
+        self.swap.setToolTip("The contrast panel was guessed wrong: use the other one")
+        self.swap.clicked.connect(self._swap)
+        self.use = QToolButton()
+        self.use.setText("Use this frame for slot …")
+        self.use.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.use)
+        for name in SLOT_NAMES:
+            menu.addAction(name, lambda n=name: self._use(n))
+        self.use.setMenu(menu)
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self._tick)
+        controls = QHBoxLayout()
+        for w in (self.play, self.slider, self.time):
+            controls.addWidget(w, 1 if w is self.slider else 0)
+        actions = QHBoxLayout()
+        actions.addWidget(self.swap)
+        actions.addWidget(self.use)
+        actions.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(controls)
+        lay.addLayout(actions)
+        self.set_enabled(False)
+
+    def set_enabled(self, on: bool) -> None:
+        for w in (self.slider, self.play, self.swap, self.use):
+            w.setEnabled(on)
+
+    def set_study(self, study: Any) -> None:
+        self.study = study
+        self.row = None
+        self.play.setChecked(False)
+        self.view.set_frame(None, None, None)
+        self.set_enabled(False)
+
+    # ------------------------------------------------------------------ panels and time
+    def panels(self) -> tuple[Box | None, Box | None]:
+        """(contrast, B-mode) boxes of the current clip, as the study reads them."""
+        if self.study is None or self.row is None:
+            return None, None
+        return backend.clip_panels(self.study, self.row)
+
+    def time_after_injection(self, index: int) -> float | None:
+        return self.study.clips[self.row].frame_t_s(index)
+
+    # ------------------------------------------------------------------ frames
+    def show_clip(self, row: int) -> None:
+        self.row = row
+        clip = self.study.clips[row].clip
+        self.set_enabled(True)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, clip.usable_frames - 1))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self._request(0)
+
+    def _request(self, index: int) -> None:
+        if self.row is None:
+            return
+        if self.runner.busy("frame"):
+            self._pending = index  # decoded once the current one is back
+            return
+        clip, row = self.study.clips[self.row].clip, self.row
+        task = Task(lambda _p, _c: (row, index, backend.clip_frame(clip, index)), "frame")
+        task.signals.finished.connect(self._frame_ready)
+        task.signals.failed.connect(self._frame_failed)
+        self.runner.start("frame", task)
+
+    def _frame_ready(self, payload: tuple[int, int, np.ndarray]) -> None:
+        row, index, arr = payload
+        if row == self.row:
+            contrast, bmode = self.panels()
+            self.view.set_frame(arr, contrast, bmode)
+            t = self.time_after_injection(index)
+            self.time.setText(f"frame {index + 1}/{self.slider.maximum() + 1}   "
+                              f"t = {fmt_time(t)} after injection")
+        self._next_pending()
+
+    def _frame_failed(self, message: str) -> None:
+        self.time.setText(f"cannot show this frame: {message}")
+        self._next_pending()
+
+    def _next_pending(self) -> None:
+        if self._pending is not None:
+            index, self._pending = self._pending, None
+            QTimer.singleShot(0, lambda: self._request(index))
+
+    def _toggle_play(self, on: bool) -> None:
+        self.play.setText("⏸ Pause" if on else "▶ Play")
+        (self.timer.start if on else self.timer.stop)()
+
+    def _tick(self) -> None:
+        if self.row is None or self.runner.busy("frame"):
+            return  # skip a tick rather than queue decodes
+        nxt = self.slider.value() + 1
+        self.slider.setValue(0 if nxt > self.slider.maximum() else nxt)
+
+    def _use(self, slot: str) -> None:
+        if self.row is not None:
+            self.useFrameForSlot.emit(slot, self.row, self.slider.value())
+
+    def _swap(self) -> None:
+        if self.panels()[1] is not None:
+            self.swapPanels.emit()

@@ -1,0 +1,438 @@
+"""The main window: wires the widgets to the core through ``backend`` and runs long work in workers."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import RESEARCH_USE, audit
+from ..preprocess import Roi
+from . import backend
+from .clip_list import ClipList
+from .clip_viewer import ClipViewer
+from .result_panel import ResultPanel
+from .roi_editor import RoiEditor
+from .settings_dialog import AppSettings, SettingsDialog, add_recent, recent_studies
+from .slot_timeline import SlotTimeline
+from .workers import Runner, Task
+
+log = logging.getLogger(__name__)
+
+LABELS = ("benign", "hcc", "non_hcc_malignant")
+
+
+class MainWindow(QMainWindow):
+    studyLoaded = Signal(object)  # noqa: N815
+    analysisFinished = Signal(dict)  # noqa: N815
+    analysisCancelled = Signal()  # noqa: N815
+    errorShown = Signal(str)  # noqa: N815
+    reportWritten = Signal(str)  # noqa: N815
+    caseSaved = Signal(str)  # noqa: N815
+
+    def __init__(self, qsettings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.qs = qsettings or QSettings("ceusdesk", "ceusdesk")
+        self.settings = AppSettings.load(self.qs)
+        self.runner = Runner(self, threads=2)
+        self.params: backend.StudyParams | None = None
+        self.study: Any = None
+        self.panels: dict[str, np.ndarray | None] = {}
+        self.roi: Roi | None = None
+        self.rois: dict[str, Roi] = {}
+        self.track = False
+        self.result: dict[str, Any] | None = None
+        self.error_box: QMessageBox | None = None
+        self.setWindowTitle("ceusdesk — research use only")
+        self.setAcceptDrops(True)
+        self.setMinimumSize(1280, 800)
+        self._build()
+        self._actions()
+        geometry = self.qs.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.qs.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.clips = ClipList()
+        self.viewer = ClipViewer(self.runner)
+        self.roi_editor = RoiEditor()
+        self.timeline = SlotTimeline()
+        self.result_panel = ResultPanel()
+        self.analyze_btn = QPushButton("Analyze", objectName="analyzeButton")
+        self.analyze_btn.clicked.connect(self.analyze)
+        self.cancel_btn = QPushButton("Cancel", objectName="cancelButton")
+        self.cancel_btn.clicked.connect(self.cancel_analysis)
+        self.cancel_btn.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.hide()
+        self.status_text = QLabel("Open a study: File ▸ Open folder (Ctrl+O), or drop it here.")
+
+        centre = QSplitter(Qt.Orientation.Horizontal)
+        centre.addWidget(self.viewer)
+        centre.addWidget(self.roi_editor)
+        centre.setSizes([560, 420])
+        self.setCentralWidget(centre)
+
+        def dock(title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
+            d = QDockWidget(title, self, objectName=name)
+            d.setWidget(widget)
+            d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            self.addDockWidget(area, d)
+            return d
+
+        dock("Clips", self.clips, Qt.DockWidgetArea.LeftDockWidgetArea, "clipsDock")
+        side = QWidget()
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(0, 0, 0, 0)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.analyze_btn, 1)
+        buttons.addWidget(self.cancel_btn)
+        lay.addLayout(buttons)
+        lay.addWidget(self.result_panel, 1)
+        dock("Result", side, Qt.DockWidgetArea.RightDockWidgetArea, "resultDock")
+        dock("Phase slots", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea, "slotsDock")
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        ruo = QLabel(RESEARCH_USE, objectName="researchUse")
+        self.statusBar().addPermanentWidget(ruo)
+
+        self.clips.clipSelected.connect(self.viewer.show_clip)
+        self.viewer.useFrameForSlot.connect(self.use_frame_for_slot)
+        self.viewer.swapPanels.connect(self.swap_panels)
+        self.timeline.slotSelected.connect(self.select_slot)
+        self.timeline.clipDropped.connect(self.assign_clip)
+        self.timeline.clearRequested.connect(self.clear_override)
+        self.timeline.injectionChanged.connect(self.set_injection_time)
+        self.roi_editor.roiChanged.connect(self.set_roi)
+        self.roi_editor.trackingChanged.connect(self._set_tracking)
+
+    def _actions(self) -> None:
+        def act(menu, text: str, slot, shortcut: QKeySequence | str | None = None) -> QAction:
+            a = QAction(text, self)
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            return a
+
+        f = self.menuBar().addMenu("&File")
+        act(f, "Open &folder…", self._open_folder_dialog, QKeySequence.StandardKey.Open)
+        act(f, "Open DICOMDIR or &files…", self._open_files_dialog, "Ctrl+Shift+O")
+        self.recent_menu = f.addMenu("&Recent studies")
+        self._fill_recent()
+        f.addSeparator()
+        self.report_action = act(f, "Export &report (PDF + JSON)…", self.export_report_dialog, "Ctrl+E")
+        self.case_action = act(f, "Save as &training case…", self.save_case_dialog, "Ctrl+T")
+        f.addSeparator()
+        act(f, "&Settings…", self.settings_dialog, "Ctrl+,")
+        act(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        a = self.menuBar().addMenu("&Analysis")
+        act(a, "&Analyze", self.analyze, "Ctrl+R")
+        act(a, "&Cancel", self.cancel_analysis, "Esc")
+        self._update_actions()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in recent_studies(self.qs):
+            self.recent_menu.addAction(path, lambda p=path: self.open_study(p))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def _update_actions(self) -> None:
+        has_result = self.result is not None
+        self.report_action.setEnabled(has_result)
+        self.case_action.setEnabled(self.study is not None and self.roi is not None)
+        self.analyze_btn.setEnabled(self.study is not None and not self.runner.busy("analyze"))
+
+    # ------------------------------------------------------------------ errors and progress
+    def show_error(self, message: str) -> None:
+        """A non-blocking error dialog: the window stays usable behind it."""
+        log.warning("error shown to the user: %s", message)
+        if self.error_box is not None:
+            self.error_box.close()
+        self.error_box = QMessageBox(QMessageBox.Icon.Critical, "ceusdesk", message, parent=self)
+        self.error_box.open()
+        self.status_text.setText(message)
+        self.errorShown.emit(message)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.show()
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _idle(self) -> None:
+        self.progress.hide()
+
+    # ------------------------------------------------------------------ opening
+    def _open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open study folder")
+        if path:
+            self.open_study(path)
+
+    def _open_files_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open DICOMDIR or a file", "", "All files (*)")
+        if path:
+            self.open_study(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            event.acceptProposedAction()
+            self.open_study(urls[0])
+
+    def open_study(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.exists():
+            self.show_error(f"{path}: no such file or folder")
+            return
+        self.params = backend.StudyParams(path=path)
+        self.roi, self.rois, self.result = None, {}, None
+        self.result_panel.clear()
+        self.reload()
+
+    def reload(self) -> None:
+        """(Re-)open the study with the current parameters, then decode the nine slot frames."""
+        if self.params is None:
+            return
+        params = self.params
+
+        def work(progress, cancel):
+            study = params.open(progress=progress, cancel=cancel)
+            return study, backend.all_slot_panels(study, cancel)
+
+        self.status_text.setText(f"reading {params.path.name} …")
+        task = Task(work, "open study")
+        task.signals.progress.connect(self._progress)
+        task.signals.finished.connect(self._study_ready)
+        task.signals.failed.connect(self._study_failed)
+        task.signals.done.connect(self._idle)
+        self.runner.start("study", task)
+
+    def _study_failed(self, message: str) -> None:
+        self.show_error(message)
+        self._update_actions()
+
+    def _study_ready(self, payload: tuple[Any, dict[str, np.ndarray | None]]) -> None:
+        study, panels = payload
+        first_open = self.study is None or Path(self.study.root) != Path(study.root)
+        self.study, self.panels = study, panels
+        self.clips.set_study(study)
+        self.viewer.set_study(study)
+        self.timeline.set_study(study)
+        self.result = None
+        self.result_panel.clear()
+        self._refresh_thumbnails()
+        if first_open:
+            add_recent(self.qs, str(self.params.path))
+            self._fill_recent()
+        # the ROI is drawn in contrast-panel pixels: start on the first contrast slot
+        contrast = [s.name for s in study.protocol.contrast_slots if panels.get(s.name) is not None]
+        slot = self.timeline.selected or (contrast[0] if contrast else None)
+        if slot is not None:
+            self.timeline.select(slot)
+            row = next((i for i, e in enumerate(study.clips) if slot in e.slots), None)
+            if row is not None:
+                self.clips.table.selectRow(row)
+        self.status_text.setText(f"{len(study.clips)} clips, phase set {study.phase_set}")
+        self._update_actions()
+        self.studyLoaded.emit(study)
+
+    # ------------------------------------------------------------------ slots, overrides, injection
+    def assign_clip(self, slot: str, row: int) -> None:
+        clip = self.study.clips[row].clip
+        self.use_frame_for_slot(slot, row, max(0, clip.usable_frames // 2))
+
+    def use_frame_for_slot(self, slot: str, row: int, frame_index: int) -> None:
+        if self.params is None:
+            return
+        clip = self.study.clips[row].clip
+        self.params.slot_overrides[slot] = {"path": str(clip.path), "frame_index": int(frame_index)}
+        self.reload()
+
+    def clear_override(self, slot: str) -> None:
+        if self.params is not None and self.params.slot_overrides.pop(slot, None) is not None:
+            self.reload()
+
+    def set_injection_time(self, text: str) -> None:
+        if self.params is None:
+            return
+        self.params.injection_time = text or None
+        self.reload()
+
+    def swap_panels(self) -> None:
+        if self.params is not None and self.study is not None:
+            self.params.contrast_panel = backend.other_side(self.study.contrast_panel)
+            self.reload()
+
+    # ------------------------------------------------------------------ ROI
+    def select_slot(self, slot: str) -> None:
+        self.roi_editor.show_slot(slot, self.panels.get(slot), self.rois.get(slot, self.roi))
+
+    def set_roi(self, _slot: str, roi: tuple) -> None:
+        """A new ROI for every slot; the per-slot placements of the last analysis no longer hold."""
+        self.roi = tuple(int(v) for v in roi)
+        self.rois = {}
+        if self.timeline.selected is not None:
+            self.select_slot(self.timeline.selected)
+        self._refresh_thumbnails()
+        self._update_actions()
+
+    def _set_tracking(self, on: bool) -> None:
+        self.track = bool(on)
+
+    def _refresh_thumbnails(self) -> None:
+        for name, card in self.timeline.cards.items():
+            card.set_image(self.panels.get(name), self.rois.get(name, self.roi))
+
+    # ------------------------------------------------------------------ analysis
+    def analysis_params(self) -> backend.AnalysisParams:
+        return backend.AnalysisParams(roi=self.roi, track_roi=self.track,
+                                      model=self.settings.model or None, threads=self.settings.threads)
+
+    def analyze(self) -> None:
+        if self.study is None:
+            self.show_error("Open a study first.")
+            return
+        if self.roi is None:
+            self.show_error("Draw the ROI around the lesion on any slot first.")
+            return
+        if self.runner.busy("analyze"):
+            return
+        study, params, panels = self.study, self.analysis_params(), dict(self.panels)
+        task = Task(lambda progress, cancel: backend.analyze(study, params, panels, progress, cancel),
+                    "analyze")
+        task.signals.progress.connect(self._progress)
+        task.signals.finished.connect(self._analysis_ready)
+        task.signals.failed.connect(self._analysis_failed)
+        task.signals.cancelled.connect(self._analysis_cancelled)
+        task.signals.done.connect(self._analysis_done)
+        self.runner.start("analyze", task)
+        self.cancel_btn.setEnabled(True)
+        self.status_text.setText("analyzing …")
+        self._update_actions()
+
+    def cancel_analysis(self) -> None:
+        if self.runner.cancel("analyze"):
+            self.status_text.setText("cancelling …")
+
+    def _analysis_done(self) -> None:
+        self.cancel_btn.setEnabled(False)
+        self._idle()
+        # the runner forgets the task in its own slot: update once that has run
+        QTimer.singleShot(0, self._update_actions)
+
+    def _analysis_failed(self, message: str) -> None:
+        self.result_panel.clear("No result: " + message)
+        self.show_error(message)
+
+    def _analysis_cancelled(self) -> None:
+        self.result_panel.clear("Analysis cancelled.")
+        self.status_text.setText("analysis cancelled")
+        self.analysisCancelled.emit()
+
+    def _analysis_ready(self, result: dict) -> None:
+        self.result = result
+        # where the engine placed the ROI on each slot (mapped to other panel sizes, tracked)
+        self.rois = {k: tuple(v) for k, v in (result.get("rois") or {}).items()}
+        self._refresh_thumbnails()
+        if self.timeline.selected is not None:
+            self.select_slot(self.timeline.selected)
+        self.result_panel.show_result(result)
+        self.status_text.setText(f"result: {result.get('call')} ({result.get('phase_set')} set)")
+        try:
+            audit.log_analysis(result, patient_id=self.study.patient_id, study_path=self.study.root,
+                               roi=self.roi, source="app")
+        except OSError as err:
+            self.show_error(f"the audit log could not be written: {err}")
+        self._update_actions()
+        self.analysisFinished.emit(result)
+
+    # ------------------------------------------------------------------ report and training case
+    def export_report_dialog(self) -> None:
+        if self.result is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export report", "ceusdesk-report.pdf", "PDF (*.pdf)")
+        if path:
+            self.export_report(path)
+
+    def export_report(self, path: str | Path) -> None:
+        from ..report import ReportInput, patient_of, write_report
+
+        inp = ReportInput(study=self.study.to_json(), result=dict(self.result), roi=self.roi,
+                          panels=dict(self.panels), rois=dict(self.rois), patient=patient_of(self.study),
+                          study_path=str(self.study.root))
+        deid = self.settings.deidentify
+        task = Task(lambda _p, _c: str(write_report(path, inp, deidentify=deid)[0]), "report")
+        task.signals.finished.connect(self._report_written)
+        task.signals.failed.connect(self.show_error)
+        self.runner.start("report", task)
+
+    def _report_written(self, path: str) -> None:
+        self.status_text.setText(f"report written: {path}")
+        self.reportWritten.emit(path)
+
+    def save_case_dialog(self) -> None:
+        if self.study is None or self.roi is None:
+            return
+        label, ok = QInputDialog.getItem(self, "Save as training case", "Label (from pathology):",
+                                         list(LABELS), 0, False)
+        if not ok:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Training cases folder (cases.jsonl)")
+        if folder:
+            self.save_case(folder, label)
+
+    def save_case(self, folder: str | Path, label: str) -> None:
+        from ..cases_out import save_training_case
+
+        study, roi, rois, params = self.study, self.roi, dict(self.rois), self.params
+        task = Task(lambda _p, _c: str(save_training_case(
+            folder, study, roi, label, rois=rois, injection_time=params.injection_time if params else None)),
+            "training case")
+        task.signals.finished.connect(self._case_saved)
+        task.signals.failed.connect(self.show_error)
+        self.runner.start("case", task)
+
+    def _case_saved(self, case_dir: str) -> None:
+        self.status_text.setText(f"training case saved: {case_dir}")
+        self.caseSaved.emit(case_dir)
+
+    # ------------------------------------------------------------------ settings and closing
+    def settings_dialog(self) -> None:
+        dlg = SettingsDialog(self.settings, self)
+        if dlg.exec():
+            self.settings = dlg.values()
+            self.settings.save(self.qs)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.qs.setValue("window/geometry", self.saveGeometry())
+        self.qs.setValue("window/state", self.saveState())
+        self.qs.sync()
+        self.runner.shutdown()
+        super().closeEvent(event)

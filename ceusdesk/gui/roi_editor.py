@@ -1,0 +1,152 @@
+"""ROI editor: draw the ROI with the mouse on any slot's panel; it applies to every slot (the engine maps
+it onto panels of another size and, with tracking on, follows the lesion). Contrast-panel pixels."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QMouseEvent, QPainter, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..preprocess import Roi, parse_roi
+from .imaging import ROI_COLOUR, to_qimage
+
+
+class RoiCanvas(QWidget):
+    """The panel image; press-drag-release draws a rectangle (emitted in image pixels)."""
+
+    roiDrawn = Signal(tuple)  # noqa: N815
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.image = None
+        self.roi: Roi | None = None
+        self._start: QPoint | None = None
+        self._drag: QRect | None = None
+        self.setMinimumSize(240, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(380, 320)
+
+    def set_image(self, arr: np.ndarray | None, roi: Roi | None) -> None:
+        self.image = None if arr is None else to_qimage(arr)
+        self.roi = roi
+        self.update()
+
+    def _geometry(self) -> tuple[float, float, float]:
+        iw, ih = self.image.width(), self.image.height()
+        s = min(self.width() / iw, self.height() / ih)
+        return s, (self.width() - iw * s) / 2, (self.height() - ih * s) / 2
+
+    def widget_to_image(self, pos: QPoint) -> tuple[int, int]:
+        s, ox, oy = self._geometry()
+        x = min(max((pos.x() - ox) / s, 0), self.image.width())
+        y = min(max((pos.y() - oy) / s, 0), self.image.height())
+        return round(x), round(y)
+
+    def image_to_widget(self, x: float, y: float) -> QPoint:
+        s, ox, oy = self._geometry()
+        return QPoint(round(ox + x * s), round(oy + y * s))
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if self.image is not None and e.button() == Qt.MouseButton.LeftButton:
+            self._start = e.position().toPoint()
+            self._drag = QRect(self._start, self._start)
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if self._start is not None:
+            self._drag = QRect(self._start, e.position().toPoint()).normalized()
+            self.update()
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        if self._start is None:
+            return
+        x0, y0 = self.widget_to_image(self._start)
+        x1, y1 = self.widget_to_image(e.position().toPoint())
+        self._start = self._drag = None
+        x, y, w, h = min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)
+        if w >= 4 and h >= 4:  # a click, not a drag: keep the old ROI
+            self.roi = (x, y, w, h)
+            self.roiDrawn.emit(self.roi)
+        self.update()
+
+    def paintEvent(self, _e) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), Qt.GlobalColor.black)
+        if self.image is None:
+            p.setPen(Qt.GlobalColor.gray)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "select a slot to draw the ROI")
+            p.end()
+            return
+        s, ox, oy = self._geometry()
+        w, h = self.image.width(), self.image.height()
+        p.drawImage(QRect(round(ox), round(oy), round(w * s), round(h * s)), self.image)
+        p.setPen(QPen(ROI_COLOUR, 2))
+        if self.roi is not None:
+            x, y, w, h = self.roi
+            p.drawRect(QRect(self.image_to_widget(x, y), self.image_to_widget(x + w, y + h)))
+        if self._drag is not None:
+            p.setPen(QPen(ROI_COLOUR, 1, Qt.PenStyle.DashLine))
+            p.drawRect(self._drag)
+        p.end()
+
+
+class RoiEditor(QWidget):
+    roiChanged = Signal(str, tuple)  # noqa: N815  slot it was drawn on, roi
+    trackingChanged = Signal(bool)  # noqa: N815
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.slot: str | None = None
+        self.title = QLabel("ROI — select a slot")
+        self.canvas = RoiCanvas()
+        self.canvas.roiDrawn.connect(self._drawn)
+        self.text = QLineEdit(placeholderText="X,Y,W,H")
+        self.text.setMaximumWidth(150)
+        self.text.returnPressed.connect(self._typed)
+        self.track = QCheckBox("track lesion")
+        self.track.setToolTip("Let the ROI follow the lesion from slot to slot (the analysis shows where)")
+        self.track.toggled.connect(self.trackingChanged)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #ff8a80")
+        row = QHBoxLayout()
+        for w in (self.text, self.track):
+            row.addWidget(w)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.canvas, 1)
+        lay.addLayout(row)
+        lay.addWidget(self.error)
+
+    def show_slot(self, slot: str, panel: np.ndarray | None, roi: Roi | None) -> None:
+        self.slot = slot
+        self.title.setText(f"ROI on slot <b>{slot}</b> (drag to draw; contrast-panel pixels)")
+        self.canvas.set_image(panel, roi)
+        self.text.setText("" if roi is None else ",".join(str(v) for v in roi))
+
+    def _drawn(self, roi: tuple) -> None:
+        self.text.setText(",".join(str(v) for v in roi))
+        self.error.clear()
+        if self.slot is not None:
+            self.roiChanged.emit(self.slot, tuple(roi))
+
+    def _typed(self) -> None:
+        try:
+            roi = parse_roi(self.text.text())
+        except ValueError as err:
+            self.error.setText(str(err))
+            return
+        self.canvas.roi = roi
+        self.canvas.update()
+        self._drawn(roi)

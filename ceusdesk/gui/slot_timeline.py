@@ -1,0 +1,157 @@
+"""The nine-slot timeline: a card per slot (thumbnail with the ROI, time, status), drop a clip on a card
+to assign it; and the injection-time editor that shows the study's estimate."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..protocol import SLOT_NAMES
+from . import backend
+from .clip_list import CLIP_MIME, fmt_time
+from .imaging import thumbnail
+
+STATUS_TEXT = {"assigned": "assigned", "missing": "MISSING", "estimated": "estimated time",
+               "manual": "set by hand"}
+THUMB = 104
+
+
+class SlotCard(QFrame):
+    clicked = Signal(str)
+    clipDropped = Signal(str, int)  # noqa: N815  slot, clip row
+    clearRequested = Signal(str)  # noqa: N815
+
+    def __init__(self, slot: str, parent: QWidget | None = None):
+        super().__init__(parent, objectName="slotCard")
+        self.slot = slot
+        self.status = "missing"
+        self.setAcceptDrops(True)
+        self.title = QLabel(f"<b>{slot}</b>")
+        self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.image.setFixedSize(THUMB, THUMB)
+        self.time = QLabel("—")
+        self.state = QLabel(STATUS_TEXT["missing"])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(2)
+        top = QHBoxLayout()
+        top.addWidget(self.title)
+        top.addStretch(1)
+        top.addWidget(self.time)
+        lay.addLayout(top)
+        lay.addWidget(self.image)
+        lay.addWidget(self.state)
+        self.set_image(None, None)
+
+    def set_info(self, t_s: float | None, status: str) -> None:
+        self.status = status
+        self.time.setText(fmt_time(t_s))
+        self.state.setText(STATUS_TEXT.get(status, status))
+        self.setProperty("status", status)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def set_image(self, arr: np.ndarray | None, roi: tuple[int, int, int, int] | None) -> None:
+        self.image.setPixmap(thumbnail(arr, roi, THUMB))
+
+    def set_selected(self, on: bool) -> None:
+        self.setProperty("selected", "true" if on else "false")
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.slot)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        menu = QMenu(self)
+        menu.addAction("Clear the hand-set frame", lambda: self.clearRequested.emit(self.slot))
+        menu.exec(event.globalPos())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasFormat(CLIP_MIME):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        row = int(bytes(event.mimeData().data(CLIP_MIME)).decode("ascii"))
+        event.acceptProposedAction()
+        self.clipDropped.emit(self.slot, row)
+
+
+class SlotTimeline(QWidget):
+    slotSelected = Signal(str)  # noqa: N815
+    clipDropped = Signal(str, int)  # noqa: N815
+    clearRequested = Signal(str)  # noqa: N815
+    injectionChanged = Signal(str)  # noqa: N815  HH:MM:SS, or "" for the study's own
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.cards: dict[str, SlotCard] = {}
+        self.selected: str | None = None
+        grid = QGridLayout()
+        grid.setSpacing(6)
+        for i, name in enumerate(SLOT_NAMES):
+            card = SlotCard(name)
+            card.clicked.connect(self.select)
+            card.clipDropped.connect(self.clipDropped)
+            card.clearRequested.connect(self.clearRequested)
+            self.cards[name] = card
+            grid.addWidget(card, 0, i)
+        self.phase = QLabel("phase set: —")
+        self.inj_edit = QLineEdit(placeholderText="HH:MM:SS")
+        self.inj_edit.setMaximumWidth(110)
+        self.inj_edit.returnPressed.connect(self._apply_injection)
+        self.inj_apply = QPushButton("Set injection time")
+        self.inj_apply.clicked.connect(self._apply_injection)
+        self.inj_reset = QPushButton("Reset")
+        self.inj_reset.setToolTip("Use the study's own injection time (DICOM or estimated)")
+        self.inj_reset.clicked.connect(lambda: self.injectionChanged.emit(""))
+        self.inj_info = QLabel("injection: —")
+        bar = QHBoxLayout()
+        bar.addWidget(self.phase)
+        bar.addStretch(1)
+        bar.addWidget(self.inj_info)
+        bar.addWidget(self.inj_edit)
+        bar.addWidget(self.inj_apply)
+        bar.addWidget(self.inj_reset)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(bar)
+        lay.addLayout(grid)
+
+    def set_study(self, study: Any) -> None:
+        for name, card in self.cards.items():
+            sf = (study.slots or {}).get(name)
+            card.set_info(None if sf is None else sf.t_s, backend.slot_status(study, name))
+            if sf is None:
+                card.set_image(None, None)
+        missing = list(getattr(study, "missing", []) or [])
+        text = f"phase set: <b>{str(study.phase_set).upper()}</b>"
+        if missing:
+            text += f" — missing {', '.join(missing)}"
+        self.phase.setText(text)
+        inj = study.injection_time
+        shown = inj.strftime("%H:%M:%S") if hasattr(inj, "strftime") else (str(inj) if inj else "unknown")
+        self.inj_info.setText(f"injection: <b>{shown}</b> ({study.injection_source or 'none'})")
+
+    def select(self, slot: str) -> None:
+        self.selected = slot
+        for name, card in self.cards.items():
+            card.set_selected(name == slot)
+        self.slotSelected.emit(slot)
+
+    def _apply_injection(self) -> None:
+        self.injectionChanged.emit(self.inj_edit.text().strip())
