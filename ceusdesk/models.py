@@ -71,4 +71,4 @@ def resolve_model(cli: str | os.PathLike[str] | None = None) -> Path:
             found = pick_package(folder)
             if found is not None:
                 return found
-    raise ModelRefused(f"no model package found in {exports_dir()}: {HOW_TO_GET}")
+    raise ModelRefused(f"the model package is missing: no manifest.json in {exports_dir()} - {HOW_TO_GET}")

@@ -1,0 +1,125 @@
+"""``ceusdesk analyze STUDY --roi X,Y,W,H``: classify the lesion under the ROI (research use only).
+
+With ``--json`` stdout carries inspect's document plus ``roi`` and ``result`` (design.md); otherwise a
+summary that opens with the phase set the result rests on. Refusals are one line on stderr with the exit
+codes listed by ``ceusdesk --help``: 2 no/bad ROI, 3 nothing readable, 4 incomplete set, 5 model refused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..errors import BadRoi
+from ..inference import AnalysisResult, LoadedModel, analyze, get_model
+from ..models import resolve_model
+from ..preprocess import Roi, parse_roi
+from ..study import Study
+from .inspect import add_study_arguments, study_from_args
+
+SET_TITLES = {"early": "EARLY SET (≤2 min)", "full": "FULL SET (to Kupffer phase)"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="classify a lesion (benign / HCC / non-HCC malignant) - research use only",
+        description="Read a study, place the ROI on every phase slot and classify the lesion with the "
+                    "model package (--model, else $CEUSDESK_MODEL, else the bundled package). Needs at "
+                    "least the early set (B, 0:30, 1:00, 2:00). Research use only.",
+    )
+    add_study_arguments(p)
+    p.add_argument("--roi", metavar="X,Y,W,H",
+                   help="lesion ROI in contrast-panel pixels: top-left corner, width, height (required)")
+    p.add_argument("--model", metavar="MANIFEST", help="model package manifest.json (or its folder)")
+    p.add_argument("--track-roi", action="store_true",
+                   help="follow the lesion across slots by template matching (bounded shift)")
+    p.add_argument("--json", action="store_true", help="print only the JSON document on stdout")
+    p.set_defaults(func=run)
+
+
+def roi_from_args(text: str | None) -> Roi:
+    if not text:
+        raise BadRoi("no ROI given: pass --roi X,Y,W,H in contrast-panel pixels (see `ceusdesk inspect`)")
+    try:
+        return parse_roi(text)
+    except ValueError as err:
+        raise BadRoi(f"--roi: {err}") from err
+
+
+def analyze_study(args: argparse.Namespace) -> tuple[Study, LoadedModel, AnalysisResult, Roi]:
+    """Open the study and load the model side by side, then analyze (shared by analyze and gui)."""
+    t0 = time.perf_counter()
+    roi = roi_from_args(args.roi)
+    manifest = resolve_model(getattr(args, "model", None))
+
+    def timed_load() -> tuple[LoadedModel, float]:
+        t = time.perf_counter()
+        return get_model(manifest), (time.perf_counter() - t) * 1000.0
+
+    # hashing the package and building the session overlap with reading the study
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load") as pool:
+        loading = pool.submit(timed_load)
+        t = time.perf_counter()
+        study = study_from_args(args)
+        open_ms = (time.perf_counter() - t) * 1000.0
+        model, load_ms = loading.result()
+    result = analyze(study, roi, model, track_roi=bool(getattr(args, "track_roi", False)))
+    result.timings_ms.update({"open_study": open_ms, "load_model": load_ms,
+                              "command": (time.perf_counter() - t0) * 1000.0})
+    return study, model, result, roi
+
+
+def analysis_document(study: Study, result: AnalysisResult, roi: Roi) -> dict[str, Any]:
+    """analyze's JSON: inspect's document plus the ROI given and ``result``."""
+    doc = study.to_json()
+    doc["roi"] = list(roi)
+    doc["result"] = result.to_json()
+    return doc
+
+
+def run(args: argparse.Namespace) -> int:
+    study, _model, result, roi = analyze_study(args)
+    doc = analysis_document(study, result, roi)
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n" if args.json else format_summary(doc))
+    return 0
+
+
+def format_summary(doc: dict[str, Any]) -> str:
+    """analyze's JSON document as the text a user reads; the first line is the phase set."""
+    r = doc["result"]
+    p = r["probabilities"]
+    lines = [f"{SET_TITLES.get(r['phase_set'], r['phase_set'].upper())} - slots used: "
+             + ", ".join(r["slots_used"])]
+    not_used = [n for n, s in doc["slots"].items() if s is not None and n not in r["slots_used"]]
+    if not_used:
+        lines.append(f"  present but not used by an early-set classification: {', '.join(not_used)}")
+    if doc.get("missing"):
+        lines.append(f"  missing for the full set: {', '.join(doc['missing'])}")
+    lines += [
+        "",
+        f"call       {r['call'].upper()}  (malignant probability {r['malignant_probability']:.3f}, "
+        f"threshold {r['threshold']:.3f})",
+        f"classes    benign {p['benign']:.3f}   HCC {p['hcc']:.3f}   "
+        f"non-HCC malignant {p['non_hcc_malignant']:.3f}",
+        "importance change in malignant probability with the slot masked out:",
+        "           " + "   ".join(f"{k} {v:+.3f}" for k, v in r["phase_importance"].items()),
+        f"roi        {','.join(map(str, doc['roi']))} (contrast panel)",
+    ]
+    moved = {k: v for k, v in r["rois"].items() if v != doc["roi"]}
+    if moved:
+        per_slot = "  ".join(f"{k} {','.join(map(str, v))}" for k, v in moved.items())
+        lines.append(f"           per slot: {per_slot}")
+    m = r["model"]
+    lines.append(f"model      {m['name']} {m['version']} (uid {m['uid']}, sha256 {m['sha256'][:12]}…)")
+    t = r["timings_ms"]
+    lines.append(f"time       {t.get('command', t['total']):.0f} ms (inference {t['inference']:.0f} ms)")
+    warnings = [f"{w['path']}: {w['message']}" for w in doc.get("warnings", [])] + list(r["warnings"])
+    if warnings:
+        lines.append(f"{len(warnings)} warning(s):")
+        lines += [f"  {w}" for w in warnings]
+    lines += ["", r["research_use_only"]]
+    return "\n".join(lines) + "\n"
