@@ -8,8 +8,7 @@ import pytest
 from ceusdesk import models
 from ceusdesk.cli import main
 from ceusdesk.phantom import PhantomOptions, synthesize_case
-
-from .local_package import make_package
+from tests.tiny_package import make_tiny_package as make_package
 
 SMALL = {"panel_size": (128, 96), "frames_per_clip": 2}
 

@@ -11,9 +11,9 @@ from ceusdesk.errors import IncompletePhaseSet, ModelRefused
 from ceusdesk.inference import analyze, get_model, load_model, run_model
 from ceusdesk.inputs import case_inputs
 from ceusdesk.protocol import SLOT_NAMES, default_protocol
+from tests.tiny_package import make_tiny_package as make_package
 
 from .fake_study import fake_study, load
-from .local_package import make_package
 
 ROI = (88, 68, 24, 24)
 EARLY_PLUS_LATE = ("B", "0:30", "1:00", "2:00", "3:00", "4:00", "5:00", "6:00")
@@ -154,3 +154,13 @@ def test_batched_importance_rows_match_single_runs(model):
     batch = run_model(model, np.stack([ci.images] * 3), np.stack([ci.mask] * 3))
     single = run_model(model, ci.images[None], ci.mask[None])
     np.testing.assert_allclose(batch, np.repeat(single, 3, axis=0), rtol=0, atol=1e-6)
+
+
+def test_absent_fp32_is_allowed_but_a_present_one_is_verified(tmp_path):
+    manifest = make_package(tmp_path / "p")
+    fp32 = manifest.parent / "model.fp32.onnx"
+    fp32.write_bytes(fp32.read_bytes() + b"\0")
+    with pytest.raises(ModelRefused, match="model.fp32.onnx.*sha256"):
+        load_model(manifest)
+    fp32.unlink()  # in_repo: false, so it may be absent
+    assert load_model(manifest).variant == "int8"
