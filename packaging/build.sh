@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Build the one-folder bundle dist/ceusdesk/ (executable dist/ceusdesk/ceusdesk) for hospital IT.
+#
+# Makes its own build environment (build/venv) holding ceusdesk's runtime dependencies and the `app`
+# extra only - never torch, onnx or the dev tools - plus PyInstaller, then runs packaging/ceusdesk.spec.
+# The repo's own .venv is not touched. Re-running reuses build/venv; CEUSDESK_FRESH_VENV=1 rebuilds it.
+#
+#   packaging/build.sh            build, then print the bundle's size
+#   packaging/build.sh --check    ... and run the self-test offline (packaging/offline_selftest.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${CEUSDESK_BUILD_VENV:-$ROOT/build/venv}
+PYTHON=${PYTHON:-python3}
+PYINSTALLER_SPEC=${PYINSTALLER_SPEC:-pyinstaller>=6.10,<7}
+
+if [[ "${CEUSDESK_FRESH_VENV:-0}" == 1 ]]; then rm -rf "$VENV"; fi
+if [[ ! -x "$VENV/bin/python" ]]; then
+  echo "build.sh: creating build environment $VENV" >&2
+  "$PYTHON" -m venv "$VENV"
+fi
+
+# The runtime requirements are read from pyproject.toml (core dependencies + the `app` extra), so the
+# build environment cannot drift from what the project declares. ceusdesk itself is not installed:
+# the spec puts the repo root on PyInstaller's path and the source tree is what gets frozen.
+"$VENV/bin/python" - > build/requirements-app.txt <<'PY'
+import tomllib
+with open("pyproject.toml", "rb") as f:
+    project = tomllib.load(f)["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["app"]))
+PY
+echo "build.sh: installing $(wc -l < build/requirements-app.txt) runtime requirements + PyInstaller" >&2
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r build/requirements-app.txt "$PYINSTALLER_SPEC"
+
+# Guard: the build environment must not hold what the bundle must never carry.
+"$VENV/bin/python" - <<'PY'
+import importlib.util, sys
+present = [m for m in ("torch", "torchvision", "onnx", "sympy", "matplotlib") if importlib.util.find_spec(m)]
+if present:
+    sys.exit(f"build.sh: the build environment holds {', '.join(present)}; "
+             "rebuild it with CEUSDESK_FRESH_VENV=1 (the bundle never carries these)")
+PY
+
+"$VENV/bin/python" -m PyInstaller --noconfirm --clean \
+  --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/ceusdesk.spec
+
+if [[ "$(uname -s)" == Linux ]]; then "$VENV/bin/python" packaging/strip_debug.py "$ROOT/dist/ceusdesk"; fi
+"$VENV/bin/python" packaging/bundle_size.py "$ROOT/dist/ceusdesk"
+
+if [[ "${1:-}" == "--check" ]]; then
+  packaging/offline_selftest.sh "$ROOT/dist/ceusdesk/ceusdesk"
+fi

@@ -1,0 +1,35 @@
+"""The built bundle (dist/ceusdesk, from packaging/build.sh): budget, content, self-test offline.
+
+Skipped, visibly, where no bundle was built (CI runs the suite without building it).
+"""
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DIST = REPO / "dist" / "ceusdesk"
+pytestmark = pytest.mark.skipif(not (DIST / "ceusdesk").is_file(),
+                                reason="no bundle at dist/ceusdesk (run packaging/build.sh)")
+
+
+def test_built_bundle_is_within_budget(bundle_size):
+    size = bundle_size.tree_size(DIST)
+    assert bundle_size.within_budget(size), (
+        f"dist/ceusdesk is {size / 1e6:.1f} MB, over the {bundle_size.BUDGET_MB} MB budget; largest: "
+        + ", ".join(f"{name} {s / 1e6:.0f} MB" for s, name in bundle_size.largest(DIST, top=6)))
+
+
+def test_built_bundle_carries_no_torch_and_the_model():
+    internal = DIST / "_internal"
+    for never in ("torch", "torchvision", "onnx", "sympy", "matplotlib", "trainer", "tests"):
+        assert not (internal / never).exists(), never
+    assert list((internal / "exports").glob("*/manifest.json")), "no model package inside the bundle"
+
+
+def test_bundle_selftest_passes_offline():
+    proc = subprocess.run([str(REPO / "packaging" / "offline_selftest.sh")], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("OK ceusdesk") and "selftest (bundle," in proc.stdout, proc.stdout
+    assert "(bundled, sha256" in proc.stdout  # the package inside the bundle, not one from elsewhere
