@@ -10,11 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from ceusdesk.preprocess import InputSpec
 from ceusdesk.protocol import default_protocol
 from trainer import cache
 from trainer.data import CACHE_DIRNAME, CLASSES
+
+# The test machines' few cores are shared: several OpenMP threads per process spin against each other.
+torch.set_num_threads(1)
 
 # per-class lesion intensity over the nine slots (B, 0:30, 1:00, 2:00 … 6:00, 10:00), 0..1
 PATTERNS = {
