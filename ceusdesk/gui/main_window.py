@@ -411,10 +411,10 @@ class MainWindow(QMainWindow):
     def save_case(self, folder: str | Path, label: str) -> None:
         from ..cases_out import save_training_case
 
-        study, roi, rois, params = self.study, self.roi, dict(self.rois), self.params
-        task = Task(lambda _p, _c: str(save_training_case(
-            folder, study, roi, label, rois=rois, injection_time=params.injection_time if params else None)),
-            "training case")
+        study, roi = self.study, self.roi
+        inj = self.params.injection_time if self.params else None
+        task = Task(lambda _p, _c: str(save_training_case(folder, study, roi, label, injection_time=inj)),
+                    "training case")
         task.signals.finished.connect(self._case_saved)
         task.signals.failed.connect(self.show_error)
         self.runner.start("case", task)

@@ -14,15 +14,16 @@ TIMES = [-30.0, 31.0, 61.0, 119.0, 181.0, 240.0, 300.0, 362.0, 605.0]
 
 def study_doc(root: str = "/media/usb/DOE_JANE") -> dict:
     clips = [{"path": f"{root}/IM{i:06d}", "frames": 4, "start_s": t, "end_s": t + 1.0, "kind": "dicom",
-              "slot": s, "excluded": None} for i, (s, t) in enumerate(zip(SLOT_NAMES, TIMES))]
+              "slot": s, "excluded": None} for i, (s, t) in enumerate(zip(SLOT_NAMES, TIMES, strict=True))]
     slots = {s: {"path": f"{root}/IM{i:06d}", "frame_index": 1, "t_s": t, "panel": [320, 40, 620, 440],
-                 "source": "auto"} for i, (s, t) in enumerate(zip(SLOT_NAMES, TIMES))}
+                 "source": "auto"} for i, (s, t) in enumerate(zip(SLOT_NAMES, TIMES, strict=True))}
     return {
         "injection": {"time": "2024-05-17T10:21:07", "source": "dicom"},
         "clips": clips,
         "slots": slots,
         "phase_set": "full",
-        "warnings": [{"path": f"{root}/IM000099", "message": f"{root}/IM000099 belongs to another patient; seen 10:21:07"}],
+        "warnings": [{"path": f"{root}/IM000099",
+                      "message": f"{root}/IM000099 belongs to another patient; seen 10:21:07"}],
     }
 
 
