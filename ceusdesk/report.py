@@ -217,7 +217,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         if panel is not None:
             thumb = roi_thumbnail(panel, inp.rois.get(name, inp.roi))
             buf = io.BytesIO()
-            thumb.save(buf, format="PNG")
+            thumb.save(buf, format="JPEG", quality=88)  # PNG of speckle is ~10x larger
             buf.seek(0)
             w = 52 * mm
             flow: Any = RLImage(buf, width=w, height=w * thumb.height / thumb.width)
@@ -286,6 +286,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

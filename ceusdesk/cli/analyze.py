@@ -38,6 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--track-roi", action="store_true",
                    help="follow the lesion across slots by template matching (bounded shift)")
     p.add_argument("--json", action="store_true", help="print only the JSON document on stdout")
+    p.add_argument("--report", metavar="FILE.pdf", help="also write a PDF report and FILE.json beside it")
+    p.add_argument("--deidentify", action="store_true",
+                   help="the report leaves out patient name, id, birth date, dates and file paths")
     p.set_defaults(func=run)
 
 
@@ -84,8 +87,23 @@ def analysis_document(study: Study, result: AnalysisResult, roi: Roi) -> dict[st
 def run(args: argparse.Namespace) -> int:
     study, _model, result, roi = analyze_study(args)
     doc = analysis_document(study, result, roi)
+    write_report_and_audit(args, study, doc["result"], roi)
     sys.stdout.write(json.dumps(doc, indent=2) + "\n" if args.json else format_summary(doc))
     return 0
+
+
+def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[str, Any], roi: Roi) -> None:
+    """``--report``: PDF + JSON (ceusdesk.report, shared with the app). Every analysis is audited."""
+    from .. import audit
+    from ..report import report_input_from_study, write_report
+
+    report = None
+    if getattr(args, "report", None):
+        inp = report_input_from_study(study, result, roi, {k: tuple(v) for k, v in result["rois"].items()})
+        report, js = write_report(args.report, inp, deidentify=bool(getattr(args, "deidentify", False)))
+        print(f"report written: {report} and {js.name}", file=sys.stderr)
+    audit.log_analysis(result, patient_id=study.patient_id, study_path=study.root, roi=roi, source="cli",
+                       report=report)
 
 
 def format_summary(doc: dict[str, Any]) -> str:
