@@ -57,13 +57,15 @@ def interrupted(cohort, tmp_path_factory) -> dict:
         facts["epoch_after_crash"] = torch.load(out / "fold0" / "checkpoint.pt", weights_only=False)["epoch"]
         facts["dist_after_crash"] = torch.distributed.is_initialized()
         mp.setattr(fit, "_write_log", real_write_log)
-        handler = _Capture()
-        logging.getLogger("trainer.fit").addHandler(handler)
-        mp.setattr(logging.getLogger("trainer.fit"), "level", logging.INFO)
+        handler, logger = _Capture(), logging.getLogger("trainer.fit")
+        old_level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
         try:
             facts["rc"] = _fit("--cases", str(cohort), "--out", str(out), "--device", "cpu", "--resume", *FAST)
         finally:
-            logging.getLogger("trainer.fit").removeHandler(handler)
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
         facts["log"] = handler.text
     return facts
 
