@@ -142,3 +142,14 @@ def test_demo_without_a_package_says_how_to_get_one(capsys, monkeypatch, tmp_pat
     assert code == 5 and out == ""
     line = one_line(err)
     assert "model package is missing" in line and "trainer export" in line
+
+
+def test_track_roi_reports_each_used_slots_roi(capsys, studies, package):
+    study, roi = studies["full"]
+    code, out, _ = run(capsys, "analyze", study, "--roi", roi, "--model", package, "--track-roi", "--json")
+    assert code == 0
+    r = json.loads(out)["result"]
+    assert set(r["rois"]) == set(r["slots_used"])
+    given = [int(v) for v in roi.split(",")]
+    for slot_roi in r["rois"].values():  # the shift stays within half the ROI side
+        assert all(abs(a - b) <= given[2] // 2 for a, b in zip(slot_roi[:2], given[:2], strict=True))
