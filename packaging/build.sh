@@ -14,6 +14,7 @@ VENV=${CEUSDESK_BUILD_VENV:-$ROOT/build/venv}
 PYTHON=${PYTHON:-python3}
 PYINSTALLER_SPEC=${PYINSTALLER_SPEC:-pyinstaller>=6.10,<7}
 
+mkdir -p build
 if [[ "${CEUSDESK_FRESH_VENV:-0}" == 1 ]]; then rm -rf "$VENV"; fi
 if [[ ! -x "$VENV/bin/python" ]]; then
   echo "build.sh: creating build environment $VENV" >&2
