@@ -75,16 +75,21 @@ def read_entry(path: Path) -> tuple[np.ndarray, np.ndarray]:
         return z["images"], z["mask"]
 
 
-def build_case_arrays(cases_dir: Path, rec: Mapping, spec: InputSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Run the app's own ingestion and input builder on one case → (images, mask, warnings)."""
+def build_case_arrays(cases_dir: Path, rec: Mapping, spec: InputSpec,
+                      protocol: Protocol) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Run the app's own ingestion and input builder on one case → (images, mask, warnings).
+
+    Every present slot is used (the app may use fewer: the early set's slots for an early case);
+    evaluation masks slots per phase combination.
+    """
+    from ceusdesk.inputs import case_inputs  # imported here: they are not needed to read the cache
     from ceusdesk.study import open_study
 
-    from ceusdesk.inputs import case_inputs  # imported here: they are not needed to read the cache
-
     study = open_study(study_dir(cases_dir, rec), injection_time=rec.get("injection_time"),
-                       contrast_panel=rec.get("contrast_panel"), slot_overrides=rec.get("slot_overrides"))
+                       contrast_panel=rec.get("contrast_panel"), slot_overrides=rec.get("slot_overrides"),
+                       protocol=protocol)
     roi = tuple(int(v) for v in rec["roi"])
-    ci = case_inputs(study, roi, spec)
+    ci = case_inputs(study, roi, spec, protocol=protocol)
     return np.asarray(ci.images, dtype=np.float32), np.asarray(ci.mask, dtype=np.float32), \
         [str(w) for w in (ci.warnings or [])]
 
@@ -97,7 +102,7 @@ def prepare_case(cases_dir: str, rec: dict, spec_dict: dict, protocol_dict: dict
         path = cache_path(Path(cache_dir), Path(cases_dir), rec, spec, protocol)
         if path.is_file():
             return case_id, None
-        images, mask, warnings = build_case_arrays(Path(cases_dir), rec, spec)
+        images, mask, warnings = build_case_arrays(Path(cases_dir), rec, spec, protocol)
         expected = (len(protocol.slot_names), spec.size, spec.size)
         if images.shape != expected or mask.shape != expected[:1]:
             raise CaseError(f"input builder returned {images.shape}/{mask.shape}, expected {expected}")

@@ -25,6 +25,9 @@ STUDY = {  # Kamiyama et al., J Med Ultrason 2024 (see docs/ceus-primer.md)
 }
 
 
+WASHOUT_THRESHOLD = 3.0  # phantom scale 1-5: "3 mild late washout or Kupffer defect" and above → malignant
+
+
 class EvaluateError(ValueError):
     pass
 
@@ -35,8 +38,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics JSON on stdout")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% intervals")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--washout-threshold", type=float, default=None,
-                   help="call malignant when washout_score >= T (default: chosen by the model's rule)")
+    p.add_argument("--washout-threshold", type=float, default=WASHOUT_THRESHOLD,
+                   help="call malignant when washout_score >= T (default %(default)s: the phantom's 1-5 "
+                        "scale, docs/phantom.md); pass a negative value to choose T by the model's rule")
     p.add_argument("--no-plots", action="store_true", help="skip report.md and the PNG plots")
     return p
 
@@ -52,7 +56,8 @@ def load_run(run: Path) -> tuple[dict, dict, dict]:
     return config, thr, oof
 
 
-def evaluate_run(run: Path, n_boot: int = 1000, seed: int = 0, washout_threshold: float | None = None) -> dict:
+def evaluate_run(run: Path, n_boot: int = 1000, seed: int = 0,
+                 washout_threshold: float | None = WASHOUT_THRESHOLD) -> dict:
     """Compute the evaluation document (the JSON of ``--json``)."""
     config, thr, oof = load_run(run)
     threshold = float(thr["threshold"])
@@ -97,7 +102,7 @@ def washout_baseline(oof: dict, have: np.ndarray, labels: np.ndarray, combos: li
     if not ok.any():
         return {"available": False, "reason": "cases.jsonl has no washout_score"}
     ymal = metrics.malignant(labels[ok])
-    if fixed is None:
+    if fixed is None or fixed < 0:
         t = metrics.choose_threshold(ymal, score[ok])
         rule = (f"washout_score >= t, t chosen like the model's threshold (sensitivity >= "
                 f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%} on these cases)")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from ceusdesk.preprocess import InputSpec
+from ceusdesk.protocol import default_protocol
 from trainer import cache, data, model
 from trainer.data import CasesError, load_cached_cases, phase_combinations, read_cases
-from ceusdesk.protocol import default_protocol
 
 from .conftest import make_fake_cohort
 
@@ -16,7 +16,7 @@ from .conftest import make_fake_cohort
 def counting_builder(monkeypatch):
     calls = []
 
-    def fake(cases_dir, rec, spec):
+    def fake(cases_dir, rec, spec, protocol):
         calls.append(rec["case_id"])
         if rec["case_id"] == "c002":
             raise ValueError("no readable clip")
@@ -56,7 +56,7 @@ def test_changed_study_files_invalidate_the_entry(tmp_path, counting_builder):
 def test_all_cases_failing_is_one_clear_error(tmp_path, monkeypatch):
     root = make_fake_cohort(tmp_path / "c", n=2, with_cache=False)
 
-    def broken(cases_dir, rec, spec):
+    def broken(cases_dir, rec, spec, protocol):
         raise OSError("disk gone")
 
     monkeypatch.setattr(cache, "build_case_arrays", broken)

@@ -1,0 +1,41 @@
+"""The trainer's cached tensors equal, bit for bit, what the app computes for the same phantom case."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ceusdesk.inference.engine import decide_phase_set, present_slots
+from ceusdesk.inputs import case_inputs
+from ceusdesk.preprocess import InputSpec
+from ceusdesk.protocol import default_protocol
+from ceusdesk.study import open_study
+from trainer.data import load_cached_cases
+
+
+@pytest.fixture(scope="module")
+def phantom(tmp_path_factory):
+    out = tmp_path_factory.mktemp("phantom")
+    subprocess.run([sys.executable, "-m", "trainer", "synth", "--out", str(out), "--cases", "3", "--seed", "5",
+                    "--size", "160x128", "--frames", "2", "--workers", "1", "--no-progress"],
+                   check=True, capture_output=True, timeout=300)
+    return out
+
+
+def test_trainer_cache_equals_app_inputs(phantom):
+    spec, protocol = InputSpec(size=48), default_protocol()
+    ca = load_cached_cases(phantom, spec, workers=1)
+    again = load_cached_cases(phantom, spec, workers=1)  # from the cache this time
+    assert len(ca) == 3 and not ca.skipped
+    records = [json.loads(line) for line in (phantom / "cases.jsonl").read_text().splitlines()]
+    for i, rec in enumerate(records):
+        # what `ceusdesk analyze STUDY --roi X,Y,W,H` does: open the folder, decide the set, build inputs
+        study = open_study(phantom / rec["study"])
+        _, use_slots = decide_phase_set(present_slots(study), protocol)
+        app = case_inputs(study, tuple(rec["roi"]), spec, protocol=protocol, use_slots=use_slots)
+        assert ca.ids[i] == rec["case_id"]
+        assert ca.images[i].dtype == app.images.dtype == np.float32
+        assert np.array_equal(ca.images[i], app.images) and np.array_equal(ca.mask[i], app.mask)
+        assert np.array_equal(again.images[i], app.images)
+        assert app.mask.sum() == 9  # a full case: the comparison covers every slot
