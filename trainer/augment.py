@@ -6,6 +6,7 @@ Runs batched on the training device. The geometric part is a single affine grid 
 preprocessing leaves them. Phase dropout hides the slots after the early set for a share of the cases,
 so one model serves both the early and the full set.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,16 +30,24 @@ class AugmentConfig:
 
     @classmethod
     def identity(cls) -> AugmentConfig:
-        return cls(flip_p=0.0, rotate_deg=0.0, translate=0.0, zoom=(1.0, 1.0), gain=0.0,
-                   contrast=(1.0, 1.0), early_drop=0.0)
+        return cls(
+            flip_p=0.0,
+            rotate_deg=0.0,
+            translate=0.0,
+            zoom=(1.0, 1.0),
+            gain=0.0,
+            contrast=(1.0, 1.0),
+            early_drop=0.0,
+        )
 
 
 def _uniform(n: int, lo: float, hi: float, gen: torch.Generator | None, device) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=gen, device=device)
 
 
-def affine_thetas(n: int, cfg: AugmentConfig, gen: torch.Generator | None = None,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
+def affine_thetas(
+    n: int, cfg: AugmentConfig, gen: torch.Generator | None = None, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Random affine matrices [n, 2, 3] for ``F.affine_grid`` (output → input coordinates)."""
     angle = _uniform(n, -cfg.rotate_deg, cfg.rotate_deg, gen, device) * (math.pi / 180.0)
     zoom = _uniform(n, cfg.zoom[0], cfg.zoom[1], gen, device)
@@ -56,9 +65,14 @@ def affine_thetas(n: int, cfg: AugmentConfig, gen: torch.Generator | None = None
     return theta
 
 
-def synchronized_augment(images: torch.Tensor, mask: torch.Tensor, spec: InputSpec, cfg: AugmentConfig,
-                         early_keep: torch.Tensor | None = None,
-                         gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def synchronized_augment(
+    images: torch.Tensor,
+    mask: torch.Tensor,
+    spec: InputSpec,
+    cfg: AugmentConfig,
+    early_keep: torch.Tensor | None = None,
+    gen: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment a batch: ``images`` [N, n_slots, S, S] normalized, ``mask`` [N, n_slots] → same shapes.
 
     ``early_keep`` [n_slots] bool marks the early-set slots kept when a case's later phases are dropped.

@@ -5,6 +5,7 @@ folder's file listing (names, sizes, mtimes), so a changed study or spec never r
 Files are written to a temporary name and renamed, so an interrupted first pass leaves no torn entry.
 This module imports no torch: the cache is built in worker processes that only need ceusdesk.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,8 +63,12 @@ def write_entry(path: Path, images: np.ndarray, mask: np.ndarray, warnings: list
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=images.astype(np.float32, copy=False), mask=mask.astype(np.float32, copy=False),
-                     warnings=np.array(warnings, dtype=str))
+            np.savez(
+                f,
+                images=images.astype(np.float32, copy=False),
+                mask=mask.astype(np.float32, copy=False),
+                warnings=np.array(warnings, dtype=str),
+            )
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -75,8 +80,9 @@ def read_entry(path: Path) -> tuple[np.ndarray, np.ndarray]:
         return z["images"], z["mask"]
 
 
-def build_case_arrays(cases_dir: Path, rec: Mapping, spec: InputSpec,
-                      protocol: Protocol) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def build_case_arrays(
+    cases_dir: Path, rec: Mapping, spec: InputSpec, protocol: Protocol
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Run the app's own ingestion and input builder on one case → (images, mask, warnings).
 
     Every present slot is used (the app may use fewer: the early set's slots for an early case);
@@ -85,16 +91,25 @@ def build_case_arrays(cases_dir: Path, rec: Mapping, spec: InputSpec,
     from ceusdesk.inputs import case_inputs  # imported here: they are not needed to read the cache
     from ceusdesk.study import open_study
 
-    study = open_study(study_dir(cases_dir, rec), injection_time=rec.get("injection_time"),
-                       contrast_panel=rec.get("contrast_panel"), slot_overrides=rec.get("slot_overrides"),
-                       protocol=protocol)
+    study = open_study(
+        study_dir(cases_dir, rec),
+        injection_time=rec.get("injection_time"),
+        contrast_panel=rec.get("contrast_panel"),
+        slot_overrides=rec.get("slot_overrides"),
+        protocol=protocol,
+    )
     roi = tuple(int(v) for v in rec["roi"])
     ci = case_inputs(study, roi, spec, protocol=protocol)
-    return np.asarray(ci.images, dtype=np.float32), np.asarray(ci.mask, dtype=np.float32), \
-        [str(w) for w in (ci.warnings or [])]
+    return (
+        np.asarray(ci.images, dtype=np.float32),
+        np.asarray(ci.mask, dtype=np.float32),
+        [str(w) for w in (ci.warnings or [])],
+    )
 
 
-def prepare_case(cases_dir: str, rec: dict, spec_dict: dict, protocol_dict: dict, cache_dir: str) -> tuple[str, str | None]:
+def prepare_case(
+    cases_dir: str, rec: dict, spec_dict: dict, protocol_dict: dict, cache_dir: str
+) -> tuple[str, str | None]:
     """Build one cache entry unless present. Returns (case_id, error message or None). Picklable for pools."""
     spec, protocol = InputSpec.from_dict(spec_dict), Protocol.from_dict(protocol_dict)
     case_id = str(rec.get("case_id"))

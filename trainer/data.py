@@ -4,6 +4,7 @@
 entries (in parallel on the first pass) and returns every case as numpy arrays exactly as the app
 would compute them for the same study and ROI.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,13 @@ class CaseArrays:
     def summary(self) -> dict:
         counts = Counter(CLASSES[i] for i in self.labels)
         sources = Counter(str(r.get("source", "phantom")) for r in self.records)
-        return {"n": len(self), "by_class": {c: int(counts.get(c, 0)) for c in CLASSES},
-                "n_patients": len(set(self.patients)), "sources": dict(sources),
-                "skipped": list(self.skipped)}
+        return {
+            "n": len(self),
+            "by_class": {c: int(counts.get(c, 0)) for c in CLASSES},
+            "n_patients": len(set(self.patients)),
+            "sources": dict(sources),
+            "skipped": list(self.skipped),
+        }
 
 
 def read_cases(cases_dir: str | Path) -> list[dict]:
@@ -92,13 +97,21 @@ def subset(records: list[dict], max_cases: int | None, seed: int) -> list[dict]:
     return [records[i] for i in keep]
 
 
-def ensure_cache(cases_dir: Path, records: Sequence[dict], spec: InputSpec, protocol: Protocol,
-                 cache_dir: Path, workers: int = 1) -> dict[str, str]:
+def ensure_cache(
+    cases_dir: Path,
+    records: Sequence[dict],
+    spec: InputSpec,
+    protocol: Protocol,
+    cache_dir: Path,
+    workers: int = 1,
+) -> dict[str, str]:
     """Build missing cache entries. Returns {case_id: error} for the cases that failed."""
     jobs = [(str(cases_dir), dict(r), spec.to_dict(), protocol.to_dict(), str(cache_dir)) for r in records]
     todo = [j for j in jobs if not cache.cache_path(cache_dir, cases_dir, j[1], spec, protocol).is_file()]
     if todo:
-        log.info("preprocessing %d of %d cases into %s (%d worker(s))", len(todo), len(jobs), cache_dir, workers)
+        log.info(
+            "preprocessing %d of %d cases into %s (%d worker(s))", len(todo), len(jobs), cache_dir, workers
+        )
     errors: dict[str, str] = {}
     from tqdm import tqdm
 
@@ -122,10 +135,17 @@ def ensure_cache(cases_dir: Path, records: Sequence[dict], spec: InputSpec, prot
     return errors
 
 
-def load_cached_cases(cases_dir: str | Path, spec: InputSpec, *, protocol: Protocol | None = None,
-                      cache_dir: str | Path | None = None, workers: int = 1,
-                      case_ids: Sequence[str] | None = None, max_cases: int | None = None,
-                      seed: int = 0) -> CaseArrays:
+def load_cached_cases(
+    cases_dir: str | Path,
+    spec: InputSpec,
+    *,
+    protocol: Protocol | None = None,
+    cache_dir: str | Path | None = None,
+    workers: int = 1,
+    case_ids: Sequence[str] | None = None,
+    max_cases: int | None = None,
+    seed: int = 0,
+) -> CaseArrays:
     """Load cases (all, ``case_ids``, or a seeded ``max_cases`` subset) as preprocessed arrays.
 
     Cases whose study cannot be read are skipped and listed in ``CaseArrays.skipped``.
@@ -141,27 +161,33 @@ def load_cached_cases(cases_dir: str | Path, spec: InputSpec, *, protocol: Proto
     errors = ensure_cache(cases_dir, records, spec, protocol, cache_dir, workers)
     kept = [r for r in records if str(r["case_id"]) not in errors]
     if not kept:
-        raise CasesError(f"{cases_dir}: none of {len(records)} cases could be preprocessed "
-                         f"(first error: {next(iter(errors.values()), '?')})")
+        raise CasesError(
+            f"{cases_dir}: none of {len(records)} cases could be preprocessed "
+            f"(first error: {next(iter(errors.values()), '?')})"
+        )
     n, k = len(kept), len(protocol.slot_names)
     images = np.empty((n, k, spec.size, spec.size), dtype=np.float32)
     mask = np.empty((n, k), dtype=np.float32)
     for i, rec in enumerate(kept):
         images[i], mask[i] = cache.read_entry(cache.cache_path(cache_dir, cases_dir, rec, spec, protocol))
-    washout = np.array([float(r["washout_score"]) if r.get("washout_score") is not None else np.nan
-                        for r in kept])
+    washout = np.array(
+        [float(r["washout_score"]) if r.get("washout_score") is not None else np.nan for r in kept]
+    )
     return CaseArrays(
-        images=images, mask=mask,
+        images=images,
+        mask=mask,
         labels=np.array([CLASSES.index(r["label"]) for r in kept], dtype=np.int64),
         ids=[str(r["case_id"]) for r in kept],
         patients=[str(r.get("patient") or r["case_id"]) for r in kept],
-        washout=washout, records=kept,
+        washout=washout,
+        records=kept,
         skipped=[{"case_id": cid, "reason": msg} for cid, msg in errors.items()],
     )
 
 
 def phase_combinations(protocol: Protocol) -> dict[str, tuple[str, ...]]:
     """The evaluated phase combinations, name → slots (cumulative by time after injection)."""
+
     def upto(seconds: float) -> tuple[str, ...]:
         return tuple(s.name for s in protocol.slots if s.target_s is None or s.target_s <= seconds)
 

@@ -3,6 +3,7 @@
 Without those variables training runs in one process. Every rank evaluates the whole (small) validation
 set itself, so early-stopping decisions agree without communication; only rank 0 writes files.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,4 +60,4 @@ def shard_indices(n: int, epoch: int, seed: int, info: DistInfo) -> torch.Tensor
     per_rank = -(-n // info.world_size)
     if per_rank * info.world_size > n:
         perm = torch.cat([perm, perm[: per_rank * info.world_size - n]])
-    return perm[info.rank::info.world_size]
+    return perm[info.rank :: info.world_size]

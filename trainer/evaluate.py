@@ -5,6 +5,7 @@ Rows: one per phase combination (b_only, b_030, le_1min, early, le_5min, full) f
 exact McNemar tests of the model against it, and calibration. Writes RUN/metrics.json, RUN/report.md
 and RUN/plots/*.png; with ``--json`` prints the same JSON on stdout (and nothing else there).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,14 +34,20 @@ class EvaluateError(ValueError):
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Out-of-fold evaluation table, plots and report", add_help=add_help)
+    p = argparse.ArgumentParser(
+        description="Out-of-fold evaluation table, plots and report", add_help=add_help
+    )
     p.add_argument("run", help="run directory written by `python -m trainer fit`")
     p.add_argument("--json", action="store_true", help="print the metrics JSON on stdout")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% intervals")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--washout-threshold", type=float, default=WASHOUT_THRESHOLD,
-                   help="call malignant when washout_score >= T (default %(default)s: the phantom's 1-5 "
-                        "scale, docs/phantom.md); pass a negative value to choose T by the model's rule")
+    p.add_argument(
+        "--washout-threshold",
+        type=float,
+        default=WASHOUT_THRESHOLD,
+        help="call malignant when washout_score >= T (default %(default)s: the phantom's 1-5 "
+        "scale, docs/phantom.md); pass a negative value to choose T by the model's rule",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip report.md and the PNG plots")
     return p
 
@@ -56,8 +63,9 @@ def load_run(run: Path) -> tuple[dict, dict, dict]:
     return config, thr, oof
 
 
-def evaluate_run(run: Path, n_boot: int = 1000, seed: int = 0,
-                 washout_threshold: float | None = WASHOUT_THRESHOLD) -> dict:
+def evaluate_run(
+    run: Path, n_boot: int = 1000, seed: int = 0, washout_threshold: float | None = WASHOUT_THRESHOLD
+) -> dict:
     """Compute the evaluation document (the JSON of ``--json``)."""
     config, thr, oof = load_run(run)
     threshold = float(thr["threshold"])
@@ -79,10 +87,16 @@ def evaluate_run(run: Path, n_boot: int = 1000, seed: int = 0,
         row.update(metrics.evaluate_probs(labels, ref, ref_thr, n_boot, seed), threshold=ref_thr)
         rows.append(row)
     doc = {
-        "run": str(run), "threshold": threshold, "threshold_rule": thr.get("rule"),
-        "n_cases": int(have.sum()), "folds": config["folds"], "data": config.get("data", {}),
-        "rows": rows, "washout_score": washout_baseline(oof, have, labels, combos, threshold, n_boot, seed,
-                                                        washout_threshold),
+        "run": str(run),
+        "threshold": threshold,
+        "threshold_rule": thr.get("rule"),
+        "n_cases": int(have.sum()),
+        "folds": config["folds"],
+        "data": config.get("data", {}),
+        "rows": rows,
+        "washout_score": washout_baseline(
+            oof, have, labels, combos, threshold, n_boot, seed, washout_threshold
+        ),
         "calibration": {r["name"]: {"ece": r["ece"]} for r in rows},
         "study": STUDY,
         "phantom": _is_phantom(config),
@@ -95,8 +109,16 @@ def _is_phantom(config: dict) -> bool:
     return set(sources) <= {"phantom"}
 
 
-def washout_baseline(oof: dict, have: np.ndarray, labels: np.ndarray, combos: list[str], threshold: float,
-                     n_boot: int, seed: int, fixed: float | None) -> dict:
+def washout_baseline(
+    oof: dict,
+    have: np.ndarray,
+    labels: np.ndarray,
+    combos: list[str],
+    threshold: float,
+    n_boot: int,
+    seed: int,
+    fixed: float | None,
+) -> dict:
     score = oof["washout"][have]
     ok = np.isfinite(score)
     if not ok.any():
@@ -104,8 +126,10 @@ def washout_baseline(oof: dict, have: np.ndarray, labels: np.ndarray, combos: li
     ymal = metrics.malignant(labels[ok])
     if fixed is None or fixed < 0:
         t = metrics.choose_threshold(ymal, score[ok])
-        rule = (f"washout_score >= t, t chosen like the model's threshold (sensitivity >= "
-                f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%} on these cases)")
+        rule = (
+            f"washout_score >= t, t chosen like the model's threshold (sensitivity >= "
+            f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%} on these cases)"
+        )
     else:
         t, rule = float(fixed), "washout_score >= t (given with --washout-threshold)"
     calls = (score[ok] >= t).astype(np.int64)

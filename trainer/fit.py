@@ -3,7 +3,7 @@
 Run directory (stable; trainer.export and trainer.evaluate read it, see docs/trainer.md)::
 
     RUN/config.json            protocol, input spec, preset, arch, folds, seed, class weights, data summary
-    RUN/fold{k}/checkpoint.pt  last epoch (resume): {model, optimizer, scheduler, epoch, best_metric, args, ...}
+    RUN/fold{k}/checkpoint.pt  last epoch, for --resume: {model, optimizer, scheduler, epoch, best_metric, args…}
     RUN/fold{k}/best.pt        same keys, the epoch with the lowest validation loss (early stopping)
     RUN/fold{k}/log.csv        one row per epoch
     RUN/referential/fold{k}/   the same for the single-ResNet50 referential model (preset.referential)
@@ -11,6 +11,7 @@ Run directory (stable; trainer.export and trainer.evaluate read it, see docs/tra
     RUN/threshold.json         operating threshold chosen on the OOF predictions (full set)
     RUN/final/checkpoint.pt    the model the package ships: the best fold's best.pt (see docs)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,14 +53,22 @@ class RunError(ValueError):
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Cross-validated training of the triple-ResNet50", add_help=add_help)
+    p = argparse.ArgumentParser(
+        description="Cross-validated training of the triple-ResNet50", add_help=add_help
+    )
     p.add_argument("--cases", required=True, help="folder with cases.jsonl (python -m trainer synth)")
     p.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
     p.add_argument("--preset", default="smoke", choices=sorted(PRESETS))
-    p.add_argument("--pretrained", default=None, help="torchvision ResNet50 ImageNet state dict (sha256-checked)")
+    p.add_argument(
+        "--pretrained", default=None, help="torchvision ResNet50 ImageNet state dict (sha256-checked)"
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--arch", default="triple", choices=["triple", "single"],
-                   help="main model; 'single' trains only the referential model")
+    p.add_argument(
+        "--arch",
+        default="triple",
+        choices=["triple", "single"],
+        help="main model; 'single' trains only the referential model",
+    )
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--folds", type=int, default=None)
     p.add_argument("--size", type=int, default=None, help="input side in pixels")
@@ -99,15 +108,22 @@ def write_json_atomic(obj, path: Path) -> None:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
 
 
-def make_splits(labels: np.ndarray, groups: list[str], folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified, patient-grouped folds. ``folds == 1``: the first split of a 4-fold scheme (25 % hold-out)."""
+def make_splits(
+    labels: np.ndarray, groups: list[str], folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified, patient-grouped folds. ``folds == 1``: the first split of a 4-fold scheme (25 % out)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     k = max(folds, 2) if folds > 1 else 4
@@ -159,14 +175,15 @@ def _autocast(env: Env):
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor, env: Env,
-            batch_size: int) -> np.ndarray:
+def predict(
+    model: nn.Module, images: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor, env: Env, batch_size: int
+) -> np.ndarray:
     """Softmax probabilities [N, 3] with the slots outside ``keep`` zeroed (as the app masks them)."""
     model.eval()
     out = []
     for s in range(0, len(images), batch_size):
-        m = mask[s:s + batch_size].to(env.device) * keep
-        x = images[s:s + batch_size].to(env.device) * m[:, :, None, None]
+        m = mask[s : s + batch_size].to(env.device) * keep
+        x = images[s : s + batch_size].to(env.device) * m[:, :, None, None]
         if env.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(env):
@@ -189,6 +206,7 @@ def _lr_lambda(total_steps: int, warmup_steps: int):
             return (step + 1) / warmup_steps
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
     return f
 
 
@@ -210,9 +228,16 @@ def _read_log(path: Path, upto_epoch: int) -> list[dict]:
         return [r for r in csv.DictReader(f) if int(r["epoch"]) <= upto_epoch]
 
 
-def train_fold(job: FoldJob, arrays: dict[str, torch.Tensor], preset: Preset, spec: InputSpec,
-               protocol: Protocol, env: Env, args: argparse.Namespace,
-               combos: dict[str, tuple[str, ...]]) -> tuple[np.ndarray, float]:
+def train_fold(
+    job: FoldJob,
+    arrays: dict[str, torch.Tensor],
+    preset: Preset,
+    spec: InputSpec,
+    protocol: Protocol,
+    env: Env,
+    args: argparse.Namespace,
+    combos: dict[str, tuple[str, ...]],
+) -> tuple[np.ndarray, float]:
     """Train one fold (or continue it). Returns its OOF probabilities [n_combos, n_val, 3] and best loss."""
     from tqdm import tqdm
 
@@ -231,17 +256,20 @@ def train_fold(job: FoldJob, arrays: dict[str, torch.Tensor], preset: Preset, sp
     train_model = model
     if info.enabled:
         train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     labels_all = arrays["labels"]
     weights = torch.from_numpy(class_weights(labels_all[job.train_idx].numpy())).to(device)
     criterion = nn.CrossEntropyLoss(weight=weights)
-    opt = torch.optim.AdamW(model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay,
-                            fused=True)  # one kernel over 72 M parameters: ~5x faster steps on CPU
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay, fused=True
+    )  # one kernel over 72 M parameters: ~5x faster steps on CPU
     per_rank = -(-len(job.train_idx) // info.world_size)
     steps_per_epoch = max(1, -(-per_rank // preset.batch_size))
     total = steps_per_epoch * preset.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, _lr_lambda(total, max(1, int(preset.warmup_epochs * steps_per_epoch))))
+        opt, _lr_lambda(total, max(1, int(preset.warmup_epochs * steps_per_epoch)))
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=env.amp_dtype == torch.float16)
 
     start, best_metric, best_epoch, bad = 0, math.inf, -1, 0
@@ -270,10 +298,15 @@ def train_fold(job: FoldJob, arrays: dict[str, torch.Tensor], preset: Preset, sp
         train_model.train()
         order = tr[shard_indices(len(tr), epoch, args.seed + job.fold, info)]
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
-        bar = tqdm(range(0, len(order), preset.batch_size), disable=not info.is_main, leave=False,
-                   desc=f"{job.arch} fold {job.fold} epoch {epoch + 1}/{preset.epochs}", unit="batch")
+        bar = tqdm(
+            range(0, len(order), preset.batch_size),
+            disable=not info.is_main,
+            leave=False,
+            desc=f"{job.arch} fold {job.fold} epoch {epoch + 1}/{preset.epochs}",
+            unit="batch",
+        )
         for s in bar:
-            idx = order[s:s + preset.batch_size]
+            idx = order[s : s + preset.batch_size]
             x = images[idx].to(device, non_blocking=True)
             m = mask[idx].to(device, non_blocking=True)
             y = labels_all[idx].to(device, non_blocking=True)
@@ -294,42 +327,82 @@ def train_fold(job: FoldJob, arrays: dict[str, torch.Tensor], preset: Preset, sp
             torch.cuda.synchronize(device)
         train_s = time.perf_counter() - t0
         vl_full, acc_full = _val_loss(model, val_x, val_m, val_y, keep_full, weights, env, preset.batch_size)
-        vl_early, acc_early = _val_loss(model, val_x, val_m, val_y, keep_early, weights, env, preset.batch_size)
+        vl_early, acc_early = _val_loss(
+            model, val_x, val_m, val_y, keep_early, weights, env, preset.batch_size
+        )
         metric = (vl_full + vl_early) / 2  # the model serves both sets
         improved = metric < best_metric
         if improved:
             best_metric, best_epoch, bad = metric, epoch, 0
         else:
             bad += 1
-        rows.append({"epoch": epoch, "lr": f"{sched.get_last_lr()[0]:.3e}",
-                     "train_loss": f"{loss_sum / max(seen, 1):.5f}", "val_loss_full": f"{vl_full:.5f}",
-                     "val_loss_early": f"{vl_early:.5f}", "val_acc_full": f"{acc_full:.4f}",
-                     "val_acc_early": f"{acc_early:.4f}",
-                     "train_cases_per_s": f"{seen * info.world_size / train_s:.2f}", "best": int(improved)})
+        rows.append(
+            {
+                "epoch": epoch,
+                "lr": f"{sched.get_last_lr()[0]:.3e}",
+                "train_loss": f"{loss_sum / max(seen, 1):.5f}",
+                "val_loss_full": f"{vl_full:.5f}",
+                "val_loss_early": f"{vl_early:.5f}",
+                "val_acc_full": f"{acc_full:.4f}",
+                "val_acc_early": f"{acc_early:.4f}",
+                "train_cases_per_s": f"{seen * info.world_size / train_s:.2f}",
+                "best": int(improved),
+            }
+        )
         stopped = bad >= preset.patience
-        ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-              "epoch": epoch, "best_metric": best_metric, "best_epoch": best_epoch, "bad_epochs": bad,
-              "args": vars(args), "arch": job.arch, "fold": job.fold, "preset": preset.to_dict(),
-              "input": spec.to_dict(), "protocol": protocol.to_dict(), "classes": list(CLASSES),
-              "class_weights": weights.cpu().tolist(), "finished": stopped or epoch == preset.epochs - 1}
+        ck = {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "epoch": epoch,
+            "best_metric": best_metric,
+            "best_epoch": best_epoch,
+            "bad_epochs": bad,
+            "args": vars(args),
+            "arch": job.arch,
+            "fold": job.fold,
+            "preset": preset.to_dict(),
+            "input": spec.to_dict(),
+            "protocol": protocol.to_dict(),
+            "classes": list(CLASSES),
+            "class_weights": weights.cpu().tolist(),
+            "finished": stopped or epoch == preset.epochs - 1,
+        }
         if info.is_main:
             if improved:  # weights only: the best epoch is for predicting and export, not for resuming
                 save_atomic({k: v for k, v in ck.items() if k not in ("optimizer", "scheduler")}, best_path)
             save_atomic(ck, ckpt_path)
             _write_log(job.folder / "log.csv", rows)
-        log.info("%s fold %d epoch %d: train %.3f, val full %.3f early %.3f, %.1f cases/s%s", job.arch,
-                 job.fold, epoch, loss_sum / max(seen, 1), vl_full, vl_early,
-                 seen * info.world_size / train_s, " (best)" if improved else "")
+        log.info(
+            "%s fold %d epoch %d: train %.3f, val full %.3f early %.3f, %.1f cases/s%s",
+            job.arch,
+            job.fold,
+            epoch,
+            loss_sum / max(seen, 1),
+            vl_full,
+            vl_early,
+            seen * info.world_size / train_s,
+            " (best)" if improved else "",
+        )
         if stopped:
             log.info("%s fold %d: early stop after %d epochs without improvement", job.arch, job.fold, bad)
             break
     barrier(info)
     best = torch.load(best_path, map_location=device, weights_only=False)
     model.load_state_dict(best["model"])
-    probs = np.stack([
-        predict(model, val_x, val_m, torch.from_numpy(tdata.slot_keep(protocol, slots)).to(device), env,
-                preset.batch_size)
-        for slots in combos.values()])
+    probs = np.stack(
+        [
+            predict(
+                model,
+                val_x,
+                val_m,
+                torch.from_numpy(tdata.slot_keep(protocol, slots)).to(device),
+                env,
+                preset.batch_size,
+            )
+            for slots in combos.values()
+        ]
+    )
     if info.is_main:
         np.savez(oof_path, probs=probs, val_idx=job.val_idx, best_metric=best["best_metric"])
     return probs, float(best["best_metric"])
@@ -353,8 +426,15 @@ def _prepare_run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Pro
 def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     preset = get_preset(args.preset).override(
-        epochs=args.epochs, folds=args.folds, size=args.size, batch_size=args.batch_size, lr=args.lr,
-        max_cases=args.max_cases, workers=args.workers, referential=False if args.no_referential else None)
+        epochs=args.epochs,
+        folds=args.folds,
+        size=args.size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_cases=args.max_cases,
+        workers=args.workers,
+        referential=False if args.no_referential else None,
+    )
     protocol = default_protocol()
     try:
         preset = _prepare_run(out, args, preset, InputSpec(size=preset.size), protocol)
@@ -390,19 +470,39 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
     archs = [args.arch] + (["single"] if preset.referential and args.arch == "triple" else [])
     combos = tdata.phase_combinations(protocol)
     if info.is_main:
-        write_json_atomic({
-            "format": RUN_FORMAT, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "git_commit": git_commit(), "protocol": protocol.to_dict(), "input": spec.to_dict(),
-            "preset": preset.to_dict(), "arch": args.arch, "archs": archs, "folds": preset.folds,
-            "seed": args.seed, "classes": list(CLASSES), "class_weights": class_weights(ca.labels).tolist(),
-            "early_drop": preset.early_drop, "phase_combinations": {k: list(v) for k, v in combos.items()},
-            "pretrained": ({"path": str(args.pretrained), "sha256": sha256_file(Path(args.pretrained))}
-                           if args.pretrained else None),
-            "data": {"cases_dir": str(cases_dir), **ca.summary()}, "world_size": info.world_size,
-            "device": str(device), "torch": torch.__version__,
-        }, out / "config.json")
-    arrays = {"images": torch.from_numpy(ca.images), "mask": torch.from_numpy(ca.mask),
-              "labels": torch.from_numpy(ca.labels)}
+        write_json_atomic(
+            {
+                "format": RUN_FORMAT,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "git_commit": git_commit(),
+                "protocol": protocol.to_dict(),
+                "input": spec.to_dict(),
+                "preset": preset.to_dict(),
+                "arch": args.arch,
+                "archs": archs,
+                "folds": preset.folds,
+                "seed": args.seed,
+                "classes": list(CLASSES),
+                "class_weights": class_weights(ca.labels).tolist(),
+                "early_drop": preset.early_drop,
+                "phase_combinations": {k: list(v) for k, v in combos.items()},
+                "pretrained": (
+                    {"path": str(args.pretrained), "sha256": sha256_file(Path(args.pretrained))}
+                    if args.pretrained
+                    else None
+                ),
+                "data": {"cases_dir": str(cases_dir), **ca.summary()},
+                "world_size": info.world_size,
+                "device": str(device),
+                "torch": torch.__version__,
+            },
+            out / "config.json",
+        )
+    arrays = {
+        "images": torch.from_numpy(ca.images),
+        "mask": torch.from_numpy(ca.mask),
+        "labels": torch.from_numpy(ca.labels),
+    }
     if cuda:  # the whole cohort fits on the GPU: the data pipeline is then never the bottleneck
         arrays = {k: v.to(device) for k, v in arrays.items()}
     oof = {}
@@ -412,8 +512,9 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
         best: tuple[float, int] = (math.inf, -1)
         for k, (tr, va) in enumerate(splits):
             folder = out / (f"fold{k}" if arch == args.arch else f"{REFERENTIAL_DIR}/fold{k}")
-            p, metric = train_fold(FoldJob(arch, k, folder, tr, va), arrays, preset, spec, protocol, env,
-                                   args, combos)
+            p, metric = train_fold(
+                FoldJob(arch, k, folder, tr, va), arrays, preset, spec, protocol, env, args, combos
+            )
             probs[:, va] = p
             fold_of[va] = k
             best = min(best, (metric, k))
@@ -428,8 +529,14 @@ def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch:
     probs, fold_of, best_fold = oof[main_arch]
     have = fold_of >= 0
     names = list(combos)
-    payload = {"ids": np.array(ca.ids), "labels": ca.labels, "fold": fold_of, "washout": ca.washout,
-               "combos": np.array(names), "probs": probs}
+    payload = {
+        "ids": np.array(ca.ids),
+        "labels": ca.labels,
+        "fold": fold_of,
+        "washout": ca.washout,
+        "combos": np.array(names),
+        "probs": probs,
+    }
     if "single" in oof and main_arch != "single":
         payload["referential_probs"] = oof["single"][0]
     np.savez(out / ".tmp-oof.npz", **payload)
@@ -439,15 +546,22 @@ def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch:
         w.writerow(["case_id", "label", "fold", "combination", *[f"p_{c}" for c in CLASSES]])
         for i in np.flatnonzero(have):
             for c, name in enumerate(names):
-                w.writerow([ca.ids[i], CLASSES[ca.labels[i]], fold_of[i], name,
-                            *[f"{v:.6f}" for v in probs[c, i]]])
+                w.writerow(
+                    [ca.ids[i], CLASSES[ca.labels[i]], fold_of[i], name, *[f"{v:.6f}" for v in probs[c, i]]]
+                )
     os.replace(out / ".tmp-oof.csv", out / "oof.csv")
     full = probs[names.index("full"), have]
     thr = metrics.choose_threshold(metrics.malignant(ca.labels[have]), metrics.malignant_probability(full))
-    write_json_atomic({"threshold": thr, "probability": "malignant = p_hcc + p_non_hcc_malignant",
-                       "rule": f"highest threshold with OOF sensitivity >= "
-                               f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%} on the full set (call malignant if p >= t)",
-                       "n": int(have.sum())}, out / "threshold.json")
+    write_json_atomic(
+        {
+            "threshold": thr,
+            "probability": "malignant = p_hcc + p_non_hcc_malignant",
+            "rule": f"highest threshold with OOF sensitivity >= "
+            f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%} on the full set (call malignant if p >= t)",
+            "n": int(have.sum()),
+        },
+        out / "threshold.json",
+    )
     src = out / f"fold{best_fold}" / "best.pt"
     (out / "final").mkdir(exist_ok=True)
     ck = torch.load(src, map_location="cpu", weights_only=False)

@@ -1,5 +1,6 @@
 """Evaluation metrics: benign-vs-malignant sensitivity/specificity, 3-class accuracy, AUC, bootstrap
 intervals, the operating threshold, exact McNemar and expected calibration error."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,9 @@ def malignant_probability(probs: np.ndarray) -> np.ndarray:
     return 1.0 - np.asarray(probs)[..., BENIGN]
 
 
-def choose_threshold(y_malignant: np.ndarray, p_malignant: np.ndarray,
-                     min_sensitivity: float = THRESHOLD_MIN_SENSITIVITY) -> float:
+def choose_threshold(
+    y_malignant: np.ndarray, p_malignant: np.ndarray, min_sensitivity: float = THRESHOLD_MIN_SENSITIVITY
+) -> float:
     """The highest threshold (call malignant when p ≥ t) whose sensitivity is at least ``min_sensitivity``.
 
     Highest such threshold = best specificity under the sensitivity floor. Falls back to 0.5 when there
@@ -61,16 +63,23 @@ def _ci(samples: np.ndarray) -> list[float | None]:
     return [float(np.percentile(s, 2.5)), float(np.percentile(s, 97.5))]
 
 
-def evaluate_probs(labels: np.ndarray, probs: np.ndarray, threshold: float, n_boot: int = 1000,
-                   seed: int = 0) -> dict:
+def evaluate_probs(
+    labels: np.ndarray, probs: np.ndarray, threshold: float, n_boot: int = 1000, seed: int = 0
+) -> dict:
     """Metrics of one set of predictions, each with a 95 % percentile-bootstrap interval ``<name>_ci``."""
     y3 = np.asarray(labels)
     probs = np.asarray(probs, dtype=np.float64)
     ymal, pmal = malignant(y3), malignant_probability(probs)
     pred3, predmal = probs.argmax(1), (pmal >= threshold).astype(np.int64)
     sens, spec, acc = _sens_spec_acc(y3, pred3, ymal, predmal)
-    out = {"n": int(len(y3)), "sensitivity": _num(sens), "specificity": _num(spec),
-           "accuracy_3class": _num(acc), "auc": _num(_auc(ymal, pmal)), "ece": _num(ece(probs, y3))}
+    out = {
+        "n": int(len(y3)),
+        "sensitivity": _num(sens),
+        "specificity": _num(spec),
+        "accuracy_3class": _num(acc),
+        "auc": _num(_auc(ymal, pmal)),
+        "ece": _num(ece(probs, y3)),
+    }
     idx = np.random.default_rng(seed).integers(0, len(y3), size=(n_boot, len(y3)))
     bs, bp, ba = _sens_spec_acc(y3[idx], pred3[idx], ymal[idx], predmal[idx])
     bauc = np.array([_auc(ymal[i], pmal[i]) for i in idx])
@@ -86,9 +95,14 @@ def binary_calls(labels: np.ndarray, calls: np.ndarray, n_boot: int = 1000, seed
     sens, spec, _ = _sens_spec_acc(ymal, calls, ymal, calls)
     idx = np.random.default_rng(seed).integers(0, len(ymal), size=(n_boot, len(ymal)))
     bs, bp, _ = _sens_spec_acc(ymal[idx], calls[idx], ymal[idx], calls[idx])
-    return {"n": int(len(ymal)), "sensitivity": _num(sens), "specificity": _num(spec),
-            "sensitivity_ci": _ci(bs), "specificity_ci": _ci(bp),
-            "confusion_binary": confusion_matrix(ymal, calls, labels=[0, 1]).tolist()}
+    return {
+        "n": int(len(ymal)),
+        "sensitivity": _num(sens),
+        "specificity": _num(spec),
+        "sensitivity_ci": _ci(bs),
+        "specificity_ci": _ci(bp),
+        "confusion_binary": confusion_matrix(ymal, calls, labels=[0, 1]).tolist(),
+    }
 
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
@@ -113,7 +127,9 @@ def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> float:
     return float(total)
 
 
-def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def reliability(
+    probs: np.ndarray, labels: np.ndarray, n_bins: int = 10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bin confidence, bin accuracy, bin count) for a reliability diagram."""
     probs = np.asarray(probs, dtype=np.float64)
     conf, correct = probs.max(1), (probs.argmax(1) == np.asarray(labels)).astype(float)

@@ -4,6 +4,7 @@
 run that produces the bundled demo model without a GPU; ``paper`` is the study's setting and wants a GPU.
 Command-line flags override single fields (:meth:`Preset.override`).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
@@ -38,12 +39,21 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "smoke": Preset("smoke", size=64, folds=1, epochs=2, batch_size=8, lr=3e-4, patience=2,
-                    max_cases=32, workers=1),
-    "cpu": Preset("cpu", size=96, folds=3, epochs=8, batch_size=16, lr=3e-4, patience=3,
-                  max_cases=450, referential=False),
-    "paper": Preset("paper", size=224, folds=5, epochs=40, batch_size=32, lr=2e-4, patience=8,
-                    workers=8),
+    "smoke": Preset(
+        "smoke", size=64, folds=1, epochs=2, batch_size=8, lr=3e-4, patience=2, max_cases=32, workers=1
+    ),
+    "cpu": Preset(
+        "cpu",
+        size=96,
+        folds=3,
+        epochs=8,
+        batch_size=16,
+        lr=3e-4,
+        patience=3,
+        max_cases=450,
+        referential=False,
+    ),
+    "paper": Preset("paper", size=224, folds=5, epochs=40, batch_size=32, lr=2e-4, patience=8, workers=8),
 }
 
 

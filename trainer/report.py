@@ -1,4 +1,5 @@
 """RUN/report.md with ROC, confusion-matrix and reliability plots (matplotlib, Agg backend)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,8 +50,15 @@ def _plots(run: Path, doc: dict) -> list[str]:
         ax.imshow(cm, cmap="Blues")
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center")
-        ax.set(xticks=range(3), yticks=range(3), xticklabels=CLASSES, yticklabels=CLASSES,
-               xlabel="predicted", ylabel="true", title=name)
+        ax.set(
+            xticks=range(3),
+            yticks=range(3),
+            xticklabels=CLASSES,
+            yticklabels=CLASSES,
+            xlabel="predicted",
+            ylabel="true",
+            title=name,
+        )
         ax.tick_params(axis="x", labelrotation=20)
     fig.savefig(out / "confusion.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -71,36 +79,57 @@ def render_markdown(doc: dict, images: list[str]) -> str:
     rows = {r["name"]: r for r in doc["rows"]}
     lines = ["# Evaluation report", ""]
     if doc.get("phantom"):
-        lines += ["**These numbers come from phantom (synthetic) data, not from patients.** They show that the "
-                  "pipeline works; they say nothing about clinical performance.", ""]
+        lines += [
+            "**These numbers come from phantom (synthetic) data, not from patients.** They show that the "
+            "pipeline works; they say nothing about clinical performance.",
+            "",
+        ]
     d = doc.get("data", {})
-    lines += [f"Out-of-fold predictions for {doc['n_cases']} of {d.get('n', '?')} cases "
-              f"(cohort {d.get('by_class', {})}), {doc['folds']} fold(s) (1 = one 25 % hold-out). Operating threshold on the malignant probability: "
-              f"{doc['threshold']:.3f} — {doc.get('threshold_rule')}. Intervals: 95 % bootstrap.", "",
-              "| row | phases | n | sensitivity % | specificity % | 3-class accuracy % | AUC | ECE |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        f"Out-of-fold predictions for {doc['n_cases']} of {d.get('n', '?')} cases "
+        f"(cohort {d.get('by_class', {})}), {doc['folds']} fold(s) (1 = one 25 % hold-out). "
+        f"Operating threshold on the malignant probability: "
+        f"{doc['threshold']:.3f} — {doc.get('threshold_rule')}. Intervals: 95 % bootstrap.",
+        "",
+        "| row | phases | n | sensitivity % | specificity % | 3-class accuracy % | AUC | ECE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in doc["rows"]:
         lo, hi = r.get("auc_ci") or [None, None]
         auc = "n/a" if r["auc"] is None else f"{r['auc']:.3f} ({lo or 0:.3f}–{hi or 0:.3f})"
-        lines.append(f"| {r['name']} ({r['model']}) | {', '.join(r['phases'])} | {r['n']} | "
-                     f"{_with_ci(r, 'sensitivity')} | {_with_ci(r, 'specificity')} | "
-                     f"{_with_ci(r, 'accuracy_3class')} | {auc} | {r['ece']:.3f} |")
-    lines += ["", "## Beside the study (Kamiyama et al. 2024, 181 patients' lesions)", "",
-              "| set | study sens. % | study spec. % | ours sens. % | ours spec. % |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['name']} ({r['model']}) | {', '.join(r['phases'])} | {r['n']} | "
+            f"{_with_ci(r, 'sensitivity')} | {_with_ci(r, 'specificity')} | "
+            f"{_with_ci(r, 'accuracy_3class')} | {auc} | {r['ece']:.3f} |"
+        )
+    lines += [
+        "",
+        "## Beside the study (Kamiyama et al. 2024, 181 patients' lesions)",
+        "",
+        "| set | study sens. % | study spec. % | ours sens. % | ours spec. % |",
+        "|---|---|---|---|---|",
+    ]
     for name in ("full", "early"):
         s, r = doc["study"][name], rows[name]
-        lines.append(f"| {name} | {_pct(s['sensitivity'])} | {_pct(s['specificity'])} | "
-                     f"{_pct(r['sensitivity'])} | {_pct(r['specificity'])} |")
+        lines.append(
+            f"| {name} | {_pct(s['sensitivity'])} | {_pct(s['specificity'])} | "
+            f"{_pct(r['sensitivity'])} | {_pct(r['specificity'])} |"
+        )
     wo = doc["washout_score"]
     lines += ["", "## Washout-score baseline", ""]
     if wo.get("available"):
-        lines += [f"Rule: {wo['threshold_rule']} (t = {wo['threshold']:g}). Sensitivity "
-                  f"{_with_ci(wo, 'sensitivity')} %, specificity {_with_ci(wo, 'specificity')} %.", ""]
+        lines += [
+            f"Rule: {wo['threshold_rule']} (t = {wo['threshold']:g}). Sensitivity "
+            f"{_with_ci(wo, 'sensitivity')} %, specificity {_with_ci(wo, 'specificity')} %.",
+            "",
+        ]
         for name in ("early", "full"):
             m = wo[f"mcnemar_{name}"]
-            lines.append(f"- McNemar (exact), model `{name}` vs washout score: model right / score wrong "
-                         f"{m['a_right_b_wrong']}, model wrong / score right {m['a_wrong_b_right']}, "
-                         f"p = {m['p_value']:.3g}")
+            lines.append(
+                f"- McNemar (exact), model `{name}` vs washout score: model right / score wrong "
+                f"{m['a_right_b_wrong']}, model wrong / score right {m['a_wrong_b_right']}, "
+                f"p = {m['p_value']:.3g}"
+            )
     else:
         lines.append(wo.get("reason", "not available"))
     lines += ["", "## Plots", ""] + [f"![{Path(i).stem}]({i})" for i in images]

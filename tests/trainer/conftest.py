@@ -3,6 +3,7 @@
 The cache entries are keyed exactly as trainer.cache keys real studies, so fit/evaluate run on it
 without DICOM; the tensors carry a class-dependent enhancement pattern so there is something to learn.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ PATTERNS = {
 }
 
 
-def fake_case(label: str, size: int, rng: np.random.Generator, spec: InputSpec) -> tuple[np.ndarray, np.ndarray]:
+def fake_case(
+    label: str, size: int, rng: np.random.Generator, spec: InputSpec
+) -> tuple[np.ndarray, np.ndarray]:
     yy, xx = np.mgrid[:size, :size]
     disk = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 4) ** 2
     pix = np.empty((9, size, size), dtype=np.float32)
@@ -53,13 +56,22 @@ def make_fake_cohort(root: Path, n: int = 24, size: int = 32, seed: int = 0, wit
         study = root / "studies" / f"case{i:03d}"
         study.mkdir(parents=True, exist_ok=True)
         (study / "IM000000").write_bytes(b"placeholder")
-        rec = {"case_id": f"c{i:03d}", "study": f"studies/case{i:03d}", "label": label, "subtype": label,
-               "roi": [10, 10, 20, 20], "washout_score": float(rng.integers(1, 6)) if label != "benign"
-               else float(rng.integers(0, 4)), "patient": f"p{i // 2:03d}", "source": "phantom"}
+        rec = {
+            "case_id": f"c{i:03d}",
+            "study": f"studies/case{i:03d}",
+            "label": label,
+            "subtype": label,
+            "roi": [10, 10, 20, 20],
+            "washout_score": float(rng.integers(1, 6)) if label != "benign" else float(rng.integers(0, 4)),
+            "patient": f"p{i // 2:03d}",
+            "source": "phantom",
+        }
         lines.append(json.dumps(rec))
         if with_cache:
             images, mask = fake_case(label, size, rng, spec)
-            cache.write_entry(cache.cache_path(root / CACHE_DIRNAME, root, rec, spec, protocol), images, mask, [])
+            cache.write_entry(
+                cache.cache_path(root / CACHE_DIRNAME, root, rec, spec, protocol), images, mask, []
+            )
     (root / "cases.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
 

@@ -1,4 +1,5 @@
 """Synchronized augmentation: the nine slot images of a case move together; missing slots stay zero."""
+
 import numpy as np
 import pytest
 import torch
@@ -11,8 +12,9 @@ from trainer.augment import AugmentConfig, synchronized_augment
 from trainer.data import phase_combinations, slot_keep
 
 SPEC = InputSpec(size=32)
-STRONG = AugmentConfig(rotate_deg=25, translate=0.1, zoom=(0.8, 1.3), flip_p=0.5, gain=0.1,
-                       contrast=(0.8, 1.2), early_drop=0.0)
+STRONG = AugmentConfig(
+    rotate_deg=25, translate=0.1, zoom=(0.8, 1.3), flip_p=0.5, gain=0.1, contrast=(0.8, 1.2), early_drop=0.0
+)
 
 
 def _batch(seed: int, n: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,8 +51,9 @@ def test_identity_config_changes_nothing():
 
 def test_zoom_out_pads_with_black_like_the_roi_crop():
     images, mask = _batch(2, n=1)
-    cfg = AugmentConfig(flip_p=0, rotate_deg=0, translate=0, zoom=(0.5, 0.5), gain=0, contrast=(1, 1),
-                        early_drop=0)
+    cfg = AugmentConfig(
+        flip_p=0, rotate_deg=0, translate=0, zoom=(0.5, 0.5), gain=0, contrast=(1, 1), early_drop=0
+    )
     out, _ = synchronized_augment(images, mask, SPEC, cfg)
     black = (0.0 - SPEC.mean) / SPEC.std
     assert out[0, 0, 0, 0].item() == pytest.approx(black, abs=1e-5)

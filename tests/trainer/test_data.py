@@ -1,4 +1,5 @@
 """cases.jsonl parsing and the preprocessing cache (with a fake input builder: no DICOM needed)."""
+
 import json
 
 import numpy as np
@@ -64,11 +65,14 @@ def test_all_cases_failing_is_one_clear_error(tmp_path, monkeypatch):
         load_cached_cases(root, InputSpec(size=8))
 
 
-@pytest.mark.parametrize("line, message", [
-    ("{not json", "cases.jsonl:2: not JSON"),
-    (json.dumps({"case_id": "x", "study": "s", "label": "cyst", "roi": [0, 0, 1, 1]}), "label 'cyst'"),
-    (json.dumps({"case_id": "x", "study": "s"}), "missing field\\(s\\) label, roi"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "cases.jsonl:2: not JSON"),
+        (json.dumps({"case_id": "x", "study": "s", "label": "cyst", "roi": [0, 0, 1, 1]}), "label 'cyst'"),
+        (json.dumps({"case_id": "x", "study": "s"}), "missing field\\(s\\) label, roi"),
+    ],
+)
 def test_bad_cases_file_names_file_and_line(tmp_path, line, message):
     good = json.dumps({"case_id": "a", "study": "s", "label": "hcc", "roi": [0, 0, 1, 1]})
     (tmp_path / "cases.jsonl").write_text(good + "\n" + line + "\n")

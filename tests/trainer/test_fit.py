@@ -3,6 +3,7 @@
 The smoke run is tiny (16 cases, 32², 2 epochs, one hold-out fold) so it stays in the default suite.
 The real-phantom variant is tests/trainer/test_smoke_phantom.py; two-process DDP is marked slow.
 """
+
 import json
 import logging
 import socket
@@ -48,8 +49,13 @@ def interrupted(cohort, tmp_path_factory) -> dict:
         raise KeyboardInterrupt  # the machine went away right after epoch 0 was saved
 
     with pytest.MonkeyPatch.context() as mp:  # torchrun's variables for a world of one
-        for k, v in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-                     "MASTER_PORT": str(_free_port())}.items():
+        for k, v in {
+            "RANK": "0",
+            "WORLD_SIZE": "1",
+            "LOCAL_RANK": "0",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(_free_port()),
+        }.items():
             mp.setenv(k, v)
         mp.setattr(fit, "_write_log", crash_after_first_epoch)
         with pytest.raises(KeyboardInterrupt):
@@ -62,7 +68,9 @@ def interrupted(cohort, tmp_path_factory) -> dict:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         try:
-            facts["rc"] = _fit("--cases", str(cohort), "--out", str(out), "--device", "cpu", "--resume", *FAST)
+            facts["rc"] = _fit(
+                "--cases", str(cohort), "--out", str(out), "--device", "cpu", "--resume", *FAST
+            )
         finally:
             logger.removeHandler(handler)
             logger.setLevel(old_level)
@@ -151,9 +159,26 @@ def test_existing_run_is_not_overwritten_without_resume(run, cohort, caplog):
 @pytest.mark.slow
 def test_two_process_ddp_with_gloo(cohort, tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
-           str(_free_port()), "-m", "trainer", "fit", "--cases", str(cohort), "--out", str(out),
-           "--device", "cpu", "--no-referential", *FAST]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(_free_port()),
+        "-m",
+        "trainer",
+        "fit",
+        "--cases",
+        str(cohort),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-referential",
+        *FAST,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     config = json.loads((out / "config.json").read_text())

@@ -1,4 +1,5 @@
 """Evaluation metrics against hand-computed values."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The trainer's cached tensors equal, bit for bit, what the app computes for the same phantom case."""
+
 import json
 import subprocess
 import sys
@@ -17,9 +18,30 @@ from trainer.data import load_cached_cases
 @pytest.fixture(scope="module")
 def phantom(tmp_path_factory):
     out = tmp_path_factory.mktemp("phantom")
-    subprocess.run([sys.executable, "-m", "trainer", "synth", "--out", str(out), "--cases", "3", "--seed", "5",
-                    "--size", "160x128", "--frames", "2", "--workers", "1", "--no-progress"],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "synth",
+            "--out",
+            str(out),
+            "--cases",
+            "3",
+            "--seed",
+            "5",
+            "--size",
+            "160x128",
+            "--frames",
+            "2",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return out
 
 
