@@ -3,8 +3,8 @@
 Run directory (stable; trainer.export and trainer.evaluate read it, see docs/trainer.md)::
 
     RUN/config.json            protocol, input spec, preset, arch, folds, seed, class weights, data summary
-    RUN/fold{k}/checkpoint.pt  last epoch, for --resume: {model, optimizer, scheduler, epoch, best_metric, args…}
-    RUN/fold{k}/best.pt        same keys, the epoch with the lowest validation loss (early stopping)
+    RUN/fold{k}/checkpoint.pt  last epoch (--resume): {model, optimizer, scheduler, epoch, best_metric, args…}
+    RUN/fold{k}/best.pt        the epoch with the lowest validation loss, without optimizer/scheduler
     RUN/fold{k}/log.csv        one row per epoch
     RUN/referential/fold{k}/   the same for the single-ResNet50 referential model (preset.referential)
     RUN/oof.npz, RUN/oof.csv   out-of-fold probabilities per case and phase combination
