@@ -166,7 +166,9 @@ def encode(ds: Dataset, frames: np.ndarray, encoding: str) -> None:
     if encoding == "raw":
         return
     if encoding == "rle":
-        ds.compress(RLELossless, frames, generate_instance_uid=False)
+        # pydicom expects a single frame without the frame axis (Number of Frames 1)
+        arr = frames[0] if frames.shape[0] == 1 else frames
+        ds.compress(RLELossless, arr, generate_instance_uid=False)
         return
     if encoding != "jpeg":
         raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")

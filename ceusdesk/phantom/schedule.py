@@ -58,5 +58,7 @@ def make_schedule(rng: np.random.Generator, options: PhantomOptions) -> list[Cli
                 ft = duration / max(frames - 1, 1)
             else:
                 frames, ft = k, (0.5 if kind == "bmode" else 1.0)
+        if name == "arterial" and frames == 1:  # one frame: take it mid-sweep, inside the 0:30 window
+            start += duration / 2.0
         clips.append(Clip(len(clips), name, kind, float(start), int(frames), float(ft)))
     return clips
