@@ -16,11 +16,15 @@ ROI placement (docs/analyze.md):
   (``cv2.matchTemplate`` on speckle-smoothed images), its shift bounded relative to the placed ROI; a
   weak match, or one on the bound, keeps the placed ROI and warns. The B slot is never tracked
   (B-mode and contrast images do not correlate).
+- ``rois``: ROIs the user set by hand for single slots, in that slot's own panel pixels. They replace
+  the placed ROI of their slot and are never moved by tracking; with tracking on, the next slot is
+  matched against the lesion at the hand-set position. Every slot's ROI is reported with its source
+  (:data:`ROI_SOURCES`).
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +41,9 @@ MAX_TRACK_SHIFT = 0.5
 """Tracking may move the ROI at most this fraction of its side (per axis) from where it was placed."""
 MIN_TRACK_SCORE = 0.3
 """Below this normalized correlation a tracking match is not trusted."""
+ROI_SOURCES = ("given", "mapped", "tracked", "user")
+"""Where a slot's ROI came from: the given ROI as is (a panel of the reference's size), mapped onto a
+panel of another size, moved there by tracking, or set by the user for that slot."""
 
 
 @dataclass
@@ -48,6 +55,17 @@ class CaseInputs:
     rois: dict[str, Roi]  # slot → (x, y, w, h) in that slot's panel pixels, for the slots used
     warnings: list[str] = field(default_factory=list)
     reference_slot: str | None = None  # the slot whose panel the given ROI refers to
+    roi_sources: dict[str, str] = field(default_factory=dict)  # slot → one of ROI_SOURCES
+
+
+@dataclass
+class RoiPlacement:
+    """Each slot's ROI, where it came from, and what the user must be told about it."""
+
+    rois: dict[str, Roi]
+    sources: dict[str, str]  # slot → one of ROI_SOURCES
+    warnings: list[str]
+    reference_slot: str
 
 
 def _spacing(slot_frame: Any) -> tuple[float, float] | None:
@@ -159,6 +177,86 @@ def _load_panels(
     return out
 
 
+def _check_user_rois(
+    user: Mapping[str, Roi], protocol: Protocol, imgs: Mapping[str, np.ndarray], warnings: list[str]
+) -> dict[str, Roi]:
+    """The hand-set ROIs that apply: known slot, usable ROI, centre inside that slot's panel."""
+    out: dict[str, Roi] = {}
+    for name, r in user.items():
+        if name not in protocol.slot_names:
+            raise BadRoi(f"ROI for unknown slot {name!r}; slots are {', '.join(protocol.slot_names)}")
+        x, y, w, h = (int(v) for v in r)
+        if w <= 0 or h <= 0:
+            raise BadRoi(f"ROI for slot {name}: width and height must be positive")
+        if name not in imgs:
+            warnings.append(f"slot {name}: its ROI was set but the slot is not used (no image, or not in "
+                            "this phase set)")
+            continue
+        shape = imgs[name].shape
+        if not roi_inside((x, y, w, h), shape):
+            raise BadRoi(f"ROI {x},{y},{w},{h} for slot {name} lies outside its panel "
+                         f"({shape[1]}x{shape[0]} px)")
+        out[name] = (x, y, w, h)
+    return out
+
+
+def place_rois(
+    study: Any,
+    roi: Roi,
+    imgs: Mapping[str, np.ndarray],
+    *,
+    protocol: Protocol | None = None,
+    rois: Mapping[str, Roi] | None = None,
+    track_roi: bool = False,
+) -> RoiPlacement:
+    """Place the ROI on every slot image in ``imgs`` (no model input is built; the GUI previews with it).
+
+    ``roi`` is given on the reference panel (the first contrast slot of ``imgs`` in protocol order);
+    ``rois`` are hand-set ROIs of single slots in their own panel pixels. See :func:`case_inputs`.
+    """
+    protocol = protocol or getattr(study, "protocol", None) or default_protocol()
+    slots = getattr(study, "slots", {}) or {}
+    warnings: list[str] = []
+    contrast = [s.name for s in protocol.slots if s.kind == "contrast" and s.name in imgs]
+    if not contrast:
+        raise BadRoi("no contrast-phase image is present to place the ROI on")
+    ref = contrast[0]
+    ref_shape = imgs[ref].shape
+    if not roi_inside(roi, ref_shape):
+        raise BadRoi(
+            f"ROI {','.join(map(str, roi))} lies outside the contrast panel "
+            f"({ref_shape[1]}x{ref_shape[0]} px); give X,Y,W,H in contrast-panel pixels"
+        )
+    user = _check_user_rois(rois or {}, protocol, imgs, warnings)
+    ref_spacing = _spacing(slots.get(ref))
+
+    placed: dict[str, Roi] = {}
+    sources: dict[str, str] = {}
+    for name in protocol.slot_names:
+        if name not in imgs:
+            continue
+        mapped, how = map_roi(roi, ref_shape, imgs[name].shape, ref_spacing, _spacing(slots.get(name)))
+        placed[name] = mapped
+        sources[name] = "given" if how == "same" else "mapped"
+        if name in user:
+            continue  # the user placed this one: mapping notes about it do not apply
+        if how == "scaled":
+            warnings.append(
+                f"slot {name}: panel size {imgs[name].shape[1]}x{imgs[name].shape[0]} differs from the "
+                f"contrast panel's {ref_shape[1]}x{ref_shape[0]} and no pixel spacing is known; "
+                "the ROI was scaled - check its position"
+            )
+        if not roi_inside(mapped, imgs[name].shape):
+            warnings.append(f"slot {name}: the ROI falls outside this panel; the image is mostly empty")
+
+    final = {**placed, **user}
+    sources.update({name: "user" for name in user})
+    if track_roi:
+        for name in _track(protocol, contrast, imgs, placed, final, warnings, pinned=set(user)):
+            sources[name] = "tracked"
+    return RoiPlacement(rois=final, sources=sources, warnings=warnings, reference_slot=ref)
+
+
 def case_inputs(
     study: Any,
     roi: Roi,
@@ -167,6 +265,7 @@ def case_inputs(
     protocol: Protocol | None = None,
     use_slots: Sequence[str] | None = None,
     track_roi: bool = False,
+    rois: Mapping[str, Roi] | None = None,
     panels: Mapping[str, np.ndarray | None] | None = None,
     loader: Callable[[Any], np.ndarray] | None = None,
 ) -> CaseInputs:
@@ -188,6 +287,10 @@ def case_inputs(
         Only these slots are decoded and used (the others get mask 0), e.g. the early set's slots.
     track_roi
         Follow the lesion across contrast slots by template matching with a bounded shift.
+    rois
+        ROIs the user set by hand for single slots (slot → (x, y, w, h) in that slot's panel pixels).
+        They replace the placed ROI of their slot and are never moved by tracking; slots not named
+        keep the automatic placement. A named slot that is not used is reported in ``warnings``.
     panels
         Already decoded panel images by slot (the GUI's cache, tests); missing ones are decoded.
     loader
@@ -196,67 +299,53 @@ def case_inputs(
     Raises
     ------
     BadRoi
-        When no contrast slot is present to place the ROI on, or its centre lies outside that panel.
+        When no contrast slot is present to place the ROI on, or its centre lies outside that panel;
+        when a hand-set ROI names an unknown slot or its centre lies outside its slot's panel.
     """
     protocol = protocol or getattr(study, "protocol", None) or default_protocol()
     allowed = set(protocol.slot_names if use_slots is None else use_slots)
     names = [n for n in protocol.slot_names if n in allowed]
     imgs = _load_panels(study, names, panels, loader)
-    slots = getattr(study, "slots", {}) or {}
-    warnings: list[str] = []
-
-    contrast = [s.name for s in protocol.slots if s.kind == "contrast" and s.name in imgs]
-    if not contrast:
-        raise BadRoi("no contrast-phase image is present to place the ROI on")
-    ref = contrast[0]
-    ref_shape = imgs[ref].shape
-    if not roi_inside(roi, ref_shape):
-        raise BadRoi(
-            f"ROI {','.join(map(str, roi))} lies outside the contrast panel "
-            f"({ref_shape[1]}x{ref_shape[0]} px); give X,Y,W,H in contrast-panel pixels"
-        )
-    ref_spacing = _spacing(slots.get(ref))
-
-    rois: dict[str, Roi] = {}
-    for name in names:
-        if name not in imgs:
-            continue
-        mapped, how = map_roi(roi, ref_shape, imgs[name].shape, ref_spacing, _spacing(slots.get(name)))
-        if how == "scaled":
-            warnings.append(
-                f"slot {name}: panel size {imgs[name].shape[1]}x{imgs[name].shape[0]} differs from the "
-                f"contrast panel's {ref_shape[1]}x{ref_shape[0]} and no pixel spacing is known; "
-                "the ROI was scaled - check its position"
-            )
-        if not roi_inside(mapped, imgs[name].shape):
-            warnings.append(f"slot {name}: the ROI falls outside this panel; the image is mostly empty")
-        rois[name] = mapped
-
-    if track_roi:
-        _track(protocol, contrast, imgs, rois, warnings)
-
-    images, mask = case_tensor(imgs, rois, protocol, spec, use_slots=names)
-    for w in warnings:
+    placement = place_rois(study, roi, imgs, protocol=protocol, rois=rois, track_roi=track_roi)
+    images, mask = case_tensor(imgs, placement.rois, protocol, spec, use_slots=names)
+    for w in placement.warnings:
         log.info("%s", w)
-    return CaseInputs(images=images, mask=mask, rois=rois, warnings=warnings, reference_slot=ref)
+    return CaseInputs(images=images, mask=mask, rois=placement.rois, warnings=placement.warnings,
+                      reference_slot=placement.reference_slot, roi_sources=placement.sources)
 
 
 def _track(
-    protocol: Protocol, contrast: list[str], imgs: Mapping[str, np.ndarray], rois: dict[str, Roi],
-    warnings: list[str],
-) -> None:
-    """Update ``rois`` of the contrast slots after the reference by chained template matching."""
+    protocol: Protocol, contrast: list[str], imgs: Mapping[str, np.ndarray], placed: Mapping[str, Roi],
+    rois: dict[str, Roi], warnings: list[str], pinned: Collection[str] = (),
+) -> list[str]:
+    """Update ``rois`` of the contrast slots after the first by chained template matching.
+
+    ``placed`` are the ROIs before tracking (each match is bounded around its slot's placed ROI);
+    ``pinned`` slots (set by hand) are never moved, and the slot after one is matched against the
+    lesion at the hand-set position (the placed ROI's size centred there). Returns the slots moved.
+    """
     by_time = sorted(contrast, key=lambda n: float(protocol.slot(n).target_s or 0.0))
-    side = max(rois[by_time[0]][2], rois[by_time[0]][3])
+    side = max(placed[by_time[0]][2], placed[by_time[0]][3])
     gray = {n: _smooth(to_gray(imgs[n]), side) for n in by_time}
+
+    def template(name: str) -> Roi:
+        if name not in pinned:
+            return rois[name]
+        x, y, w, h = rois[name]
+        pw, ph = placed[name][2], placed[name][3]
+        return (int(round(x + w / 2.0 - pw / 2.0)), int(round(y + h / 2.0 - ph / 2.0)), pw, ph)
+
+    tracked: list[str] = []
     prev = by_time[0]
     for name in by_time[1:]:
-        if gray[name].shape != gray[prev].shape:
-            prev = name  # geometry differs: keep the mapped ROI, restart the chain here
+        if gray[name].shape != gray[prev].shape or name in pinned:
+            prev = name  # other geometry, or a hand-set ROI: keep it and restart the chain here
             continue
-        found, score = track_shift(gray[prev], rois[prev], gray[name], rois[name])
+        found, score = track_shift(gray[prev], template(prev), gray[name], placed[name])
         if score < MIN_TRACK_SCORE:
             warnings.append(f"slot {name}: ROI tracking found no reliable match; the ROI was not moved")
         else:
             rois[name] = found
+            tracked.append(name)
         prev = name
+    return tracked

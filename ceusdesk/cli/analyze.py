@@ -37,6 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="MANIFEST", help="model package manifest.json (or its folder)")
     p.add_argument("--track-roi", action="store_true",
                    help="follow the lesion across slots by template matching (bounded shift)")
+    p.add_argument("--slot-roi", action="append", default=[], metavar="SLOT=X,Y,W,H",
+                   help="the ROI of one slot, set by hand in that slot's panel pixels (repeatable); "
+                        "used as is, never moved by tracking")
     p.add_argument("--json", action="store_true", help="print only the JSON document on stdout")
     p.add_argument("--report", metavar="FILE.pdf", help="also write a PDF report and FILE.json beside it")
     p.add_argument("--deidentify", action="store_true",
@@ -53,10 +56,28 @@ def roi_from_args(text: str | None) -> Roi:
         raise BadRoi(f"--roi: {err}") from err
 
 
+def slot_rois_from_args(items: list[str] | None) -> dict[str, Roi]:
+    """``--slot-roi SLOT=X,Y,W,H`` items → {slot: roi}; the slot names are checked by the engine."""
+    out: dict[str, Roi] = {}
+    for item in items or []:
+        slot, sep, text = str(item).partition("=")
+        slot = slot.strip()
+        if not sep or not slot:
+            raise BadRoi(f"--slot-roi {item!r}: expected SLOT=X,Y,W,H, e.g. 3:00=120,80,40,40")
+        if slot in out:
+            raise BadRoi(f"--slot-roi: slot {slot} is given twice")
+        try:
+            out[slot] = parse_roi(text)
+        except ValueError as err:
+            raise BadRoi(f"--slot-roi {slot}: {err}") from err
+    return out
+
+
 def analyze_study(args: argparse.Namespace) -> tuple[Study, LoadedModel, AnalysisResult, Roi]:
     """Open the study and load the model side by side, then analyze (shared by analyze and gui)."""
     t0 = time.perf_counter()
     roi = roi_from_args(args.roi)
+    slot_rois = slot_rois_from_args(getattr(args, "slot_roi", None))
     manifest = resolve_model(getattr(args, "model", None))
 
     def timed_load() -> tuple[LoadedModel, float]:
@@ -70,7 +91,7 @@ def analyze_study(args: argparse.Namespace) -> tuple[Study, LoadedModel, Analysi
         study = study_from_args(args)
         open_ms = (time.perf_counter() - t) * 1000.0
         model, load_ms = loading.result()
-    result = analyze(study, roi, model, track_roi=bool(getattr(args, "track_roi", False)))
+    result = analyze(study, roi, model, track_roi=bool(getattr(args, "track_roi", False)), rois=slot_rois)
     result.timings_ms.update({"open_study": open_ms, "load_model": load_ms,
                               "command": (time.perf_counter() - t0) * 1000.0})
     return study, model, result, roi
@@ -129,7 +150,9 @@ def format_summary(doc: dict[str, Any]) -> str:
     ]
     moved = {k: v for k, v in r["rois"].items() if v != doc["roi"]}
     if moved:
-        per_slot = "  ".join(f"{k} {','.join(map(str, v))}" for k, v in moved.items())
+        sources = r.get("roi_sources", {})
+        per_slot = "  ".join(f"{k} {','.join(map(str, v))}" + (f" ({sources[k]})" if k in sources else "")
+                             for k, v in moved.items())
         lines.append(f"           per slot: {per_slot}")
     m = r["model"]
     lines.append(f"model      {m['name']} {m['version']} (uid {m['uid']}, sha256 {m['sha256'][:12]}…)")

@@ -45,6 +45,7 @@ class AnalysisResult:
     phase_importance: dict[str, float]
     rois: dict[str, list[int]]
     warnings: list[str] = field(default_factory=list)
+    roi_sources: dict[str, str] = field(default_factory=dict)  # slot → given | mapped | tracked | user
     timings_ms: dict[str, float] = field(default_factory=dict)
     research_use_only: str = RESEARCH_USE_ONLY
 
@@ -59,6 +60,7 @@ class AnalysisResult:
             "model": dict(self.model),
             "phase_importance": dict(self.phase_importance),
             "rois": {k: list(v) for k, v in self.rois.items()},
+            "roi_sources": dict(self.roi_sources),
             "warnings": list(self.warnings),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "research_use_only": self.research_use_only,
@@ -130,24 +132,30 @@ def analyze(
     model: LoadedModel,
     *,
     track_roi: bool = False,
+    rois: Mapping[str, Roi] | None = None,
     importance: bool = True,
     panels: Mapping[str, np.ndarray | None] | None = None,
     loader: Callable[[Any], np.ndarray] | None = None,
 ) -> AnalysisResult:
     """Classify the lesion under ``roi`` in ``study`` with ``model``.
 
+    ``roi`` is drawn on the contrast panel and placed on every slot (mapped, optionally tracked);
+    ``rois`` are hand-set ROIs of single slots in their own panel pixels, used as they are. The
+    result's ``rois`` and ``roi_sources`` say where each used slot's ROI came from.
+
     Raises
     ------
     IncompletePhaseSet
         The early set is not complete (no classification).
     BadRoi
-        The ROI cannot be placed on the contrast panel.
+        The ROI cannot be placed on the contrast panel, or a hand-set ROI names an unknown slot or
+        lies outside its panel.
     """
     t0 = time.perf_counter()
     protocol = model.protocol
     phase_set, use_slots = decide_phase_set(present_slots(study), protocol)
     ci = case_inputs(study, roi, model.spec, protocol=protocol, use_slots=use_slots, track_roi=track_roi,
-                     panels=panels, loader=loader)
+                     rois=rois, panels=panels, loader=loader)
     t1 = time.perf_counter()
     p, imp = classify(model, ci, importance=importance)
     t2 = time.perf_counter()
@@ -166,6 +174,7 @@ def analyze(
         phase_importance=imp,
         rois={k: [int(v) for v in r] for k, r in ci.rois.items()},
         warnings=list(ci.warnings),
+        roi_sources={k: v for k, v in ci.roi_sources.items() if k in ci.rois},
         timings_ms={"inputs": (t1 - t0) * 1000.0, "inference": (t2 - t1) * 1000.0,
                     "total": (time.perf_counter() - t0) * 1000.0},
     )

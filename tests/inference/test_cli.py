@@ -153,3 +153,33 @@ def test_track_roi_reports_each_used_slots_roi(capsys, studies, package):
     given = [int(v) for v in roi.split(",")]
     for slot_roi in r["rois"].values():  # the shift stays within half the ROI side
         assert all(abs(a - b) <= given[2] // 2 for a, b in zip(slot_roi[:2], given[:2], strict=True))
+
+
+def test_slot_roi_sets_one_slots_roi(capsys, studies, package):
+    study, roi = studies["full"]
+    x, y, w, h = (int(v) for v in roi.split(","))
+    moved = f"{x + 6},{y + 4},{w},{h}"
+    code, out, _ = run(capsys, "analyze", study, "--roi", roi, "--model", package, "--json",
+                       "--slot-roi", f"3:00={moved}", "--slot-roi", f"B={roi}")
+    assert code == 0
+    r = json.loads(out)["result"]
+    assert r["rois"]["3:00"] == [x + 6, y + 4, w, h] and r["roi_sources"]["3:00"] == "user"
+    assert r["roi_sources"]["B"] == "user"
+    assert r["rois"]["0:30"] == [x, y, w, h] and r["roi_sources"]["0:30"] == "given"
+    code, out, _ = run(capsys, "analyze", study, "--roi", roi, "--model", package,
+                       "--slot-roi", f"3:00={moved}")
+    assert code == 0 and f"3:00 {moved} (user)" in out  # the summary marks the hand-set ROI
+
+
+@pytest.mark.parametrize("slot_roi, needle", [
+    ("3:00", "expected SLOT=X,Y,W,H"),
+    ("3:00=1,2,3", "--slot-roi 3:00"),
+    ("7:30=10,10,20,20", "unknown slot '7:30'"),
+    ("3:00=5000,10,20,20", "slot 3:00 lies outside its panel"),
+])
+def test_bad_slot_roi_exits_2(capsys, studies, package, slot_roi, needle):
+    study, roi = studies["full"]
+    code, out, err = run(capsys, "analyze", study, "--roi", roi, "--model", package, "--json",
+                         "--slot-roi", slot_roi)
+    assert code == 2 and out == ""
+    assert needle in one_line(err)
