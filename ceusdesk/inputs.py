@@ -200,10 +200,37 @@ def _check_user_rois(
     return out
 
 
+def reference_slot(imgs: Mapping[str, Any], protocol: Protocol) -> str | None:
+    """The slot whose panel the given ROI refers to: the first contrast slot (protocol order) in ``imgs``."""
+    return next((s.name for s in protocol.slots if s.kind == "contrast" and imgs.get(s.name) is not None),
+                None)
+
+
+def roi_to_reference(
+    study: Any, roi: Roi, slot: str, imgs: Mapping[str, np.ndarray | None], *,
+    protocol: Protocol | None = None,
+) -> Roi:
+    """An ROI drawn on ``slot``'s panel, expressed in the reference panel's pixels (placing's inverse).
+
+    Identity when ``slot`` is the reference or its panel has the reference's size; otherwise mapped
+    as :func:`map_roi` maps (through pixel spacing when both panels have it, else scaled).
+    """
+    protocol = protocol or getattr(study, "protocol", None) or default_protocol()
+    ref = reference_slot(imgs, protocol)
+    if ref is None:
+        raise BadRoi("no contrast-phase image is present to place the ROI on")
+    if slot == ref or imgs.get(slot) is None:
+        return tuple(int(v) for v in roi)
+    slots = getattr(study, "slots", {}) or {}
+    mapped, _how = map_roi(roi, imgs[slot].shape, imgs[ref].shape, _spacing(slots.get(slot)),
+                           _spacing(slots.get(ref)))
+    return mapped
+
+
 def place_rois(
     study: Any,
     roi: Roi,
-    imgs: Mapping[str, np.ndarray],
+    imgs: Mapping[str, np.ndarray | None],
     *,
     protocol: Protocol | None = None,
     rois: Mapping[str, Roi] | None = None,
@@ -215,12 +242,13 @@ def place_rois(
     ``rois`` are hand-set ROIs of single slots in their own panel pixels. See :func:`case_inputs`.
     """
     protocol = protocol or getattr(study, "protocol", None) or default_protocol()
+    imgs = {k: v for k, v in imgs.items() if v is not None}
     slots = getattr(study, "slots", {}) or {}
     warnings: list[str] = []
-    contrast = [s.name for s in protocol.slots if s.kind == "contrast" and s.name in imgs]
-    if not contrast:
+    ref = reference_slot(imgs, protocol)
+    if ref is None:
         raise BadRoi("no contrast-phase image is present to place the ROI on")
-    ref = contrast[0]
+    contrast = [s.name for s in protocol.slots if s.kind == "contrast" and s.name in imgs]
     ref_shape = imgs[ref].shape
     if not roi_inside(roi, ref_shape):
         raise BadRoi(

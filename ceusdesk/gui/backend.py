@@ -50,6 +50,7 @@ class StudyParams:
 class AnalysisParams:
     roi: Roi
     track_roi: bool = False
+    rois: dict[str, Roi] = field(default_factory=dict)  # slot → ROI the user adjusted for that slot
     model: str | None = None  # manifest path; None: the bundled default
     threads: int = 0  # 0: onnxruntime decides
 
@@ -113,10 +114,41 @@ def analyze(study: Any, params: AnalysisParams, panels: Mapping[str, np.ndarray 
     model = get_model(resolve_model(params.model), threads=params.threads or None)
     _check(cancel)
     progress(1, 3)
-    result = run_analysis(study, params.roi, model, track_roi=params.track_roi, panels=panels)
+    result = run_analysis(study, params.roi, model, track_roi=params.track_roi, rois=params.rois or None,
+                          panels=panels)
     progress(3, 3)
     _check(cancel)
     return result.to_json()
+
+
+def reference_slot(study: Any, panels: Mapping[str, np.ndarray | None]) -> str | None:
+    """The slot the shared ROI is drawn on (the first contrast slot with an image), as the engine says."""
+    from ..inputs import reference_slot as ref
+
+    return ref(panels, study.protocol)
+
+
+def roi_to_reference(study: Any, roi: Roi, slot: str, panels: Mapping[str, np.ndarray | None]) -> Roi:
+    """An ROI drawn on ``slot``'s panel in the reference panel's pixels (B-mode at another zoom)."""
+    from ..inputs import roi_to_reference as to_ref
+
+    return to_ref(study, roi, slot, panels, protocol=study.protocol)
+
+
+def place_rois(study: Any, roi: Roi, user_rois: Mapping[str, Roi],
+               panels: Mapping[str, np.ndarray | None]) -> dict[str, Roi]:
+    """Each slot's ROI as the analysis places it, without tracking (the analysis reports tracked ones).
+
+    Falls back to the hand-set ROIs alone when the ROI cannot be placed; the analysis then says why.
+    """
+    from ..errors import BadRoi
+    from ..inputs import place_rois as place
+
+    try:
+        return place(study, roi, panels, protocol=study.protocol, rois=user_rois).rois
+    except BadRoi as err:
+        log.info("ROI preview: %s", err)
+        return dict(user_rois)
 
 
 def other_side(side: str | None) -> str:

@@ -29,7 +29,7 @@ from . import backend
 from .clip_list import ClipList
 from .clip_viewer import ClipViewer
 from .result_panel import ResultPanel
-from .roi_editor import RoiEditor
+from .roi_editor import ADJUSTED, PLACED, SHARED, RoiEditor
 from .settings_dialog import AppSettings, SettingsDialog, add_recent, recent_studies
 from .slot_timeline import SlotTimeline
 from .workers import Runner, Task
@@ -55,8 +55,10 @@ class MainWindow(QMainWindow):
         self.params: backend.StudyParams | None = None
         self.study: Any = None
         self.panels: dict[str, np.ndarray | None] = {}
-        self.roi: Roi | None = None
-        self.rois: dict[str, Roi] = {}
+        self.roi: Roi | None = None  # the shared ROI, in the reference slot's panel pixels
+        self.user_rois: dict[str, Roi] = {}  # slot → ROI adjusted by hand for that slot only
+        self.rois: dict[str, Roi] = {}  # slot → the ROI shown (placed, adjusted, or as the analysis used it)
+        self.reference: str | None = None  # the slot the shared ROI refers to
         self.track = False
         self.result: dict[str, Any] | None = None
         self.error_box: QMessageBox | None = None
@@ -127,6 +129,7 @@ class MainWindow(QMainWindow):
         self.timeline.clearRequested.connect(self.clear_override)
         self.timeline.injectionChanged.connect(self.set_injection_time)
         self.roi_editor.roiChanged.connect(self.set_roi)
+        self.roi_editor.resetRequested.connect(self.reset_slot_roi)
         self.roi_editor.trackingChanged.connect(self._set_tracking)
 
     def _actions(self) -> None:
@@ -212,7 +215,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"{path}: no such file or folder")
             return
         self.params = backend.StudyParams(path=path)
-        self.roi, self.rois, self.result = None, {}, None
+        self.roi, self.user_rois, self.rois, self.result = None, {}, {}, None
         self.result_panel.clear()
         self.reload()
 
@@ -247,7 +250,9 @@ class MainWindow(QMainWindow):
         self.timeline.set_study(study)
         self.result = None
         self.result_panel.clear()
-        self._refresh_thumbnails()
+        self.reference = backend.reference_slot(study, panels)
+        self.user_rois.pop(self.reference, None)  # the reference slot's ROI is the shared one
+        self._update_placements()
         if first_open:
             add_recent(self.qs, str(self.params.path))
             self._fill_recent()
@@ -273,10 +278,12 @@ class MainWindow(QMainWindow):
             return
         clip = self.study.clips[row].clip
         self.params.slot_overrides[slot] = {"path": str(clip.path), "frame_index": int(frame_index)}
+        self.user_rois.pop(slot, None)  # it was set on the frame this one replaces
         self.reload()
 
     def clear_override(self, slot: str) -> None:
         if self.params is not None and self.params.slot_overrides.pop(slot, None) is not None:
+            self.user_rois.pop(slot, None)
             self.reload()
 
     def set_injection_time(self, text: str) -> None:
@@ -291,17 +298,51 @@ class MainWindow(QMainWindow):
             self.reload()
 
     # ------------------------------------------------------------------ ROI
-    def select_slot(self, slot: str) -> None:
-        self.roi_editor.show_slot(slot, self.panels.get(slot), self.rois.get(slot, self.roi))
+    def roi_mode(self, slot: str) -> str:
+        """What a drag on ``slot`` does: draw the shared ROI (on the reference slot, or while there is
+        none yet), or adjust this slot's ROI only."""
+        if slot in self.user_rois:
+            return ADJUSTED
+        if self.roi is None or not slot or slot == self.reference:
+            return SHARED
+        return PLACED
 
-    def set_roi(self, _slot: str, roi: tuple) -> None:
-        """A new ROI for every slot; the per-slot placements of the last analysis no longer hold."""
-        self.roi = tuple(int(v) for v in roi)
-        self.rois = {}
+    def select_slot(self, slot: str) -> None:
+        mode = self.roi_mode(slot)
+        roi = self.roi if mode == SHARED else self.rois.get(slot, self.user_rois.get(slot, self.roi))
+        self.roi_editor.show_slot(slot, self.panels.get(slot), roi, mode)
+
+    def set_roi(self, slot: str, roi: tuple) -> None:
+        """The ROI drawn on ``slot`` ("" or the reference slot: the shared one, in contrast-panel
+        pixels). On another slot, once a shared ROI exists, it is that slot's ROI only."""
+        roi = tuple(int(v) for v in roi)
+        if self.roi_mode(slot) == SHARED:
+            if slot and self.study is not None:
+                roi = backend.roi_to_reference(self.study, roi, slot, self.panels)
+            self.roi = roi
+        else:
+            self.user_rois[slot] = roi
+        self._roi_edited()
+
+    def reset_slot_roi(self, slot: str) -> None:
+        """Forget ``slot``'s hand-set ROI: the shared ROI is placed there again."""
+        if self.user_rois.pop(slot, None) is not None:
+            self._roi_edited()
+
+    def _roi_edited(self) -> None:
+        """The placements of the last analysis (tracked ones) no longer hold: show the new ones."""
+        self._update_placements()
         if self.timeline.selected is not None:
             self.select_slot(self.timeline.selected)
-        self._refresh_thumbnails()
         self._update_actions()
+
+    def _update_placements(self, used: dict[str, Roi] | None = None) -> None:
+        """Each slot's ROI as the analysis will place it (``used``: as the analysis did); thumbnails."""
+        placed = dict(self.user_rois)
+        if self.roi is not None and self.study is not None:
+            placed = backend.place_rois(self.study, self.roi, self.user_rois, self.panels)
+        self.rois = {**placed, **(used or {})}
+        self._refresh_thumbnails()
 
     def _set_tracking(self, on: bool) -> None:
         self.track = bool(on)
@@ -309,10 +350,11 @@ class MainWindow(QMainWindow):
     def _refresh_thumbnails(self) -> None:
         for name, card in self.timeline.cards.items():
             card.set_image(self.panels.get(name), self.rois.get(name, self.roi))
+            card.set_roi_adjusted(name in self.user_rois)
 
     # ------------------------------------------------------------------ analysis
     def analysis_params(self) -> backend.AnalysisParams:
-        return backend.AnalysisParams(roi=self.roi, track_roi=self.track,
+        return backend.AnalysisParams(roi=self.roi, track_roi=self.track, rois=dict(self.user_rois),
                                       model=self.settings.model or None, threads=self.settings.threads)
 
     def analyze(self) -> None:
@@ -358,9 +400,8 @@ class MainWindow(QMainWindow):
 
     def _analysis_ready(self, result: dict) -> None:
         self.result = result
-        # where the engine placed the ROI on each slot (mapped to other panel sizes, tracked)
-        self.rois = {k: tuple(v) for k, v in (result.get("rois") or {}).items()}
-        self._refresh_thumbnails()
+        # where the engine placed the ROI on each slot (mapped to other panel sizes, tracked, adjusted)
+        self._update_placements({k: tuple(v) for k, v in (result.get("rois") or {}).items()})
         if self.timeline.selected is not None:
             self.select_slot(self.timeline.selected)
         self.result_panel.show_result(result)

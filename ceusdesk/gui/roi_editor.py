@@ -1,5 +1,6 @@
-"""ROI editor: draw the ROI with the mouse on any slot's panel; it applies to every slot (the engine maps
-it onto panels of another size and, with tracking on, follows the lesion). Contrast-panel pixels."""
+"""ROI editor: draw the shared ROI with the mouse; it applies to every slot (the engine maps it onto panels
+of another size and, with tracking on, follows the lesion). Once it exists, dragging on a slot other than
+the reference one sets that slot's ROI only (adjusted, in that slot's panel pixels), until reset."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -100,14 +102,22 @@ class RoiCanvas(QWidget):
         p.end()
 
 
+# what dragging on the shown slot does: set the shared ROI, or adjust this slot's ROI only
+SHARED, PLACED, ADJUSTED = "shared", "placed", "adjusted"
+
+
 class RoiEditor(QWidget):
     roiChanged = Signal(str, tuple)  # noqa: N815  slot it was drawn on, roi
+    resetRequested = Signal(str)  # noqa: N815  slot whose hand-set ROI goes back to the shared one
     trackingChanged = Signal(bool)  # noqa: N815
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.slot: str | None = None
-        self.title = QLabel("ROI — select a slot")
+        self.mode = SHARED
+        self.title = QLabel("ROI — select a slot", objectName="roiTitle")
+        # the title changes with the slot: it must not resize the canvas under the user's mouse
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.canvas = RoiCanvas()
         self.canvas.roiDrawn.connect(self._drawn)
         self.text = QLineEdit(placeholderText="X,Y,W,H")
@@ -116,10 +126,14 @@ class RoiEditor(QWidget):
         self.track = QCheckBox("track lesion")
         self.track.setToolTip("Let the ROI follow the lesion from slot to slot (the analysis shows where)")
         self.track.toggled.connect(self.trackingChanged)
+        self.reset = QPushButton("Reset to shared ROI", objectName="roiReset")
+        self.reset.setToolTip("Forget this slot's hand-set ROI: the shared ROI is placed here again")
+        self.reset.setEnabled(False)
+        self.reset.clicked.connect(self._reset)
         self.error = QLabel()
         self.error.setStyleSheet("color: #ff8a80")
         row = QHBoxLayout()
-        for w in (self.text, self.track):
+        for w in (self.text, self.track, self.reset):
             row.addWidget(w)
         row.addStretch(1)
         lay = QVBoxLayout(self)
@@ -129,9 +143,17 @@ class RoiEditor(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.error)
 
-    def show_slot(self, slot: str, panel: np.ndarray | None, roi: Roi | None) -> None:
-        self.slot = slot
-        self.title.setText(f"ROI on slot <b>{slot}</b> (drag to draw; contrast-panel pixels)")
+    def show_slot(self, slot: str, panel: np.ndarray | None, roi: Roi | None, mode: str = SHARED) -> None:
+        """Show ``slot`` with ``roi``; ``mode`` says what a drag does there (SHARED, PLACED, ADJUSTED)."""
+        self.slot, self.mode = slot, mode
+        if mode == ADJUSTED:
+            self.title.setText(f"ROI for slot {slot} (adjusted)")
+        elif mode == PLACED:
+            self.title.setText(f"ROI for slot {slot} (shared ROI) - drag to adjust this slot only")
+        else:
+            self.title.setText(f"Shared ROI on slot {slot} - applies to every slot (drag to draw)")
+        self.title.setToolTip(self.title.text())
+        self.reset.setEnabled(mode == ADJUSTED)
         self.canvas.set_image(panel, roi)
         self.text.setText("" if roi is None else ",".join(str(v) for v in roi))
 
@@ -140,6 +162,10 @@ class RoiEditor(QWidget):
         self.error.clear()
         if self.slot is not None:
             self.roiChanged.emit(self.slot, tuple(roi))
+
+    def _reset(self) -> None:
+        if self.slot is not None:
+            self.resetRequested.emit(self.slot)
 
     def _typed(self) -> None:
         try:

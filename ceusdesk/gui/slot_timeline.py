@@ -44,6 +44,12 @@ class SlotCard(QFrame):
         self.image.setFixedSize(THUMB, THUMB)
         self.time = QLabel("—")
         self.state = QLabel(STATUS_TEXT["missing"])
+        self.roi_note = QLabel("ROI adjusted", objectName="roiAdjusted")
+        self.roi_note.setToolTip("This slot's ROI was set by hand (reset it in the ROI editor)")
+        policy = self.roi_note.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # showing it must not resize the window's panes
+        self.roi_note.setSizePolicy(policy)
+        self.roi_note.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(2)
@@ -54,6 +60,7 @@ class SlotCard(QFrame):
         lay.addLayout(top)
         lay.addWidget(self.image)
         lay.addWidget(self.state)
+        lay.addWidget(self.roi_note)
         self.set_image(None, None)
 
     def set_info(self, t_s: float | None, status: str) -> None:
@@ -66,6 +73,9 @@ class SlotCard(QFrame):
 
     def set_image(self, arr: np.ndarray | None, roi: tuple[int, int, int, int] | None) -> None:
         self.image.setPixmap(thumbnail(arr, roi, THUMB))
+
+    def set_roi_adjusted(self, on: bool) -> None:
+        self.roi_note.setVisible(on)
 
     def set_selected(self, on: bool) -> None:
         self.setProperty("selected", "true" if on else "false")

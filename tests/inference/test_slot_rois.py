@@ -6,7 +6,7 @@ import pytest
 
 from ceusdesk.errors import BadRoi
 from ceusdesk.inference import analyze, load_model
-from ceusdesk.inputs import case_inputs, place_rois
+from ceusdesk.inputs import case_inputs, place_rois, roi_to_reference
 from ceusdesk.preprocess import InputSpec
 from ceusdesk.protocol import SLOT_NAMES, default_protocol
 from tests.tiny_package import make_tiny_package
@@ -99,3 +99,13 @@ def test_analyze_reports_rois_and_their_sources(tmp_path):
     assert set(doc["roi_sources"]) == set(doc["rois"]) == set(SLOT_NAMES)
     assert auto.to_json()["roi_sources"]["3:00"] == "given"
     assert r.probabilities != auto.probabilities  # the model saw the hand-set crop
+
+
+def test_an_roi_drawn_on_the_b_panel_maps_back_onto_the_contrast_panel():
+    # B-mode at twice the zoom: the ROI placed there, mapped back, is the contrast-panel ROI again
+    study = fake_study(spacing=(0.04, 0.04), b_shape=(300, 420), b_spacing=(0.02, 0.02))
+    panels = {n: None if sf is None else sf.image for n, sf in study.slots.items()}
+    on_b = place_rois(study, ROI, panels).rois["B"]
+    assert on_b != ROI
+    assert roi_to_reference(study, on_b, "B", panels) == ROI
+    assert roi_to_reference(study, ROI, "3:00", panels) == ROI  # a panel of the reference's size
