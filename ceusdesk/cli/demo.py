@@ -60,4 +60,6 @@ def run(args: argparse.Namespace) -> int:
         truth = doc["truth"]
         print(f"\ntruth      {LABEL_TEXT[truth['label']]} ({truth['subtype'].replace('_', ' ')}) - "
               "a synthetic phantom lesion")
+        print("note       the bundled model was trained on phantom data: its results prove the pipeline, "
+              "not the medicine")
     return 0
