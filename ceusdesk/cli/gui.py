@@ -33,6 +33,10 @@ def main(args: argparse.Namespace) -> int:
     if args.screenshot and sys.platform.startswith("linux") and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # automation on a headless machine
+    # Windows: onnxruntime's DLLs must load before PySide6's, so before the app module is imported
+    from ..gui import preload_onnxruntime
+
+    preload_onnxruntime()
     from ..gui.app import run
 
     return run(args.study, roi=roi, analyze=args.analyze, screenshot=args.screenshot)

@@ -1,15 +1,12 @@
 """Start the desktop app; with ``roi``/``analyze``/``screenshot`` it runs itself (docs, tests) and exits."""
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import tempfile
 from pathlib import Path
 
-with contextlib.suppress(ImportError):  # onnxruntime before PySide6: its DLLs must load first on Windows
-    import onnxruntime  # noqa: F401
-
+# on Windows the package init (ceusdesk/gui/__init__.py) has loaded onnxruntime by now: DLL order
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
