@@ -31,6 +31,11 @@ from .protocol import SLOT_NAMES
 log = logging.getLogger(__name__)
 
 BADGE_TEXT = {"full": "FULL SET", "early": "EARLY SET", "incomplete": "INCOMPLETE"}
+BADGE_DETAIL = {
+    "full": "to Kupffer phase: B-mode, 0:30 … 6:00 and 10:00 used",
+    "early": "≤2 min only: B-mode, 0:30, 1:00, 2:00 used - no Kupffer phase",
+    "incomplete": "phases missing: no classification",
+}
 PATIENT_FIELDS = ("name", "id", "birth_date", "sex", "study_date")
 _DATE = re.compile(r"\b\d{4}-?\d{2}-?\d{2}(?:[T ]\d{2}:?\d{2}(?::?\d{2}(?:\.\d+)?)?)?\b")
 _CLOCK = re.compile(r"\b\d{1,2}:\d{2}:\d{2}\b")
@@ -51,6 +56,11 @@ class ReportInput:
 
 def badge_text(phase_set: str | None) -> str:
     return BADGE_TEXT.get(str(phase_set), str(phase_set or "").upper())
+
+
+def badge_detail(phase_set: str | None) -> str:
+    """The line under the badge: which phases the result rests on."""
+    return BADGE_DETAIL.get(str(phase_set), "")
 
 
 def _alias_paths(doc: dict[str, Any]) -> dict[str, str]:
@@ -202,7 +212,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         ("FONTSIZE", (0, 0), (-1, -1), 9),
     ]))
     story += [
-        Table([[badge, [Paragraph(call_line, body), Spacer(1, 2 * mm), prob_table]]],
+        Table([[[badge, Spacer(1, 1 * mm), Paragraph(escape(badge_detail(phase_set).replace("≤", "<=")), body)],
+                [Paragraph(call_line, body), Spacer(1, 2 * mm), prob_table]]],
               colWidths=[68 * mm, 100 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]),
         Spacer(1, 4 * mm),
     ]

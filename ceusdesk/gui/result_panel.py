@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QW
 
 from .. import RESEARCH_USE
 from ..protocol import SLOT_NAMES
-from ..report import badge_text
+from ..report import badge_detail, badge_text
 
 CLASS_LABELS = {"benign": "benign", "hcc": "HCC", "non_hcc_malignant": "non-HCC malignant"}
 
@@ -27,6 +27,9 @@ class ResultPanel(QWidget):
         self.result: dict[str, Any] | None = None
         self.badge = QLabel("NO RESULT", objectName="badge", alignment=Qt.AlignmentFlag.AlignCenter)
         self.badge.setProperty("phaseSet", "incomplete")
+        self.badge_detail = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.badge_detail.setWordWrap(True)
+        self.badge_detail.setStyleSheet("font-size: 12pt; font-weight: bold")
         self.call = QLabel("Draw the ROI and press Analyze (Ctrl+R).")
         self.call.setWordWrap(True)
         self.call.setStyleSheet("font-size: 13pt")
@@ -52,6 +55,7 @@ class ResultPanel(QWidget):
         self.ruo.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.addWidget(self.badge)
+        lay.addWidget(self.badge_detail)
         lay.addWidget(self.call)
         lay.addLayout(grid)
         lay.addLayout(imp)
@@ -61,6 +65,7 @@ class ResultPanel(QWidget):
 
     def _set_badge(self, text: str, phase_set: str) -> None:
         self.badge.setText(text)
+        self.badge_detail.setText(badge_detail(phase_set) if text != "NO RESULT" else "")
         self.badge.setProperty("phaseSet", phase_set)
         self.badge.style().unpolish(self.badge)
         self.badge.style().polish(self.badge)

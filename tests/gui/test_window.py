@@ -102,6 +102,7 @@ def test_result_shows_the_full_set_badge(qtbot, window, full_study):
     result = analyze_and_wait(qtbot, window)
     assert result["phase_set"] == "full"
     assert window.result_panel.badge.text() == "FULL SET"
+    assert "Kupffer phase" in window.result_panel.badge_detail.text()
     assert "tiny-test" in window.result_panel.model.text()
     assert window.result_panel.probs["benign"].text() == f"{result['probabilities']['benign']:.3f}"
     assert "research use only" in window.result_panel.ruo.text().lower()
@@ -113,6 +114,8 @@ def test_result_shows_the_early_set_badge(qtbot, window, early_study):
     window.set_roi("0:30", tuple(early_study[1]))
     analyze_and_wait(qtbot, window)
     assert window.result_panel.badge.text() == "EARLY SET"
+    assert "≤2 min only" in window.result_panel.badge_detail.text()
+    assert "no Kupffer phase" in window.result_panel.badge_detail.text()
     assert window.timeline.cards["10:00"].status == "missing"
 
 

@@ -33,6 +33,7 @@ def test_early_set_badge(tmp_path, report_input):
     pdf, _ = write_report(tmp_path / "early.pdf", report_input)
     text = pdf_text(pdf)
     assert "EARLY SET" in text and "FULL SET" not in text
+    assert "<=2 min only" in text and "no Kupffer phase" in text
 
 
 def test_json_beside_pdf_matches_result(tmp_path, report_input):
