@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 BADGE_TEXT = {"full": "FULL SET", "early": "EARLY SET", "incomplete": "INCOMPLETE"}
 BADGE_DETAIL = {
-    "full": "to Kupffer phase: B-mode, 0:30 … 6:00 and 10:00 used",
-    "early": "≤2 min only: B-mode, 0:30, 1:00, 2:00 used - no Kupffer phase",
+    "full": "B-mode to the 10-min Kupffer phase",
+    "early": "≤2 min only - no Kupffer phase",
     "incomplete": "phases missing: no classification",
 }
 PATIENT_FIELDS = ("name", "id", "birth_date", "sex", "study_date")

@@ -35,12 +35,14 @@ class ResultPanel(QWidget):
         self.call.setStyleSheet("font-size: 13pt")
         self.probs: dict[str, QProgressBar] = {}
         grid = QGridLayout()
+        grid.setVerticalSpacing(2)
         for i, (key, label) in enumerate(CLASS_LABELS.items()):
             grid.addWidget(QLabel(label), i, 0)
             self.probs[key] = _bar()
             grid.addWidget(self.probs[key], i, 1)
         self.importance: dict[str, QProgressBar] = {}
         imp = QGridLayout()
+        imp.setVerticalSpacing(1)  # nine rows must fit beside the badge at 1280×800
         imp.addWidget(QLabel("phase importance (Δ malignant probability without the slot)"), 0, 0, 1, 2)
         for i, slot in enumerate(SLOT_NAMES, start=1):
             imp.addWidget(QLabel(slot), i, 0)

@@ -121,7 +121,8 @@ class RoiEditor(QWidget):
         self.canvas = RoiCanvas()
         self.canvas.roiDrawn.connect(self._drawn)
         self.text = QLineEdit(placeholderText="X,Y,W,H")
-        self.text.setMaximumWidth(150)
+        self.text.setMinimumWidth(130)
+        self.text.setMaximumWidth(170)
         self.text.returnPressed.connect(self._typed)
         self.track = QCheckBox("track lesion")
         self.track.setToolTip("Let the ROI follow the lesion from slot to slot (the analysis shows where)")
@@ -133,14 +134,18 @@ class RoiEditor(QWidget):
         self.error = QLabel()
         self.error.setStyleSheet("color: #ff8a80")
         row = QHBoxLayout()
-        for w in (self.text, self.track, self.reset):
+        for w in (self.text, self.track):
             row.addWidget(w)
         row.addStretch(1)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.reset)
+        row2.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.title)
         lay.addWidget(self.canvas, 1)
         lay.addLayout(row)
+        lay.addLayout(row2)
         lay.addWidget(self.error)
 
     def show_slot(self, slot: str, panel: np.ndarray | None, roi: Roi | None, mode: str = SHARED) -> None:
