@@ -45,7 +45,12 @@ PY
 "$VENV/bin/python" -m PyInstaller --noconfirm --clean \
   --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/ceusdesk.spec
 
-if [[ "$(uname -s)" == Linux ]]; then "$VENV/bin/python" packaging/strip_debug.py "$ROOT/dist/ceusdesk"; fi
+if [[ "$(uname -s)" == Linux ]]; then
+  "$VENV/bin/python" packaging/strip_debug.py "$ROOT/dist/ceusdesk"
+  # PyInstaller links every wheel library into _internal/ too; links to libraries that were pruned or
+  # no longer needed (OpenCV's gfortran once its OpenBLAS is a stand-in) point nowhere: remove them
+  find "$ROOT/dist/ceusdesk" -xtype l -delete
+fi
 "$VENV/bin/python" packaging/bundle_size.py "$ROOT/dist/ceusdesk"
 
 if [[ "${1:-}" == "--check" ]]; then

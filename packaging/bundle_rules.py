@@ -30,6 +30,8 @@ NEVER_BUNDLED = (
     "onnxruntime.quantization", "onnxruntime.transformers", "onnxruntime.tools",
     # Pillow codecs and toolkit bridges ceusdesk never uses (AVIF alone carries ~5 MB of codec)
     "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL._imagingtk", "PIL.ImageTk", "PIL.ImageQt",
+    # interactive line editing (and its libreadline/libtinfo): the bundle has no interactive prompt
+    "readline",
 )
 
 # Python-level dependencies between PySide6 modules: keeping a module keeps what it imports on load.
@@ -169,8 +171,9 @@ def prune_toc(toc: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, str]]
 
 
 # Folders (relative to the bundle's internal folder) that hold only link-time dependencies: a library
-# there that no kept binary needs is an orphan, left behind by a plugin that was pruned after analysis.
-DEPENDENCY_ONLY_DIRS = ("", "PySide6/Qt/lib")
+# there that no kept binary needs is an orphan, left behind by a plugin that was pruned after analysis
+# or by a library replaced with a stand-in (slim_libs.py). ``*.libs`` are the wheels' auditwheel folders.
+DEPENDENCY_ONLY_DIRS = ("", "PySide6/Qt/lib", "opencv_python_headless.libs", "numpy.libs", "pillow.libs")
 
 
 def _is_dependency_candidate(dest: str) -> bool:

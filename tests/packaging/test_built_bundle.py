@@ -38,3 +38,17 @@ def test_bundle_selftest_passes_offline():
     dropped_in = list((DIST / "models").glob("*/manifest.json"))
     source = "models/ beside the bundle" if dropped_in else "bundled"
     assert f"({source}, sha256" in proc.stdout, proc.stdout
+
+
+def test_built_bundle_carries_the_stand_ins_not_the_originals():
+    """On Linux the libraries ceusdesk never calls are small stand-ins (packaging/slim_libs.py)."""
+    libs = DIST / "_internal" / "opencv_python_headless.libs"
+    if not libs.is_dir():
+        pytest.skip("no OpenCV wheel libraries in this bundle (not a Linux build)")
+    for pattern in ("libopenblas*", "libaom-*", "libvpx-*"):
+        found = list(libs.glob(pattern))
+        assert found and all(p.stat().st_size < 100_000 for p in found), (pattern, found)
+    assert not list(libs.glob("libgfortran*")), "OpenCV's gfortran is needed only by its real OpenBLAS"
+    icu = list((DIST / "_internal" / "PySide6" / "Qt" / "lib").glob("libicudata.so.*"))
+    assert icu and icu[0].stat().st_size < 25_000_000, icu
+    assert not [p for p in DIST.rglob("*") if p.is_symlink() and not p.exists()], "links to nothing"
