@@ -32,7 +32,7 @@ from ..errors import CeusdeskError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SELFTEST_SEED = 20240611  # one fixed phantom case: the same study on every machine
+SELFTEST_SEED = 1  # one fixed, typical phantom case (moderately differentiated HCC): the same study everywhere
 SELFTEST_LABEL = "hcc"
 SELFTEST_FRAMES = 2  # two frames per clip: every slot filled, the study written in about a second
 
