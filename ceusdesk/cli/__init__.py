@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import CeusdeskError
 
@@ -26,6 +29,15 @@ EXIT_CODES_DOC = """exit codes:
   5  model package refused
   130 cancelled
 """
+
+
+def print_document(doc: dict[str, Any], as_json: bool, fmt: Callable[[dict[str, Any]], str]) -> None:
+    """The command's result on stdout: the JSON document alone, or its readable form."""
+    if as_json:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(fmt(doc))
 
 
 def build_parser() -> argparse.ArgumentParser:

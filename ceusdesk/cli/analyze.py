@@ -7,7 +7,6 @@ codes listed by ``ceusdesk --help``: 2 no/bad ROI, 3 nothing readable, 4 incompl
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from ..inference import AnalysisResult, LoadedModel, analyze, get_model
 from ..models import resolve_model
 from ..preprocess import Roi, parse_roi
 from ..study import Study
+from . import print_document
 from .inspect import add_study_arguments, study_from_args
 
 SET_TITLES = {"early": "EARLY SET (≤2 min)", "full": "FULL SET (to Kupffer phase)"}
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     study, _model, result, roi = analyze_study(args)
     doc = analysis_document(study, result, roi)
     write_report_and_audit(args, study, doc["result"], roi)
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n" if args.json else format_summary(doc))
+    print_document(doc, args.json, format_summary)
     return 0
 
 

@@ -5,13 +5,13 @@ The README's first command. The study is written to a temporary folder and remov
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 from ..errors import ModelRefused
 from ..models import HOW_TO_GET, resolve_model
+from . import print_document
 from .analyze import format_summary
 
 DEMO_OPTIONS: dict = {}  # extra PhantomOptions for the demo study (tests shrink it)
@@ -52,11 +52,8 @@ def run(args: argparse.Namespace) -> int:
         study, _model, result, roi = analyze_study(study_args)
         doc = analysis_document(study, result, roi)
         doc["truth"] = {"label": record["label"], "subtype": record["subtype"]}
-    if args.json:
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(format_summary(doc))
+    print_document(doc, args.json, format_summary)
+    if not args.json:
         truth = doc["truth"]
         print(f"\ntruth      {LABEL_TEXT[truth['label']]} ({truth['subtype'].replace('_', ' ')}) - "
               "a synthetic phantom lesion")

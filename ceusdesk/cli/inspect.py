@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from ..study import BadStudyOption, open_study
+from . import print_document
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -66,11 +66,7 @@ def _progress_printer():
 def run(args: argparse.Namespace) -> int:
     study = study_from_args(args)
     doc = study.to_json()
-    if args.json:
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(format_table(doc))
+    print_document(doc, args.json, format_table)
     return 0
 
 

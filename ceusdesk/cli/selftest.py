@@ -15,7 +15,6 @@ model package; 1 for anything else). ``-v`` adds the traceback of an unexpected 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys
@@ -28,11 +27,12 @@ from typing import Any, TypeVar
 
 from .. import __version__
 from ..errors import CeusdeskError
+from . import print_document
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SELFTEST_SEED = 1  # one fixed, typical phantom case (moderately differentiated HCC): the same study everywhere
+SELFTEST_SEED = 1  # one fixed, typical case (moderately differentiated HCC), the same everywhere
 SELFTEST_LABEL = "hcc"
 SELFTEST_FRAMES = 2  # two frames per clip: every slot filled, the study written in about a second
 
@@ -171,9 +171,5 @@ def run(args: argparse.Namespace) -> int:
         # main() prints "ceusdesk: <message>"; the FAILED prefix is what scripts grep for
         err.args = (f"selftest FAILED at {err}",)
         raise
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(format_report(report))
+    print_document(report, args.json, format_report)
     return 0

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ClipSpec, write_clip
+from .conftest import ClipSpec, write_clip
 
 from ceusdesk.cli import main
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import data_file
+from .conftest import data_file
 
 from ceusdesk.frames import panel_image
 from ceusdesk.ingest import read_frame, scan

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import INJECTION, ClipSpec, make_frame, write_clip, write_study
+from .conftest import INJECTION, ClipSpec, make_frame, write_clip, write_study
 from PIL import Image
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset

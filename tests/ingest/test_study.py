@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from conftest import INJECTION, LEFT, RIGHT, ClipSpec, make_frame, write_clip, write_study
+from .conftest import INJECTION, LEFT, RIGHT, ClipSpec, make_frame, write_clip, write_study
 
 from ceusdesk.frames import panel_image, slot_panels
 from ceusdesk.study import BadStudyOption, open_study

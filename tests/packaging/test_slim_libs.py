@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="session")
 def slim():
-    from conftest import load
+    from tests.packaging.conftest import load
 
     return load("slim_libs")
 
