@@ -212,7 +212,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         ("FONTSIZE", (0, 0), (-1, -1), 9),
     ]))
     story += [
-        Table([[[badge, Spacer(1, 1 * mm), Paragraph(escape(badge_detail(phase_set).replace("≤", "<=")), body)],
+        Table([[[badge, Spacer(1, 1 * mm),
+                 Paragraph(escape(badge_detail(phase_set).replace("≤", "<=")), body)],  # Helvetica lacks ≤
                 [Paragraph(call_line, body), Spacer(1, 2 * mm), prob_table]]],
               colWidths=[68 * mm, 100 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]),
         Spacer(1, 4 * mm),

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import ClipSpec, write_clip
-
 from ceusdesk.cli import main
+
+from .conftest import ClipSpec, write_clip
 
 SLOTS = ["B", "0:30", "1:00", "2:00", "3:00", "4:00", "5:00", "6:00", "10:00"]
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from .conftest import data_file
 
 from ceusdesk.frames import panel_image
 from ceusdesk.ingest import read_frame, scan
 from ceusdesk.ingest.decode import dicom_header
 from ceusdesk.study import open_study
+
+from .conftest import data_file
 
 
 def _one(name: str):

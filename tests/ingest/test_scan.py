@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from .conftest import INJECTION, ClipSpec, make_frame, write_clip, write_study
 from PIL import Image
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -18,6 +17,8 @@ from vfr_avi import write_vfr_avi
 
 from ceusdesk.errors import Cancelled, NothingReadable
 from ceusdesk.ingest import DECODING_PLUGIN, read_frame, scan
+
+from .conftest import INJECTION, ClipSpec, make_frame, write_clip, write_study
 
 
 def _messages(result) -> dict[str, str]:

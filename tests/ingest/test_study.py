@@ -5,10 +5,11 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from .conftest import INJECTION, LEFT, RIGHT, ClipSpec, make_frame, write_clip, write_study
 
 from ceusdesk.frames import panel_image, slot_panels
 from ceusdesk.study import BadStudyOption, open_study
+
+from .conftest import INJECTION, LEFT, RIGHT, ClipSpec, make_frame, write_clip, write_study
 
 ALL = ["B", "0:30", "1:00", "2:00", "3:00", "4:00", "5:00", "6:00", "10:00"]
 
