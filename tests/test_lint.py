@@ -1,0 +1,18 @@
+"""The code base stays ruff-clean (the rules in pyproject.toml)."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_clean():
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.fail("ruff is not installed: install the dev extra (pip install -e '.[dev]')")
+    proc = subprocess.run([ruff, "check", "--no-cache", "ceusdesk", "trainer", "tests", "benchmarks", "packaging"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]
