@@ -13,6 +13,6 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     if not Path(ruff).exists():
         pytest.fail("ruff is not installed: install the dev extra (pip install -e '.[dev]')")
-    proc = subprocess.run([ruff, "check", "--no-cache", "ceusdesk", "trainer", "tests", "benchmarks", "packaging"],
-                          cwd=REPO, capture_output=True, text=True)
+    paths = ["ceusdesk", "trainer", "tests", "benchmarks", "packaging"]
+    proc = subprocess.run([ruff, "check", "--no-cache", *paths], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]
