@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ceusdesk.manifest import sha256_file
 from ceusdesk.preprocess import InputSpec
 from ceusdesk.protocol import Protocol, default_protocol
 
@@ -39,7 +40,7 @@ from . import data as tdata
 from . import metrics
 from .augment import AugmentConfig, synchronized_augment
 from .distributed import DistInfo, barrier, init_distributed, shard_indices, shutdown
-from .model import CLASSES, build_model, sha256_file
+from .model import CLASSES, build_model
 from .presets import PRESETS, Preset, get_preset
 
 log = logging.getLogger(__name__)

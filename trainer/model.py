@@ -7,7 +7,6 @@ mask and classified into benign / HCC / non-HCC malignant. Both models take the 
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet50
 
+from ceusdesk.manifest import sha256_file
 from ceusdesk.protocol import Protocol
 
 log = logging.getLogger(__name__)
@@ -32,14 +32,6 @@ TORCHVISION_RESNET50_SHA256_PREFIXES = {
 
 class PretrainedWeightsError(ValueError):
     pass
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_pretrained_resnet50(path: str | Path) -> dict[str, torch.Tensor]:
