@@ -212,7 +212,8 @@ def open_study(
 
     injection, source = _injection(main, injection_time, side, sampler, warnings, root)
     for e in entries:
-        if injection is not None and e.clip.start is not None:
+        # another patient's or study's clip has no time in this exam: its offset would be meaningless
+        if injection is not None and e.clip.start is not None and e.excluded in (None, "truncated"):
             e.start_s = (e.clip.start - injection).total_seconds()
             offsets = e.clip.frame_offsets_s
             e.end_s = e.start_s + (float(offsets[e.clip.usable_frames - 1]) if offsets is not None

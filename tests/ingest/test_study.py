@@ -66,6 +66,7 @@ def test_foreign_patient_is_listed_excluded_and_warned(study_dir):
     other = [e for e in study.clips if e.clip.path.name.startswith("OTHER")]
     assert [e.excluded for e in other] == ["other patient"] * 2
     assert all(e.slot is None for e in other)
+    assert all(e.start_s is None and e.end_s is None for e in other)  # no time in this patient's exam
     assert all(sf.clip.patient_id == "P0001" for sf in study.slots.values() if sf)
     warned = {w.path.split("/")[-1] for w in study.warnings if "another patient" in w.message}
     assert warned == {"OTHER1", "OTHER2"}
