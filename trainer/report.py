@@ -30,6 +30,8 @@ def _plots(run: Path, doc: dict) -> list[str]:
         labels, probs, combos = z["labels"][have], z["probs"][:, have], [str(c) for c in z["combos"]]
     out = run / "plots"
     out.mkdir(exist_ok=True)
+    # results on the phantom prove the pipeline, not the medicine: every figure says so
+    data_note = "\nPHANTOM DATA - not patients" if doc.get("phantom") else ""
     fig, ax = plt.subplots(figsize=(5, 5))
     for c, name in enumerate(combos):
         fpr, tpr = metrics.roc(labels, probs[c])
@@ -38,13 +40,13 @@ def _plots(run: Path, doc: dict) -> list[str]:
     if wo.get("available") and wo.get("specificity") is not None:
         ax.plot(1 - wo["specificity"], wo["sensitivity"], "k*", ms=12, label="washout score")
     ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC, benign vs malignant (OOF)")
+    ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC, benign vs malignant (OOF)" + data_note)
     ax.legend(fontsize=8)
     fig.savefig(out / "roc.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     rows = {r["name"]: r for r in doc["rows"]}
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
     for ax, name in zip(axes, ("early", "full"), strict=True):
         cm = np.array(rows[name]["confusion_3class"])
         ax.imshow(cm, cmap="Blues")
@@ -57,7 +59,7 @@ def _plots(run: Path, doc: dict) -> list[str]:
             yticklabels=CLASSES,
             xlabel="predicted",
             ylabel="true",
-            title=name,
+            title=name + data_note,
         )
         ax.tick_params(axis="x", labelrotation=20)
     fig.savefig(out / "confusion.png", dpi=110, bbox_inches="tight")
@@ -68,7 +70,7 @@ def _plots(run: Path, doc: dict) -> list[str]:
         conf, acc, _ = metrics.reliability(probs[combos.index(name)], labels)
         ax.plot(conf, acc, "o-", label=f"{name} (ECE {rows[name]['ece']:.3f})")
     ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set(xlabel="confidence (top class)", ylabel="accuracy", title="Calibration (OOF)")
+    ax.set(xlabel="confidence (top class)", ylabel="accuracy", title="Calibration (OOF)" + data_note)
     ax.legend(fontsize=8)
     fig.savefig(out / "reliability.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
