@@ -54,5 +54,5 @@ fi
 "$VENV/bin/python" packaging/bundle_size.py "$ROOT/dist/ceusdesk"
 
 if [[ "${1:-}" == "--check" ]]; then
-  packaging/offline_selftest.sh "$ROOT/dist/ceusdesk/ceusdesk"
+  packaging/offline_selftest.sh "$ROOT/dist/ceusdesk/ceusdesk" selftest
 fi
