@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,13 @@ def new_case_id() -> str:
 
 
 def save_training_case(folder: str | Path, study: Any, roi: Roi, label: str, *, case_id: str | None = None,
-                       subtype: str | None = None, injection_time: str | None = None) -> Path:
+                       subtype: str | None = None, injection_time: str | None = None,
+                       slot_rois: Mapping[str, Roi] | None = None) -> Path:
     """Copy the slot clips of ``study`` into ``folder/<case_id>`` and append its cases.jsonl line.
 
-    ``injection_time`` (HH:MM:SS) defaults to the study's own. Returns the case folder.
+    ``injection_time`` (HH:MM:SS) defaults to the study's own. ``slot_rois`` are the ROIs the user
+    adjusted by hand for single slots; they are saved as ``slot_rois`` so the trainer builds exactly
+    the input the app analyzed. Returns the case folder.
     """
     if label not in CLASSES:
         raise ValueError(f"label {label!r}: expected one of {', '.join(CLASSES)}")
@@ -68,6 +72,8 @@ def save_training_case(folder: str | Path, study: Any, roi: Roi, label: str, *, 
         "slot_overrides": overrides,
         "source": "app",
     }
+    if slot_rois:
+        record["slot_rois"] = {name: [int(v) for v in r] for name, r in slot_rois.items() if name in present}
     append_jsonl(folder / CASES_FILE, record)
     log.info("training case %s saved (%d slots, %d files)", case_id, len(overrides), len(copied))
     return case_dir

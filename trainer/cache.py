@@ -99,7 +99,9 @@ def build_case_arrays(
         protocol=protocol,
     )
     roi = tuple(int(v) for v in rec["roi"])
-    ci = case_inputs(study, roi, spec, protocol=protocol)
+    # ROIs adjusted by hand per slot in the app (cases saved with "Save as training case")
+    slot_rois = {k: tuple(int(v) for v in r) for k, r in (rec.get("slot_rois") or {}).items()}
+    ci = case_inputs(study, roi, spec, protocol=protocol, rois=slot_rois or None)
     return (
         np.asarray(ci.images, dtype=np.float32),
         np.asarray(ci.mask, dtype=np.float32),

@@ -452,9 +452,10 @@ class MainWindow(QMainWindow):
     def save_case(self, folder: str | Path, label: str) -> None:
         from ..cases_out import save_training_case
 
-        study, roi = self.study, self.roi
+        study, roi, slot_rois = self.study, self.roi, dict(self.user_rois)
         inj = self.params.injection_time if self.params else None
-        task = Task(lambda _p, _c: str(save_training_case(folder, study, roi, label, injection_time=inj)),
+        task = Task(lambda _p, _c: str(save_training_case(folder, study, roi, label, injection_time=inj,
+                                                          slot_rois=slot_rois)),
                     "training case")
         task.signals.finished.connect(self._case_saved)
         task.signals.failed.connect(self.show_error)
