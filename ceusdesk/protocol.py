@@ -141,6 +141,20 @@ class Protocol:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+def format_t(t_s: float | None, *, decimals: int = 0, ascii_only: bool = False) -> str:
+    """Time after injection as ``m:ss`` (``m:ss.s`` with ``decimals=1``); negative before injection.
+
+    ``ascii_only`` writes ``-`` instead of the typographic minus and dash (PDF core fonts lack them).
+    """
+    if t_s is None:
+        return "-" if ascii_only else "—"
+    sign = ("-" if ascii_only else "−") if t_s < 0 else ""
+    t = abs(float(t_s))
+    if decimals:
+        return f"{sign}{int(t // 60)}:{t % 60:0{3 + decimals}.{decimals}f}"
+    return f"{sign}{int(t // 60)}:{int(t % 60):02d}"
+
+
 @cache
 def default_protocol() -> Protocol:
     """The bundled ``sonazoid-9`` protocol."""

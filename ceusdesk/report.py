@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 from . import RESEARCH_USE
 from . import __version__ as CEUSDESK_VERSION
 from .preprocess import PREPROCESS_VERSION, Roi
-from .protocol import SLOT_NAMES
+from .protocol import SLOT_NAMES, format_t
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +153,6 @@ def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360) -> Im
     return img.resize(size, Image.Resampling.LANCZOS)
 
 
-def _fmt_t(t_s: float | None) -> str:
-    if t_s is None:
-        return "-"
-    sign = "-" if t_s < 0 else ""
-    t = abs(float(t_s))
-    return f"{sign}{int(t // 60)}:{t % 60:04.1f}"
 
 
 def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
@@ -235,7 +229,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
             flow: Any = RLImage(buf, width=w, height=w * thumb.height / thumb.width)
         else:
             flow = Paragraph("<i>missing</i>", small)
-        caption = f"<b>{escape(name)}</b>  t = {_fmt_t(info.get('t_s') if info else None)}"
+        t_text = format_t(info.get("t_s") if info else None, decimals=1, ascii_only=True)
+        caption = f"<b>{escape(name)}</b>  t = {t_text}"
         if info and info.get("source"):
             caption += f"  ({escape(str(info['source']))})"
         cells.append([flow, Paragraph(caption, small)])

@@ -16,17 +16,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..ingest.records import Warn
+from ..protocol import format_t
 
 CLIP_MIME = "application/x-ceusdesk-clip"
 COLUMNS = ("file", "kind", "frames", "start", "end", "slot")
-
-
-def fmt_time(t_s: float | None) -> str:
-    if t_s is None:
-        return "—"
-    sign = "−" if t_s < 0 else ""
-    t = abs(float(t_s))
-    return f"{sign}{int(t // 60)}:{int(t % 60):02d}"
 
 
 class _ClipTable(QTableWidget):
@@ -77,7 +70,7 @@ class ClipList(QWidget):
         for row, entry in enumerate(study.clips):
             clip = entry.clip
             cells = [study.rel(clip.path), str(clip.kind), str(clip.n_frames),
-                     fmt_time(entry.start_s), fmt_time(entry.end_s),
+                     format_t(entry.start_s), format_t(entry.end_s),
                      entry.slot or (f"excluded: {entry.excluded}" if entry.excluded else "—")]
             self.table.insertRow(row)
             for col, text in enumerate(cells):

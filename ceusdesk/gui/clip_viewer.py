@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..protocol import SLOT_NAMES
+from ..protocol import SLOT_NAMES, format_t
 from . import backend
-from .clip_list import fmt_time
 from .imaging import BMODE_COLOUR, CONTRAST_COLOUR, to_qimage
 from .workers import Runner, Task
 
@@ -172,7 +171,7 @@ class ClipViewer(QWidget):
             self.view.set_frame(arr, contrast, bmode)
             t = self.time_after_injection(index)
             self.time.setText(f"frame {index + 1}/{self.slider.maximum() + 1}   "
-                              f"t = {fmt_time(t)} after injection")
+                              f"t = {format_t(t)} after injection")
         self._next_pending()
 
     def _frame_failed(self, message: str) -> None:

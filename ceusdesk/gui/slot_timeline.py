@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..protocol import SLOT_NAMES
+from ..protocol import SLOT_NAMES, format_t
 from . import backend
-from .clip_list import CLIP_MIME, fmt_time
+from .clip_list import CLIP_MIME
 from .imaging import thumbnail
 
 STATUS_TEXT = {"assigned": "assigned", "missing": "MISSING", "estimated": "estimated time",
@@ -65,7 +65,7 @@ class SlotCard(QFrame):
 
     def set_info(self, t_s: float | None, status: str) -> None:
         self.status = status
-        self.time.setText(fmt_time(t_s))
+        self.time.setText(format_t(t_s))
         self.state.setText(STATUS_TEXT.get(status, status))
         self.setProperty("status", status)
         self.style().unpolish(self)
