@@ -38,3 +38,11 @@ def test_protocol_round_trips_and_rejects_bad_branches():
     d["branches"] = [["B", "0:30"], ["1:00"]]
     with pytest.raises(ValueError, match="branches"):
         Protocol.from_dict(d)
+
+
+def test_format_t_for_screen_and_pdf():
+    from ceusdesk.protocol import format_t
+
+    assert format_t(75.4) == "1:15" and format_t(-23.6) == "−0:23" and format_t(None) == "—"
+    assert format_t(605.25, decimals=1, ascii_only=True) == "10:05.2"
+    assert format_t(-5, decimals=1, ascii_only=True) == "-0:05.0" and format_t(None, ascii_only=True) == "-"
