@@ -46,3 +46,19 @@ class Cancelled(CeusdeskError):
     """The user cancelled a long operation."""
 
     exit_code = 130
+
+
+class ContrastPanelUnsure(CeusdeskError):
+    """The study's cues do not say which side of the dual display is contrast: no classification."""
+
+    exit_code = 6
+
+    def __init__(self, detail: str = ""):
+        msg = "contrast panel unsure: pass --contrast-panel left|right"
+        super().__init__(msg + (f" ({detail})" if detail else "") + "; no result is given")
+
+
+class OutputNotWritten(CeusdeskError):
+    """The result was computed and printed, but a report, its JSON or the audit log could not be written."""
+
+    exit_code = 7

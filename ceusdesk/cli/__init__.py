@@ -27,6 +27,8 @@ EXIT_CODES_DOC = """exit codes:
   3  nothing readable in the input
   4  incomplete phase set: no classification
   5  model package refused
+  6  contrast panel unsure: pass --contrast-panel left|right (no classification)
+  7  result computed and printed, but a report, its JSON or the audit log could not be written
   130 cancelled
 """
 
