@@ -1,4 +1,4 @@
-"""``python -m trainer synth|fit|evaluate|export``.
+"""``python -m trainer synth|fit|evaluate|export|phantom-audit|test-package``.
 
 Each subcommand is a module of this package with ``get_args_parser()`` and ``main(args)``
 (the torchvision references' shape), so it also runs as ``python -m trainer.fit``.
@@ -14,6 +14,8 @@ COMMANDS = {
     "fit": "train the triple-ResNet50 with cross-validation",
     "evaluate": "out-of-fold evaluation table, plots and report",
     "export": "ONNX + int8 model package for the app",
+    "phantom-audit": "how much the phantom's non-image cues and kinetics give away (no images)",
+    "test-package": "run a model package on an independent labelled cohort through the app's code",
 }
 
 
@@ -22,11 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print("usage: python -m trainer {" + ",".join(COMMANDS) + "} [options]\n", file=sys.stderr)
         for name, doc in COMMANDS.items():
-            print(f"  {name:9s} {doc}", file=sys.stderr)
+            print(f"  {name:13s} {doc}", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    module = importlib.import_module(f"trainer.{argv[0]}")
+    module = importlib.import_module(f"trainer.{argv[0].replace('-', '_')}")
     args = module.get_args_parser().parse_args(argv[1:])
     return int(module.main(args) or 0)
 
