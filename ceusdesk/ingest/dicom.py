@@ -87,6 +87,7 @@ def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
         path=path, kind="dicom", n_frames=n_frames, rows=rows, cols=cols,
         start=start, frame_offsets_s=offsets,
         patient_id=_str(ds, "PatientID"), patient_name=_str(ds, "PatientName"),
+        patient_birth_date=_str(ds, "PatientBirthDate"), patient_sex=_str(ds, "PatientSex"),
         study_uid=_str(ds, "StudyInstanceUID"), series_uid=_str(ds, "SeriesInstanceUID"),
         sop_uid=_str(ds, "SOPInstanceUID"),
         contrast_start=contrast_start(ds, start),

@@ -49,6 +49,8 @@ class Clip:
     frame_offsets_s: np.ndarray | None = None
     patient_id: str | None = None
     patient_name: str | None = None  # PHI: never logged
+    patient_birth_date: str | None = None  # PHI (DICOM DA, YYYYMMDD): for the report only
+    patient_sex: str | None = None  # M | F | O as the header says
     study_uid: str | None = None
     series_uid: str | None = None
     sop_uid: str | None = None
