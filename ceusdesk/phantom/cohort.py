@@ -61,8 +61,11 @@ def _patient_hash(seed: int, case_id: str) -> str:
 
 
 def synthesize_case(out_dir: Path | str, *, seed: int, label: str | None = None, subtype: str | None = None,
-                    options: PhantomOptions | None = None, case_id: str | None = None) -> dict:
+                    options: PhantomOptions | None = None, case_id: str | None = None,
+                    textbook: bool = False) -> dict:
     """Write one phantom study under ``out_dir`` and return its cases.jsonl record.
+
+    ``textbook``: the subtype's classic picture (demo, self-test), see ``params.sample_case``.
 
     Same ``seed`` and options → byte-identical pixel data. The study folder is ``out_dir/case_id``
     (replaced if present).
@@ -75,7 +78,8 @@ def synthesize_case(out_dir: Path | str, *, seed: int, label: str | None = None,
         raise ValueError(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")
     out_dir = Path(out_dir)
     case_id = case_id or f"phantom-{seed}"
-    params: CaseParams = sample_case(np.random.default_rng([seed, 0]), label=label, subtype=subtype)
+    params: CaseParams = sample_case(np.random.default_rng([seed, 0]), label=label, subtype=subtype,
+                                     textbook=textbook)
     srng = np.random.default_rng([seed, 3])  # study-level draws: side, times, encodings, schedule
     side = options.contrast_side or str(srng.choice(["left", "right"]))
     day = dt.date(2022, 1, 3) + dt.timedelta(days=int(srng.integers(0, 900)))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .subtypes import SUBTYPES, subtypes_of
+from .subtypes import LABELS, SUBTYPES, subtypes_of
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,15 @@ class Anatomy:
 
 
 @dataclass(frozen=True)
+class Patient:
+    """What every lesion of one patient shares: the liver (cirrhosis, kinetics) and the anatomy."""
+
+    cirrhotic: bool
+    kinetics: Kinetics
+    anatomy: Anatomy
+
+
+@dataclass(frozen=True)
 class Display:
     bmode_gain_db: float
     ceus_gain_db: float
@@ -99,26 +108,64 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def sample_kinetics(rng: np.random.Generator, cirrhotic: bool) -> Kinetics:
+class Draw:
+    """The sampler's random draws; in textbook mode each range shrinks to its central ``CENTRAL`` part
+    and each yes/no choice takes its commoner answer, so a case reads as the subtype's classic picture.
+    The generator is consumed the same way in both modes."""
+
+    CENTRAL = 0.3
+
+    def __init__(self, rng: np.random.Generator, textbook: bool = False) -> None:
+        self.rng = rng
+        self.textbook = textbook
+
+    def u(self, lo: float, hi: float) -> float:
+        x = float(self.rng.uniform(lo, hi))
+        if not self.textbook:
+            return x
+        mid = 0.5 * (lo + hi)
+        return mid + (x - mid) * self.CENTRAL
+
+    def logu(self, lo: float, hi: float) -> float:
+        return float(np.exp(self.u(np.log(lo), np.log(hi))))
+
+    def chance(self, p: float) -> bool:
+        r = float(self.rng.random())
+        return p > 0.5 if self.textbook else r < p
+
+    def pick(self, options: tuple, weights: tuple[float, ...]):
+        """One of ``options`` with these relative weights (textbook: the most likely one)."""
+        w = np.asarray(weights, dtype=float)
+        i = int(self.rng.choice(len(options), p=w / w.sum()))
+        return options[int(np.argmax(w))] if self.textbook else options[i]
+
+
+# Cirrhosis prevalence: HCC grows in cirrhotic livers; other lesions sometimes do too. With no label the
+# prevalence of the default class mix (48:78:55).
+CIRRHOSIS_PREVALENCE = {"hcc": 0.7, "benign": 0.25, "non_hcc_malignant": 0.25, None: 0.44}
+
+
+def sample_kinetics(d: Draw, cirrhotic: bool) -> Kinetics:
     return Kinetics(
-        t_arrival=_u(rng, 9.0, 19.0),
-        t_rise=_u(rng, 6.0, 12.0),
-        first_pass=_u(rng, 0.8, 1.2),
-        portal_delay=_u(rng, 6.0, 12.0),
-        portal_spread=_u(rng, 1.5, 2.2),
-        equilibrium=_u(rng, 0.30, 0.42),
-        tau_clear=_u(rng, 150.0, 280.0),
-        kupffer_max=_u(rng, 0.17, 0.27) * (0.85 if cirrhotic else 1.0),
-        tau_kupffer=_u(rng, 110.0, 230.0),
-        blood_fraction=_u(rng, 0.25, 0.35),
-        arterial_fraction=_u(rng, 0.30, 0.40) if cirrhotic else _u(rng, 0.20, 0.28),
+        t_arrival=d.u(9.0, 19.0),
+        t_rise=d.u(6.0, 12.0),
+        first_pass=d.u(0.8, 1.2),
+        portal_delay=d.u(6.0, 12.0),
+        portal_spread=d.u(1.5, 2.2),
+        equilibrium=d.u(0.30, 0.42),
+        tau_clear=d.u(150.0, 280.0),
+        kupffer_max=d.u(0.17, 0.27) * (0.85 if cirrhotic else 1.0),
+        tau_kupffer=d.u(110.0, 230.0),
+        blood_fraction=d.u(0.25, 0.35),
+        arterial_fraction=d.u(0.30, 0.40) if cirrhotic else d.u(0.20, 0.28),
     )
 
 
-def sample_anatomy(rng: np.random.Generator, cirrhotic: bool) -> Anatomy:
-    depth = _u(rng, 12.0, 16.0)
-    wall = _u(rng, 1.3, 2.6)
+def sample_anatomy(d: Draw, cirrhotic: bool) -> Anatomy:
+    depth = d.u(12.0, 16.0)
+    wall = d.u(1.3, 2.6)
     vessels = []
+    rng = d.rng  # vessel layout is scenery: never narrowed by textbook mode
     for kind, n in (("portal", int(rng.integers(1, 4))), ("hepatic", int(rng.integers(1, 3))),
                     ("artery", int(rng.integers(1, 3)))):
         for _ in range(n):
@@ -127,12 +174,25 @@ def sample_anatomy(rng: np.random.Generator, cirrhotic: bool) -> Anatomy:
             vessels.append((kind, _u(rng, -5.0, 5.0), _u(rng, wall + 1.5, depth - 1.0),
                             _u(rng, -np.pi, np.pi), _u(rng, 2.5, 7.0), radius, _u(rng, -0.5, 0.5)))
     return Anatomy(
-        depth_cm=depth, wall_cm=wall, diaphragm_cm=depth + _u(rng, -3.5, 1.5),
-        diaphragm_tilt=_u(rng, -1.5, 1.5), cirrhotic=cirrhotic,
-        texture_sigma=_u(rng, 0.25, 0.4) if cirrhotic else _u(rng, 0.1, 0.2),
-        texture_scale_cm=_u(rng, 0.5, 0.9) if cirrhotic else _u(rng, 0.2, 0.4),
+        depth_cm=depth, wall_cm=wall, diaphragm_cm=depth + d.u(-3.5, 1.5),
+        diaphragm_tilt=d.u(-1.5, 1.5), cirrhotic=cirrhotic,
+        texture_sigma=d.u(0.25, 0.4) if cirrhotic else d.u(0.1, 0.2),
+        texture_scale_cm=d.u(0.5, 0.9) if cirrhotic else d.u(0.2, 0.4),
         vessels=tuple(vessels),
     )
+
+
+def sample_patient(rng: np.random.Generator, label: str | None = None, textbook: bool = False) -> Patient:
+    """Draw what a patient's lesions share. ``label`` (of the patient's first lesion) only sets the
+    cirrhosis prevalence; textbook: cirrhotic exactly when the lesion is an HCC."""
+    if label not in CIRRHOSIS_PREVALENCE:
+        raise ValueError(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")
+    d = Draw(rng, textbook)
+    cirrhotic = d.chance(CIRRHOSIS_PREVALENCE[label])
+    if textbook:
+        cirrhotic = label == "hcc"
+    return Patient(cirrhotic=cirrhotic, kinetics=sample_kinetics(d, cirrhotic),
+                   anatomy=sample_anatomy(d, cirrhotic))
 
 
 def sample_display(rng: np.random.Generator) -> Display:
@@ -144,8 +204,9 @@ def sample_display(rng: np.random.Generator) -> Display:
     )
 
 
-def _blobs(rng: np.random.Generator, n: int, r_lo: float, r_hi: float, size: tuple[float, float],
+def _blobs(d: Draw, n: int, r_lo: float, r_hi: float, size: tuple[float, float],
            weight: tuple[float, float]) -> tuple[tuple[float, float, float, float], ...]:
+    rng = d.rng  # positions of nodules/spokes/blobs: always random
     out = []
     for _ in range(n):
         a = _u(rng, -np.pi, np.pi)
@@ -154,111 +215,118 @@ def _blobs(rng: np.random.Generator, n: int, r_lo: float, r_hi: float, size: tup
     return tuple(out)
 
 
-def sample_lesion(rng: np.random.Generator, subtype: str, anatomy: Anatomy) -> Lesion:
+SIZE_RANGE_CM = {"hemangioma": (1.0, 5.0), "fnh": (1.5, 5.0), "benign_other": (1.0, 4.0),
+                 "hcc_well": (1.0, 3.0), "hcc_moderate": (1.5, 6.0), "metastasis": (1.0, 4.5),
+                 "icc": (2.0, 6.0)}
+
+
+def sample_lesion(rng: np.random.Generator | Draw, subtype: str, anatomy: Anatomy) -> Lesion:
     """Draw the lesion of ``subtype``; the spreads make the classes overlap as in life."""
+    d = rng if isinstance(rng, Draw) else Draw(rng)
     st = SUBTYPES[subtype]
     inf = float("inf")
-    size_range = {"hemangioma": (1.0, 5.0), "fnh": (1.5, 5.0), "benign_other": (1.0, 4.0),
-                  "hcc_well": (1.0, 3.0), "hcc_moderate": (1.5, 6.0), "metastasis": (1.0, 4.5),
-                  "icc": (2.0, 6.0)}[subtype]
-    lo, hi = np.log(size_range[0]), np.log(size_range[1])
-    diameter = float(np.exp(rng.uniform(lo, hi)))
+    diameter = d.logu(*SIZE_RANGE_CM[subtype])
     malignant = st.label != "benign"
     irregular = 0.10 if subtype in ("metastasis", "icc") else 0.06 if malignant else 0.04
-    harmonics = tuple((_u(rng, 0.0, irregular / np.sqrt(k - 1)), _u(rng, 0, 2 * np.pi)) for k in range(2, 7))
+    harmonics = tuple((_u(d.rng, 0.0, irregular / np.sqrt(k - 1)), _u(d.rng, 0, 2 * np.pi))
+                      for k in range(2, 7))
     # usable centre depths: inside the liver, lesion fully in view
     r = diameter / 2
     dmin = anatomy.wall_cm + r + 0.4
     dmax = min(anatomy.diaphragm_cm - 0.8, anatomy.depth_cm - 0.4) - r
-    depth = _u(rng, dmin, max(dmin, dmax))
+    depth = d.u(dmin, max(dmin, dmax))
     common = dict(subtype=subtype, label=st.label, diameter_cm=diameter, depth_cm=depth,
-                  lateral=_u(rng, -0.6, 0.6), harmonics=harmonics)
+                  lateral=d.u(-0.6, 0.6), harmonics=harmonics)
     p: dict = dict(edge_px=1.0, echo=1.0, halo=0.0, mosaic=0.0, scar=0.0, pattern="homogeneous",
                    v_art=0.1, v_portal=0.15, arrival_shift=0.0, tau_fill=1.0, t_washout=inf,
                    tau_washout=300.0, washout_floor=1.0, kupffer=1.0, kupffer_patchy=0.0, necrosis=0.0,
                    blobs=())
+    u = d.u
     if subtype == "hemangioma":
-        flash = diameter < 2.0 and rng.random() < 0.5
-        p.update(echo=_u(rng, 1.6, 2.6) if rng.random() < 0.85 else _u(rng, 0.8, 1.2),
-                 pattern="nodular", v_art=_u(rng, 0.1, 0.35), v_portal=_u(rng, 0.55, 1.0),
-                 arrival_shift=_u(rng, -1.0, 3.0),
-                 tau_fill=_u(rng, 2.0, 6.0) if flash else float(np.exp(rng.uniform(np.log(25), np.log(240)))),
-                 kupffer=_u(rng, 0.2, 1.0), kupffer_patchy=_u(rng, 0.3, 0.9),
-                 blobs=_blobs(rng, int(rng.integers(5, 12)), 0.75, 0.98, (0.12, 0.25), (0.7, 1.0)))
-        if rng.random() < 0.25:  # some hemangiomas lose contrast late (thrombosed / sclerosed parts)
-            p.update(t_washout=_u(rng, 90.0, 240.0), tau_washout=_u(rng, 150.0, 400.0),
-                     washout_floor=_u(rng, 0.3, 0.7))
+        flash = diameter < 2.0 and d.chance(0.5)
+        p.update(echo=u(1.6, 2.6) if d.chance(0.85) else u(0.8, 1.2),
+                 pattern="nodular", v_art=u(0.1, 0.35), v_portal=u(0.55, 1.0),
+                 arrival_shift=u(-1.0, 3.0),
+                 tau_fill=u(2.0, 6.0) if flash else d.logu(25.0, 240.0),
+                 kupffer=u(0.2, 1.0), kupffer_patchy=u(0.3, 0.9),
+                 blobs=_blobs(d, int(d.rng.integers(5, 12)), 0.75, 0.98, (0.12, 0.25), (0.7, 1.0)))
+        if d.chance(0.25):  # some hemangiomas lose contrast late (thrombosed / sclerosed parts)
+            p.update(t_washout=u(90.0, 240.0), tau_washout=u(150.0, 400.0), washout_floor=u(0.3, 0.7))
     elif subtype == "fnh":
-        p.update(echo=_u(rng, 0.85, 1.15), scar=_u(rng, 0.08, 0.2) if rng.random() < 0.5 else 0.0,
-                 pattern="spoke", v_art=_u(rng, 0.4, 0.8), v_portal=_u(rng, 0.15, 0.3),
-                 arrival_shift=_u(rng, -3.0, -0.5), tau_fill=_u(rng, 5.0, 14.0),
-                 kupffer=_u(rng, 0.85, 1.25), kupffer_patchy=_u(rng, 0.0, 0.2),
-                 blobs=_blobs(rng, int(rng.integers(4, 8)), 1.0, 1.0, (0.05, 0.1), (0.6, 1.0)))  # spokes
-        if rng.random() < 0.12:
-            p.update(t_washout=_u(rng, 120.0, 300.0), tau_washout=_u(rng, 200.0, 500.0),
-                     washout_floor=_u(rng, 0.4, 0.8))
+        p.update(echo=u(0.85, 1.15), scar=u(0.08, 0.2) if d.chance(0.5) else 0.0,
+                 pattern="spoke", v_art=u(0.4, 0.8), v_portal=u(0.15, 0.3),
+                 arrival_shift=u(-3.0, -0.5), tau_fill=u(5.0, 14.0),
+                 kupffer=u(0.85, 1.25), kupffer_patchy=u(0.0, 0.2),
+                 blobs=_blobs(d, int(d.rng.integers(4, 8)), 1.0, 1.0, (0.05, 0.1), (0.6, 1.0)))  # spokes
+        if d.chance(0.12):
+            p.update(t_washout=u(120.0, 300.0), tau_washout=u(200.0, 500.0), washout_floor=u(0.4, 0.8))
     elif subtype == "benign_other":
-        p.update(echo=_u(rng, 0.7, 1.6), v_art=_u(rng, 0.04, 0.35), v_portal=_u(rng, 0.15, 0.3),
-                 arrival_shift=_u(rng, -1.0, 2.0), kupffer=_u(rng, 0.55, 1.15),
-                 kupffer_patchy=_u(rng, 0.0, 0.3))
-        if rng.random() < 0.35:  # adenomas may wash out mildly
-            p.update(t_washout=_u(rng, 60.0, 200.0), tau_washout=_u(rng, 120.0, 400.0),
-                     washout_floor=_u(rng, 0.35, 0.75))
+        p.update(echo=u(0.7, 1.6), v_art=u(0.04, 0.35), v_portal=u(0.15, 0.3),
+                 arrival_shift=u(-1.0, 2.0), kupffer=u(0.55, 1.15), kupffer_patchy=u(0.0, 0.3))
+        if d.chance(0.35):  # adenomas may wash out mildly
+            p.update(t_washout=u(60.0, 200.0), tau_washout=u(120.0, 400.0), washout_floor=u(0.35, 0.75))
     elif subtype == "hcc_well":
-        p.update(echo=_u(rng, 0.7, 1.4), halo=_u(rng, 0.0, 0.4), v_art=_u(rng, 0.05, 0.3),
-                 v_portal=_u(rng, 0.05, 0.18), arrival_shift=_u(rng, -2.0, 1.0),
-                 kupffer=_u(rng, 0.45, 1.05), kupffer_patchy=_u(rng, 0.0, 0.3))
-        if rng.random() < 0.4:
-            p.update(t_washout=_u(rng, 120.0, 300.0), tau_washout=_u(rng, 200.0, 500.0),
-                     washout_floor=_u(rng, 0.4, 0.8))
+        p.update(echo=u(0.7, 1.4), halo=u(0.0, 0.4), v_art=u(0.05, 0.3),
+                 v_portal=u(0.05, 0.18), arrival_shift=u(-2.0, 1.0),
+                 kupffer=u(0.45, 1.05), kupffer_patchy=u(0.0, 0.3))
+        if d.chance(0.4):
+            p.update(t_washout=u(120.0, 300.0), tau_washout=u(200.0, 500.0), washout_floor=u(0.4, 0.8))
     elif subtype == "hcc_moderate":
         large = diameter > 3.0
-        p.update(echo=_u(rng, 0.5, 1.2), halo=_u(rng, 0.2, 0.8), mosaic=_u(rng, 0.4, 0.9) if large else 0.15,
-                 pattern="mosaic" if large else "homogeneous", v_art=_u(rng, 0.45, 1.0),
-                 v_portal=_u(rng, 0.0, 0.06), arrival_shift=_u(rng, -3.0, -0.5),
-                 t_washout=_u(rng, 60.0, 170.0), tau_washout=_u(rng, 80.0, 300.0),
-                 washout_floor=_u(rng, 0.1, 0.5), kupffer=_u(rng, 0.0, 0.45),
-                 kupffer_patchy=_u(rng, 0.0, 0.4), necrosis=_u(rng, 0.0, 0.3) if large else 0.0,
-                 blobs=_blobs(rng, int(rng.integers(5, 10)), 0.0, 0.8, (0.2, 0.45), (0.3, 1.0)))
+        p.update(echo=u(0.5, 1.2), halo=u(0.2, 0.8), mosaic=u(0.4, 0.9) if large else 0.15,
+                 pattern="mosaic" if large else "homogeneous", v_art=u(0.45, 1.0),
+                 v_portal=u(0.0, 0.06), arrival_shift=u(-3.0, -0.5),
+                 t_washout=u(60.0, 170.0), tau_washout=u(80.0, 300.0),
+                 washout_floor=u(0.1, 0.5), kupffer=u(0.0, 0.45),
+                 kupffer_patchy=u(0.0, 0.4), necrosis=u(0.0, 0.3) if large else 0.0,
+                 blobs=_blobs(d, int(d.rng.integers(5, 10)), 0.0, 0.8, (0.2, 0.45), (0.3, 1.0)))
     elif subtype in ("metastasis", "icc"):
-        diffuse = subtype == "metastasis" and rng.random() < 0.3
+        diffuse = subtype == "metastasis" and d.chance(0.3)
         icc = subtype == "icc"
-        p.update(echo=_u(rng, 0.4, 0.8) if not icc else _u(rng, 0.6, 1.1),
-                 halo=_u(rng, 0.5, 1.0) if not icc else _u(rng, 0.0, 0.4),
-                 edge_px=_u(rng, 1.5, 3.0), pattern="homogeneous" if diffuse else "rim",
-                 mosaic=_u(rng, 0.0, 0.3),
-                 v_art=_u(rng, 0.12, 0.5), v_portal=_u(rng, 0.0, 0.05), arrival_shift=_u(rng, -3.0, 0.0),
-                 t_washout=_u(rng, 28.0, 40.0) if icc else _u(rng, 25.0, 58.0),
-                 tau_washout=_u(rng, 15.0, 60.0), washout_floor=_u(rng, 0.0, 0.25),
-                 kupffer=_u(rng, 0.0, 0.12), kupffer_patchy=0.0,
-                 necrosis=_u(rng, 0.2, 0.6) if not diffuse else 0.0)
-        if subtype == "metastasis" and rng.random() < 0.12:  # a slowly washing-out metastasis
-            p.update(t_washout=_u(rng, 70.0, 150.0), tau_washout=_u(rng, 150.0, 300.0),
-                     washout_floor=_u(rng, 0.4, 0.7), kupffer=_u(rng, 0.2, 0.6))
+        p.update(echo=u(0.4, 0.8) if not icc else u(0.6, 1.1),
+                 halo=u(0.5, 1.0) if not icc else u(0.0, 0.4),
+                 edge_px=u(1.5, 3.0), pattern="homogeneous" if diffuse else "rim",
+                 mosaic=u(0.0, 0.3),
+                 v_art=u(0.12, 0.5), v_portal=u(0.0, 0.05), arrival_shift=u(-3.0, 0.0),
+                 t_washout=u(28.0, 40.0) if icc else u(25.0, 58.0),
+                 tau_washout=u(15.0, 60.0), washout_floor=u(0.0, 0.25),
+                 kupffer=u(0.0, 0.12), kupffer_patchy=0.0,
+                 necrosis=u(0.2, 0.6) if not diffuse else 0.0)
+        if subtype == "metastasis" and d.chance(0.12):  # a slowly washing-out metastasis
+            p.update(t_washout=u(70.0, 150.0), tau_washout=u(150.0, 300.0),
+                     washout_floor=u(0.4, 0.7), kupffer=u(0.2, 0.6))
     else:  # pragma: no cover - SUBTYPES lookup above already failed
         raise ValueError(subtype)
     return Lesion(**common, **p)
 
 
-def sample_case(rng: np.random.Generator, label: str | None = None, subtype: str | None = None) -> CaseParams:
-    """Draw a whole case. ``subtype`` wins over ``label``; neither → label drawn 48:78:55."""
+def sample_case(rng: np.random.Generator, label: str | None = None, subtype: str | None = None,
+                patient: Patient | None = None, textbook: bool = False) -> CaseParams:
+    """Draw a whole case: class, subtype, patient (unless given), lesion and display.
+
+    ``subtype`` wins over ``label``; neither → label drawn 48:78:55. ``patient`` reuses another
+    lesion's patient (liver, kinetics, anatomy). ``textbook`` draws the centre of the subtype's
+    distribution with its classic pattern, from the subtypes that have one (HCC → hcc_moderate,
+    non-HCC malignant → metastasis, benign → hemangioma or FNH); it refuses a subtype without one.
+    """
     if subtype is not None:
         if subtype not in SUBTYPES:
             raise ValueError(f"unknown subtype {subtype!r}; expected one of {', '.join(SUBTYPES)}")
         if label is not None and SUBTYPES[subtype].label != label:
             raise ValueError(f"subtype {subtype!r} is {SUBTYPES[subtype].label}, not {label}")
+        if textbook and not SUBTYPES[subtype].textbook:
+            have = ", ".join(s for s, v in SUBTYPES.items() if v.textbook)
+            raise ValueError(f"subtype {subtype!r} has no textbook picture; one of {have}")
         label = SUBTYPES[subtype].label
     else:
         if label is None:
-            label = str(rng.choice(["benign", "hcc", "non_hcc_malignant"], p=np.array([48, 78, 55]) / 181))
-        choices = subtypes_of(label)
+            label = str(rng.choice(list(LABELS), p=np.array([48, 78, 55]) / 181))
+        choices = subtypes_of(label, textbook=textbook)
         shares = np.array([s.share for s in choices])
         subtype = choices[int(rng.choice(len(choices), p=shares / shares.sum()))].name
-    # HCC grows in cirrhotic livers; other lesions sometimes do too
-    cirrhotic = bool(rng.random() < (0.7 if label == "hcc" else 0.25))
-    kinetics = sample_kinetics(rng, cirrhotic)
-    anatomy = sample_anatomy(rng, cirrhotic)
-    lesion = sample_lesion(rng, subtype, anatomy)
+    if patient is None:
+        patient = sample_patient(rng, label, textbook)
+    lesion = sample_lesion(Draw(rng, textbook), subtype, patient.anatomy)
     display = sample_display(rng)
-    return CaseParams(label=label, subtype=subtype, kinetics=kinetics, anatomy=anatomy, lesion=lesion,
-                      display=display)
+    return CaseParams(label=label, subtype=subtype, kinetics=patient.kinetics, anatomy=patient.anatomy,
+                      lesion=lesion, display=display)

@@ -16,19 +16,20 @@ class Subtype:
     label: str
     share: float  # share within its class
     description: str
+    textbook: bool = False  # has a textbook picture: ``sample_case(..., textbook=True)`` draws from these
 
 
 _ALL = (
     Subtype("hemangioma", "benign", 0.50,
-            "peripheral nodular APHE, centripetal fill-in, sustained; partial Kupffer defect"),
-    Subtype("fnh", "benign", 0.25, "spoke-wheel APHE from a central scar, sustained, Kupffer iso"),
+            "peripheral nodular APHE, centripetal fill-in, sustained; partial Kupffer defect", True),
+    Subtype("fnh", "benign", 0.25, "spoke-wheel APHE from a central scar, sustained, Kupffer iso", True),
     Subtype("benign_other", "benign", 0.25,
             "adenoma / focal fat / regenerative nodule: iso or mild APHE, mostly iso later"),
     Subtype("hcc_well", "hcc", 0.30, "well-differentiated HCC: iso or mild APHE, little washout"),
     Subtype("hcc_moderate", "hcc", 0.70,
-            "moderately/poorly differentiated HCC: non-rim APHE (mosaic if large), late mild washout"),
+            "moderately/poorly differentiated HCC: non-rim APHE (mosaic if large), late mild washout", True),
     Subtype("metastasis", "non_hcc_malignant", 0.70,
-            "rim (sometimes diffuse) APHE, early marked washout, sharp Kupffer defect"),
+            "rim (sometimes diffuse) APHE, early marked washout, sharp Kupffer defect", True),
     Subtype("icc", "non_hcc_malignant", 0.30,
             "intrahepatic cholangiocarcinoma: rim/heterogeneous APHE, early marked washout"),
 )
@@ -36,8 +37,8 @@ _ALL = (
 SUBTYPES: dict[str, Subtype] = {s.name: s for s in _ALL}
 
 
-def subtypes_of(label: str) -> list[Subtype]:
-    """The subtypes of one class, in a fixed order."""
+def subtypes_of(label: str, textbook: bool = False) -> list[Subtype]:
+    """The subtypes of one class, in a fixed order (only those with a textbook picture if asked)."""
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")
-    return [s for s in _ALL if s.label == label]
+    return [s for s in _ALL if s.label == label and (s.textbook or not textbook)]
