@@ -3,26 +3,29 @@
 Shared by the trainer (``trainer.export`` writes packages) and the app (``ceusdesk.inference`` reads
 them and verifies every hash and the preprocess version before creating a session). Torch- and Qt-free.
 
-Reading checks the *shape* of the document (required keys, types, schema version) and raises
-:class:`~ceusdesk.errors.ModelRefused` with a one-line message naming the file; whether the package's
-files match their hashes is checked by :func:`verify_files` (the loader calls it).
+Reading checks the *shape* of the document (required keys, types, schema version) and every value's
+range (:mod:`ceusdesk.manifest_checks`) and raises :class:`~ceusdesk.errors.ModelRefused` with a one-line
+message naming the file and the field; whether the package's files match their hashes is checked by
+:func:`verify_files` (the loader calls it). :func:`canonical_sha256` fingerprints the manifest's content
+(the app reports it and checks it against :mod:`ceusdesk.model_pins`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import manifest_checks as checks
+from .atomicio import write_atomic
+from .classes import CLASSES
 from .errors import ModelRefused
 
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-CLASSES = ("benign", "hcc", "non_hcc_malignant")
 OUTPUT_NAME = "probabilities"
 INPUT_NAMES = {"images": "images", "mask": "mask"}
 RESEARCH_USE_ONLY = (
@@ -52,8 +55,12 @@ class FileEntry:
         return {"path": self.path, "sha256": self.sha256, "in_repo": self.in_repo}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> FileEntry:
-        return cls(path=str(d["path"]), sha256=str(d["sha256"]).lower(), in_repo=bool(d.get("in_repo", True)))
+    def from_dict(cls, d: Mapping[str, Any], key: str = "?") -> FileEntry:
+        entry = cls(path=str(d["path"]), sha256=str(d["sha256"]).lower(),
+                    in_repo=bool(d.get("in_repo", True)))
+        checks.check_relative_path(entry.path, f"files.{key}.path")
+        checks.check_sha256(entry.sha256, f"files.{key}.sha256")
+        return entry
 
     @classmethod
     def for_file(cls, package_dir: str | Path, path: str | Path, in_repo: bool = True) -> FileEntry:
@@ -110,13 +117,25 @@ class Manifest:
     input: dict[str, Any]
     output: dict[str, Any]
     classes: tuple[str, ...]
-    threshold: float  # operating threshold on the malignant probability (hcc + non_hcc_malignant)
+    # operating threshold on the malignant probability (hcc + non_hcc_malignant); older packages have
+    # only this one; current ones have ``thresholds`` per phase set (and may keep this for old readers)
+    threshold: float | None
     training: dict[str, Any]
     metrics: list[dict[str, Any]]
     quantization: Quantization
     files: dict[str, FileEntry]
     research_use_only: str = RESEARCH_USE_ONLY
     schema_version: int = MANIFEST_SCHEMA_VERSION
+    thresholds: dict[str, float] = field(default_factory=dict)  # {"early": t, "full": t}
+
+    def threshold_for(self, phase_set: str) -> tuple[float, str]:
+        """The operating threshold for a classification of ``phase_set`` and where it comes from:
+        ``thresholds.<set>``, or ``threshold`` (an older package: one threshold for both sets)."""
+        if self.thresholds:
+            return float(self.thresholds[phase_set]), f"thresholds.{phase_set}"
+        if self.threshold is None:
+            raise ModelRefused(f"model {self.name}: the manifest has no operating threshold")
+        return float(self.threshold), "threshold"
 
     @property
     def preprocess_version(self) -> str:
@@ -131,7 +150,25 @@ class Manifest:
         d["classes"] = list(self.classes)
         d["quantization"] = self.quantization.to_dict()
         d["files"] = {k: v.to_dict() for k, v in self.files.items()}
+        if self.threshold is None:
+            del d["threshold"]
+        if not self.thresholds:
+            del d["thresholds"]
         return d
+
+    def check_values(self) -> None:
+        """Range-check every value the app relies on (raises ``manifest_checks.ManifestValueError``)."""
+        checks.check_thresholds(self.threshold, self.thresholds)
+        checks.check_classes(self.classes)
+        checks.check_classes(self.output.get("classes", CLASSES), "output.classes")
+        n_slots = len(self.protocol.get("slots") or [])
+        if n_slots < 1:
+            raise checks.ManifestValueError("protocol.slots", "is empty")
+        checks.check_input(self.input, n_slots)
+        if str(self.input["preprocess_version"]).strip() == "":
+            raise checks.ManifestValueError("input.preprocess_version", "is empty")
+        if "int8" not in self.files:
+            raise checks.ManifestValueError("files.int8", "is missing; an int8 model is required")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Manifest:
@@ -144,17 +181,47 @@ class Manifest:
         for key in ("size", "preprocess_version", "normalization", "shape", "dtype"):
             if key not in d["input"]:
                 raise ValueError(f"input lacks {key!r}")
-        files = {str(k): FileEntry.from_dict(v) for k, v in d["files"].items()}
+        files = {str(k): FileEntry.from_dict(v, str(k)) for k, v in d["files"].items()}
         if "int8" not in files:
             raise ValueError("files lacks the required 'int8' entry")
+        if "threshold" not in d and "thresholds" not in d:
+            raise ValueError("missing key 'threshold' (or 'thresholds' {early, full})")
+        threshold = d.get("threshold")
+        thresholds = d.get("thresholds") or {}
+        if not isinstance(thresholds, Mapping):
+            raise checks.ManifestValueError("thresholds", "must be an object {early, full}")
         return cls(
             name=str(d["name"]), version=str(d["version"]), uid=str(d["uid"]), created=str(d["created"]),
             git_commit=str(d.get("git_commit", "")), protocol=dict(d["protocol"]), input=dict(d["input"]),
             output=dict(d["output"]), classes=tuple(str(c) for c in d["classes"]),
-            threshold=float(d["threshold"]), training=dict(d.get("training", {})),
+            threshold=None if threshold is None else _plain_number(threshold, "threshold"),
+            thresholds={str(k): _plain_number(v, f"thresholds.{k}") for k, v in thresholds.items()},
+            training=dict(d.get("training", {})),
             metrics=list(d.get("metrics", [])), quantization=Quantization.from_dict(d["quantization"]),
             files=files, research_use_only=str(d["research_use_only"]), schema_version=version,
         )
+
+
+def _plain_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise checks.ManifestValueError(name, f"is {value!r}, not a number")
+    return float(value)
+
+
+def canonical_json(doc: Mapping[str, Any]) -> bytes:
+    """The manifest's content in one canonical byte form (sorted keys, no whitespace, UTF-8)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def canonical_sha256(doc: Mapping[str, Any]) -> str:
+    """sha256 of :func:`canonical_json`: the same for any formatting of the same parsed manifest."""
+    return hashlib.sha256(canonical_json(doc)).hexdigest()
+
+
+def manifest_path_of(path: str | Path) -> Path:
+    """A manifest.json, or a package folder's manifest.json."""
+    path = Path(path)
+    return path / MANIFEST_NAME if path.is_dir() else path
 
 
 def read_manifest(path: str | Path) -> Manifest:
@@ -162,9 +229,12 @@ def read_manifest(path: str | Path) -> Manifest:
 
     Raises :class:`ModelRefused` (one line, naming the file) when it is missing or malformed.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / MANIFEST_NAME
+    return load_manifest(path)[0]
+
+
+def load_manifest(path: str | Path) -> tuple[Manifest, str]:
+    """:func:`read_manifest` plus the :func:`canonical_sha256` of the document as read."""
+    path = manifest_path_of(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
@@ -175,36 +245,54 @@ def read_manifest(path: str | Path) -> Manifest:
     if not isinstance(doc, dict):
         raise ModelRefused(f"{path}: a model manifest must be a JSON object")
     try:
-        return Manifest.from_dict(doc)
+        manifest = Manifest.from_dict(doc)
+        manifest.check_values()
+    except checks.ManifestValueError as err:
+        raise ModelRefused(f"{path}: model manifest refused: {err} - fix or re-export the package") from err
     except KeyError as err:
         raise ModelRefused(f"{path}: malformed model manifest: missing key {err}") from err
     except (TypeError, ValueError, AttributeError) as err:
         raise ModelRefused(f"{path}: malformed model manifest: {err}") from err
+    return manifest, canonical_sha256(doc)
 
 
 def write_manifest(manifest: Manifest, path: str | Path) -> Path:
-    """Write ``manifest`` as JSON (temp file + rename, so a reader never sees half a file)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / MANIFEST_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``manifest`` as JSON (atomically: a reader never sees half a file). Values are range-checked
+    first (``ManifestValueError``): a package the app would refuse is never written."""
+    manifest.check_values()
+    path = manifest_path_of(path)
+    doc = manifest.to_dict()
+    if not all(math.isfinite(v) for v in _numbers(doc)):
+        raise checks.ManifestValueError("(some field)", "holds NaN or Infinity; manifests are standard JSON")
+    return write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _numbers(obj: Any) -> list[float]:
+    if isinstance(obj, float):
+        return [obj]
+    if isinstance(obj, Mapping):
+        return [x for v in obj.values() for x in _numbers(v)]
+    if isinstance(obj, (list, tuple)):
+        return [x for v in obj for x in _numbers(v)]
+    return []
 
 
 def file_path(manifest_path: str | Path, entry: FileEntry) -> Path:
-    """Absolute path of a package file (entries are relative to the manifest's folder)."""
+    """Absolute path of a package file (entries are relative to the manifest's folder).
+
+    Raises :class:`ModelRefused` when the file, symbolic links followed, lies outside the package.
+    """
     manifest_path = Path(manifest_path)
     base = manifest_path if manifest_path.is_dir() else manifest_path.parent
-    return base / entry.path
+    full = base / entry.path
+    try:
+        inside = full.resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError) as err:  # a symlink loop
+        raise ModelRefused(f"{full}: package file cannot be resolved ({err})") from err
+    if not inside:
+        raise ModelRefused(f"{full}: package file leads outside the package ({full.resolve()}); "
+                           "files must lie inside the package folder - reinstall the package")
+    return full
 
 
 def verify_files(manifest_path: str | Path, manifest: Manifest) -> None:

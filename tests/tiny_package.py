@@ -76,9 +76,11 @@ def _calibration(size: int, seed: int, n: int = 16, chunk: int = 4):
 
 def make_tiny_package(folder: str | Path, *, size: int = 32, threshold: float = 0.5, seed: int = 0,
                       preprocess_version: str | None = None, protocol: dict | None = None,
-                      with_fp32: bool = True, name: str = "tiny-test") -> Path:
+                      with_fp32: bool = True, name: str = "tiny-test",
+                      thresholds: dict[str, float] | None = None) -> Path:
     """Write model.int8.onnx (+ model.fp32.onnx) and manifest.json into ``folder``; returns the
-    manifest's path. ``preprocess_version`` / ``protocol`` let tests build mismatching packages."""
+    manifest's path. ``preprocess_version`` / ``protocol`` let tests build mismatching packages;
+    ``thresholds`` {early, full} makes a current package (``threshold`` None: only those)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fp32 = tiny_fp32_model(folder / "model.fp32.onnx", size=size, seed=seed)
@@ -98,7 +100,7 @@ def make_tiny_package(folder: str | Path, *, size: int = 32, threshold: float = 
                "dtype": "float32", "normalization": {"mean": spec.mean, "std": spec.std}, "size": size,
                "preprocess_version": preprocess_version or PREPROCESS_VERSION},
         output={"name": mf.OUTPUT_NAME, "shape": ["N", 3], "classes": list(mf.CLASSES)},
-        classes=mf.CLASSES, threshold=threshold,
+        classes=mf.CLASSES, threshold=None if thresholds else threshold, thresholds=dict(thresholds or {}),
         training={"how": "test package: random weights, not trained", "device": "none"}, metrics=[],
         quantization=mf.Quantization(calibration={"n_cases": n_cal, "source": "random normal test inputs"},
                                      agreement_with_fp32=1.0),

@@ -15,12 +15,11 @@ import torch
 from torch import nn
 from torchvision.models import resnet50
 
+from ceusdesk.classes import CLASSES  # noqa: F401  re-exported: the one class list (model output order)
 from ceusdesk.manifest import sha256_file
 from ceusdesk.protocol import Protocol
 
 log = logging.getLogger(__name__)
-
-CLASSES = ("benign", "hcc", "non_hcc_malignant")
 
 # torchvision publishes ResNet50 ImageNet weights under names carrying their sha256 prefix
 # (resnet50-<prefix>.pth); torch.hub.check_hash verifies exactly that prefix.

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import RESEARCH_USE, audit
+from ..classes import CLASSES
 from ..preprocess import Roi
 from . import backend
 from .clip_list import ClipList
@@ -36,7 +37,7 @@ from .workers import Runner, Task
 
 log = logging.getLogger(__name__)
 
-LABELS = ("benign", "hcc", "non_hcc_malignant")
+LABELS = CLASSES
 
 
 class MainWindow(QMainWindow):

@@ -8,6 +8,11 @@ Per-phase importance is the change in malignant probability when one used slot i
 zeroed, mask 0, as in training's phase dropout): ``p_malignant(without slot) − p_malignant(all)``. A
 negative value means the slot pushed the result towards malignant. The base case and every masked
 variant run as one batch.
+
+The operating threshold is the package's threshold for the phase set that ran (``thresholds.early`` or
+``thresholds.full``; a gapped full set — 3–6 min missing — is "full"); an older package with one
+``threshold`` uses it for both and the result says so. Probabilities that are not finite, outside
+[0, 1] or not summing to 1 are refused (``ModelRefused``), never turned into a call.
 """
 from __future__ import annotations
 
@@ -19,16 +24,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import IncompletePhaseSet
+from ..classes import CLASSES, MALIGNANT
+from ..errors import IncompletePhaseSet, ModelRefused
 from ..inputs import CaseInputs, case_inputs
-from ..manifest import CLASSES, RESEARCH_USE_ONLY
+from ..manifest import RESEARCH_USE_ONLY
 from ..preprocess import Roi
 from ..protocol import PhaseSet, Protocol
 from .loader import LoadedModel
 
 log = logging.getLogger(__name__)
 
-MALIGNANT = ("hcc", "non_hcc_malignant")
+PROBABILITY_SUM_TOLERANCE = 1e-3
+"""Softmax outputs sum to 1 within float32 rounding (export checks 1e-5); far beyond means a broken model."""
+SINGLE_THRESHOLD_NOTE = ("this model package (an older one) has one operating threshold for both phase "
+                         "sets (chosen on the full set); newer packages have one per set")
 
 
 @dataclass
@@ -41,7 +50,7 @@ class AnalysisResult:
     malignant_probability: float
     call: str  # "benign" | "malignant" at the manifest's threshold
     threshold: float
-    model: dict[str, str]  # name, version, uid, sha256
+    model: dict[str, Any]  # name, version, uid, sha256, manifest_sha256, manifest_pinned, threshold…
     phase_importance: dict[str, float]
     rois: dict[str, list[int]]
     warnings: list[str] = field(default_factory=list)
@@ -121,9 +130,29 @@ def classify(
     else:
         images, mask, used = ci.images[None], ci.mask[None], []
     probs = run_model(model, images, mask)
+    check_probabilities(model, probs)
     mal = probs[:, [CLASSES.index(c) for c in MALIGNANT]].sum(axis=1, dtype=np.float64)
     imp = {names[i]: float(mal[row] - mal[0]) for row, i in enumerate(used, start=1)}
     return probs[0], imp
+
+
+def check_probabilities(model: LoadedModel, probs: np.ndarray) -> None:
+    """Refuse outputs that are no probability distribution (NaN, Inf, out of [0, 1], sum ≠ 1)."""
+    p = np.asarray(probs, dtype=np.float64)
+    ok = (p.ndim == 2 and p.shape[1] == len(CLASSES) and bool(np.isfinite(p).all())
+          and bool(((p >= -1e-6) & (p <= 1 + 1e-6)).all())
+          and bool((np.abs(p.sum(axis=1) - 1.0) <= PROBABILITY_SUM_TOLERANCE).all()))
+    if not ok:
+        raise ModelRefused(f"{model.manifest_path}: the model returned values that are not probabilities "
+                           f"(shape {list(p.shape)}, finite {bool(np.isfinite(p).all())}); no result is "
+                           "given - the package may be damaged, reinstall it")
+
+
+def threshold_block(model: LoadedModel, phase_set: str) -> tuple[float, dict[str, Any], list[str]]:
+    """The threshold for ``phase_set``, the model block's fields describing it, and a note if any."""
+    value, source = model.manifest.threshold_for(phase_set)
+    notes = [SINGLE_THRESHOLD_NOTE] if source == "threshold" else []
+    return value, {"threshold": value, "threshold_source": source, "threshold_phase_set": phase_set}, notes
 
 
 def analyze(
@@ -161,7 +190,7 @@ def analyze(
     t2 = time.perf_counter()
     probabilities = {c: float(p[k]) for k, c in enumerate(CLASSES)}
     malignant = float(sum(probabilities[c] for c in MALIGNANT))
-    threshold = float(model.manifest.threshold)
+    threshold, model_threshold, notes = threshold_block(model, phase_set)
     used = [n for n, m in zip(protocol.slot_names, ci.mask, strict=True) if m > 0]
     result = AnalysisResult(
         phase_set=phase_set,
@@ -170,10 +199,10 @@ def analyze(
         malignant_probability=malignant,
         call="malignant" if malignant >= threshold else "benign",
         threshold=threshold,
-        model=model.provenance(),
+        model={**model.provenance(), **model_threshold},
         phase_importance=imp,
         rois={k: [int(v) for v in r] for k, r in ci.rois.items()},
-        warnings=list(ci.warnings),
+        warnings=list(ci.warnings) + notes,
         roi_sources={k: v for k, v in ci.roi_sources.items() if k in ci.rois},
         timings_ms={"inputs": (t1 - t0) * 1000.0, "inference": (t2 - t1) * 1000.0,
                     "total": (time.perf_counter() - t0) * 1000.0},

@@ -1,12 +1,15 @@
 """Model package loading: verify everything, then create one ONNX Runtime session per package.
 
 Checks, in this order, all BEFORE a session exists (a refused package never reaches ONNX Runtime):
-manifest shape → every present file's sha256 → preprocess version → classes → protocol. Each failure
-raises :class:`~ceusdesk.errors.ModelRefused` whose message names the failed check.
+manifest shape and value ranges → the manifest's pin (:mod:`ceusdesk.model_pins`) → every present
+file's sha256 (files inside the package only) → preprocess version → classes → protocol. Once the
+session exists, its graph's input and output shapes are compared with the manifest's. Each failure
+raises :class:`~ceusdesk.errors.ModelRefused` whose message names the manifest and the failed check.
 """
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -16,8 +19,11 @@ from typing import Any
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
+from ..classes import CLASSES
 from ..errors import ModelRefused
-from ..manifest import CLASSES, MANIFEST_NAME, Manifest, file_path, read_manifest, verify_files
+from ..manifest import Manifest, file_path, load_manifest, manifest_path_of, read_manifest, verify_files
+from ..manifest_checks import ManifestValueError, check_graph_inputs
+from ..model_pins import check_pin
 from ..preprocess import PREPROCESS_VERSION, InputSpec
 from ..protocol import Protocol, default_protocol
 
@@ -44,15 +50,18 @@ class LoadedModel:
     mask_name: str
     output_name: str
     load_ms: float
+    manifest_sha256: str = ""  # canonical sha256 of the manifest's content (ceusdesk.manifest)
+    manifest_pinned: bool = False  # the manifest matched this app's pinned record (ceusdesk.model_pins)
 
     @property
     def sha256(self) -> str:
         """sha256 of the ONNX file this session runs."""
         return self.manifest.files[self.variant].sha256
 
-    def provenance(self) -> dict[str, str]:
+    def provenance(self) -> dict[str, Any]:
         m = self.manifest
-        return {"name": m.name, "version": m.version, "uid": m.uid, "sha256": self.sha256}
+        return {"name": m.name, "version": m.version, "uid": m.uid, "sha256": self.sha256,
+                "manifest_sha256": self.manifest_sha256, "manifest_pinned": self.manifest_pinned}
 
 
 def _protocol_shape(p: Protocol) -> dict[str, Any]:
@@ -107,10 +116,9 @@ def load_model(
     from ..runtime import make_session  # ORT session options live in one place
 
     t0 = time.perf_counter()
-    path = Path(manifest_path)
-    if path.is_dir():
-        path = path / MANIFEST_NAME
-    manifest = read_manifest(path)
+    path = manifest_path_of(manifest_path)
+    manifest, manifest_sha256 = load_manifest(path)
+    pinned = check_pin(path, manifest.name, manifest_sha256, must_be_pinned=_is_bundled(path))
     if variant not in manifest.files:
         raise ModelRefused(f"{path}: the package has no {variant!r} model file")
     verify_files(path, manifest)
@@ -133,13 +141,30 @@ def load_model(
     output = str(manifest.output.get("name", "probabilities"))
     if output not in {o.name for o in session.get_outputs()}:
         output = session.get_outputs()[0].name  # design.md: the first output is the probabilities
+    try:
+        check_graph_inputs(session.get_inputs(), session.get_outputs(), names, output, spec.size,
+                           len(pkg_protocol.slot_names))
+    except ManifestValueError as err:
+        raise ModelRefused(f"{path}: model manifest refused: {err}") from err
     load_ms = (time.perf_counter() - t0) * 1000.0
     log.info("model %s %s loaded (%s, %.0f ms)", manifest.name, manifest.version, variant, load_ms)
     return LoadedModel(
         manifest_path=path, manifest=manifest, protocol=pkg_protocol, spec=spec, variant=variant,
         session=session, images_name=str(names["images"]), mask_name=str(names["mask"]),
-        output_name=output, load_ms=load_ms,
+        output_name=output, load_ms=load_ms, manifest_sha256=manifest_sha256, manifest_pinned=pinned,
     )
+
+
+def _is_bundled(path: Path) -> bool:
+    """A frozen bundle's own package (its internal exports/) must be pinned (ceusdesk.model_pins)."""
+    if not getattr(sys, "frozen", False):
+        return False
+    from ..models import exports_dir
+
+    try:
+        return path.resolve().is_relative_to(exports_dir().resolve())
+    except OSError:
+        return False
 
 
 _cache: dict[tuple, LoadedModel] = {}
@@ -154,12 +179,12 @@ def _stamp(path: Path) -> tuple:
         return (str(path), None)
     stamps = []
     for entry in [*manifest.files.values()]:
-        f = file_path(path, entry)
         try:
+            f = file_path(path, entry)
             st = f.stat()
             stamps.append((str(f), st.st_size, st.st_mtime_ns))
-        except OSError:
-            stamps.append((str(f), None, None))
+        except (OSError, ModelRefused):
+            stamps.append((entry.path, None, None))
     st = path.stat()
     return (str(path.resolve()), st.st_size, st.st_mtime_ns, tuple(stamps))
 
@@ -169,9 +194,7 @@ def get_model(
     threads: int | None = None,
 ) -> LoadedModel:
     """:func:`load_model`, once per process for a package unchanged on disk (one session reused)."""
-    path = Path(manifest_path)
-    if path.is_dir():
-        path = path / MANIFEST_NAME
+    path = manifest_path_of(manifest_path)
     if not path.is_file():
         read_manifest(path)  # raises ModelRefused with the usual message
     p = protocol or default_protocol()

@@ -59,7 +59,8 @@ def test_full_study_json(capsys, studies, package):
     assert set(r["phase_importance"]) == set(r["slots_used"]) == {n for n, s in doc["slots"].items() if s}
     assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     assert r["call"] in ("benign", "malignant")
-    assert set(r["model"]) == {"name", "version", "uid", "sha256"}
+    assert {"name", "version", "uid", "sha256", "manifest_sha256", "threshold"} <= set(r["model"])
+    assert r["model"]["threshold"] == r["threshold"] and r["model"]["manifest_pinned"] is False
     assert doc["roi"] == [int(v) for v in roi.split(",")]
 
 

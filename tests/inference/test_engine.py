@@ -86,7 +86,7 @@ def test_importance_is_the_masked_out_change(model):
     assert any(abs(v) > 1e-4 for v in r.phase_importance.values())
 
 
-@pytest.mark.parametrize("threshold, call", [(0.0, "malignant"), (1.5, "benign")])
+@pytest.mark.parametrize("threshold, call", [(1e-6, "malignant"), (1 - 1e-6, "benign")])
 def test_call_follows_the_manifest_threshold(tmp_path, threshold, call):
     m = load_model(make_package(tmp_path / "p", threshold=threshold))
     assert analyze(fake_study(), ROI, m, loader=load).call == call
