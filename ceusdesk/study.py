@@ -26,8 +26,9 @@ from .ingest.injection import (
     format_clock,
     user_injection,
 )
-from .ingest.layout import SIDES, ClipLayout, FrameSampler, clip_layout, decide_contrast_side
+from .ingest.layout import SIDES, ClipLayout, FrameSampler, clip_layout
 from .ingest.panels import Box
+from .ingest.sidedecision import SideDecision, decide_contrast_side
 from .protocol import Protocol, Slot, default_protocol
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,17 @@ class Study:
     patient_id: str | None = None  # PHI: never logged
     contrast_panel: str | None = None  # "left" | "right" for dual displays, else None
     frames_decoded: int = 0
+    # dual displays only: False when the cues could not tell the side (analyze refuses, the app asks)
+    contrast_panel_sure: bool = True
+    contrast_panel_evidence: list[dict[str, Any]] = field(default_factory=list)  # {cue, favours, strength}
+    contrast_panel_source: str | None = None  # "user" (--contrast-panel) | "evidence" | None (no dual)
+    contrast_panel_reason: str = ""  # why the evidence is unsure (one line; empty when sure)
+
+    @property
+    def contrast_panel_unsure(self) -> bool:
+        """A dual display whose side came from evidence that did not settle it."""
+        return self.contrast_panel is not None and self.contrast_panel_source == "evidence" \
+            and not self.contrast_panel_sure
 
     def rel(self, path: str | os.PathLike[str]) -> str:
         """A path as the JSON gives it: relative to the study root when inside it, else absolute."""
@@ -105,6 +117,9 @@ class Study:
                 "source": self.injection_source,
             },
             "contrast_panel": self.contrast_panel,
+            "contrast_panel_sure": self.contrast_panel_sure,
+            "contrast_panel_source": self.contrast_panel_source,
+            "contrast_panel_evidence": [dict(c) for c in self.contrast_panel_evidence],
             "clips": [
                 {
                     "path": self.rel(e.clip.path),
@@ -208,7 +223,8 @@ def open_study(
         e.layout, note = clip_layout(e.clip, sampler)
         if note:
             warnings.append(Warn(str(e.clip.path), note))
-    side = _contrast_side(main, contrast_panel, sampler, warnings, root)
+    decision = _contrast_side(main, contrast_panel, injection_time, sampler, warnings, root)
+    side = None if decision is None else (contrast_panel or decision.side)
 
     injection, source = _injection(main, injection_time, side, sampler, warnings, root)
     for e in entries:
@@ -238,26 +254,45 @@ def open_study(
     for e in entries:
         e.slot = e.slots[0] if e.slots else None
     phase_set, missing = protocol.phase_set([n for n, sf in slots.items() if sf is not None])
-    has_dual = any(e.layout is not None and e.layout.dual for e in main)
     return Study(
         root=root, protocol=protocol, injection_time=injection, injection_source=source,
         clips=entries, slots=slots, phase_set=phase_set, missing=missing, warnings=warnings,
-        patient_id=patient, contrast_panel=side if has_dual else None, frames_decoded=sampler.decoded,
+        patient_id=patient, contrast_panel=side, frames_decoded=sampler.decoded,
+        contrast_panel_sure=True if decision is None or contrast_panel else decision.sure,
+        contrast_panel_evidence=[] if decision is None else decision.evidence(),
+        contrast_panel_source=None if decision is None else ("user" if contrast_panel else "evidence"),
+        contrast_panel_reason="" if decision is None else decision.reason,
     )
 
 
-def _contrast_side(main: list[ClipEntry], override: str | None, sampler: FrameSampler,
-                   warnings: list[Warn], root: Path) -> str | None:
-    duals = [(e.clip, e.layout) for e in main if e.layout is not None and e.layout.dual]
-    if override is not None:
-        return override
-    if not duals:
+def _contrast_side(main: list[ClipEntry], override: str | None, injection_text: str | None,
+                   sampler: FrameSampler, warnings: list[Warn], root: Path) -> SideDecision | None:
+    """The evidence about the contrast side (None without dual displays); warns when unsure, or when the
+    user's side contradicts evidence that was sure."""
+    laid = [(e.clip, e.layout) for e in main if e.layout is not None and not e.clip.truncated]
+    if not any(layout.dual for _, layout in laid):
         return None
-    side, sure = decide_contrast_side(duals, sampler)
-    if not sure:
-        warnings.append(Warn(str(root), f"could not tell the contrast panel from the B-mode panel; assumed "
-                                        f"{side}: check, or pass --contrast-panel left|right"))
-    return side
+    decision = decide_contrast_side(laid, sampler, _injection_hint(main, injection_text))
+    if override is not None:
+        if decision.sure and decision.side != override:
+            warnings.append(Warn(str(root), f"contrast panel set to {override} by the user; the images "
+                                            f"suggest {decision.side}: check"))
+    elif not decision.sure:
+        warnings.append(Warn(str(root), f"contrast panel unsure ({decision.reason}); assumed "
+                                        f"{decision.side}: check, or pass --contrast-panel left|right"))
+    return decision
+
+
+def _injection_hint(main: list[ClipEntry], text: str | None) -> datetime | None:
+    """The injection time when it is already known (user or DICOM); the side cues use it to find the
+    wash-in. A malformed user time is reported later, by ``_injection``."""
+    clips = [e.clip for e in main]
+    if text is not None:
+        try:
+            return user_injection(text, clips)
+        except ValueError:
+            return None  # _injection raises BadStudyOption for it with the message
+    return dicom_injection(clips).time
 
 
 def _injection(main: list[ClipEntry], text: str | None, side: str | None, sampler: FrameSampler,

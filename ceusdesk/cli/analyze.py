@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import BadRoi
+from ..errors import BadRoi, ContrastPanelUnsure
 from ..inference import AnalysisResult, LoadedModel, analyze, get_model
 from ..models import resolve_model
 from ..preprocess import Roi, parse_roi
@@ -91,6 +91,8 @@ def analyze_study(args: argparse.Namespace) -> tuple[Study, LoadedModel, Analysi
         study = study_from_args(args)
         open_ms = (time.perf_counter() - t) * 1000.0
         model, load_ms = loading.result()
+    if study.contrast_panel_unsure:  # never classify what may be the B-mode panel (exit 6)
+        raise ContrastPanelUnsure(study.contrast_panel_reason)
     result = analyze(study, roi, model, track_roi=bool(getattr(args, "track_roi", False)), rois=slot_rois)
     result.timings_ms.update({"open_study": open_ms, "load_model": load_ms,
                               "command": (time.perf_counter() - t0) * 1000.0})
@@ -102,6 +104,7 @@ def analysis_document(study: Study, result: AnalysisResult, roi: Roi) -> dict[st
     doc = study.to_json()
     doc["roi"] = list(roi)
     doc["result"] = result.to_json()
+    doc["result"]["contrast_panel"] = {"side": study.contrast_panel, "source": study.contrast_panel_source}
     return doc
 
 

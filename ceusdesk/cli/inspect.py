@@ -74,6 +74,14 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
+def _side_note(doc: dict[str, Any]) -> str:
+    if doc.get("contrast_panel_source") == "user":
+        return "given by the user"
+    if doc.get("contrast_panel_sure"):
+        return "from the images"
+    return "UNSURE: check it, analyze needs --contrast-panel left|right"
+
+
 def format_table(doc: dict[str, Any]) -> str:
     """The JSON document as a readable report (injection, slots, clips, warnings)."""
     lines: list[str] = []
@@ -83,7 +91,7 @@ def format_table(doc: dict[str, Any]) -> str:
     else:
         lines.append("injection  unknown: pass --injection-time HH:MM:SS")
     if doc.get("contrast_panel"):
-        lines.append(f"contrast   {doc['contrast_panel']} panel")
+        lines.append(f"contrast   {doc['contrast_panel']} panel ({_side_note(doc)})")
     phase = doc["phase_set"]
     missing = doc.get("missing") or []
     lines.append(f"phase set  {phase}" + (f" (missing {', '.join(missing)})" if missing else ""))

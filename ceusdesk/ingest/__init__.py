@@ -4,11 +4,11 @@ Scanning reads headers only; :func:`read_frame` decodes one frame at a time with
 :data:`DECODING_PLUGIN`. See docs/ingest.md.
 """
 from .decode import DECODING_PLUGIN, FrameError, read_frame
-from .panels import contrast_side, detect_panels, tissue_panels
+from .panels import detect_panels, tissue_panels
 from .records import TISSUE, Clip, Region, ScanResult, Warn
 from .scan import scan
 
 __all__ = [
     "DECODING_PLUGIN", "TISSUE", "Clip", "FrameError", "Region", "ScanResult", "Warn",
-    "contrast_side", "detect_panels", "read_frame", "scan", "tissue_panels",
+    "detect_panels", "read_frame", "scan", "tissue_panels",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 from ..preprocess import to_gray
 from .decode import FrameError, read_frame
 from .media import MediaError
-from .panels import Box, contrast_side, detect_panels, panel_mean, tissue_panels
+from .panels import Box, detect_panels, tissue_panels
 from .records import Clip
 
 log = logging.getLogger(__name__)
@@ -21,15 +21,17 @@ SIDES = ("left", "right")
 class FrameSampler:
     """Decodes single frames to grey on demand, keeping a few (a study needs each at most twice).
 
-    ``decoded`` counts decodes, so tests and the benchmark can check how little is decoded.
+    Beside the grey image it keeps the frame's colourfulness (max - min of R, G, B per pixel), which the
+    contrast-side cue ``display_tint`` reads. ``decoded`` counts decodes, so tests and the benchmark can
+    check how little is decoded.
     """
 
     def __init__(self, keep: int = 16):
-        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._keep = keep
         self.decoded = 0
 
-    def gray(self, clip: Clip, index: int) -> np.ndarray | None:
+    def _get(self, clip: Clip, index: int) -> tuple[np.ndarray, np.ndarray] | None:
         key = (id(clip), index)
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -41,10 +43,19 @@ class FrameSampler:
             return None
         self.decoded += 1
         gray = to_gray(rgb)
-        self._cache[key] = gray
+        chroma = (rgb.max(axis=2) - rgb.min(axis=2)) if rgb.ndim == 3 else np.zeros_like(gray)
+        self._cache[key] = (gray, chroma)
         if len(self._cache) > self._keep:
             self._cache.popitem(last=False)
-        return gray
+        return self._cache[key]
+
+    def gray(self, clip: Clip, index: int) -> np.ndarray | None:
+        got = self._get(clip, index)
+        return None if got is None else got[0]
+
+    def chroma(self, clip: Clip, index: int) -> np.ndarray | None:
+        got = self._get(clip, index)
+        return None if got is None else got[1]
 
 
 def sample_indices(n: int, k: int) -> list[int]:
@@ -95,17 +106,3 @@ def clip_layout(clip: Clip, sampler: FrameSampler) -> tuple[ClipLayout, str | No
         what = "no usable tissue region" if clip.regions else "no ultrasound regions"
         note = f"{what}: panels found from the image ({len(boxes)} panel{'s' if len(boxes) > 1 else ''})"
     return ClipLayout(boxes, "detected", (None,) * len(boxes)), note
-
-
-def decide_contrast_side(
-    duals: list[tuple[Clip, ClipLayout]], sampler: FrameSampler, frames_per_clip: int = 3
-) -> tuple[str, bool]:
-    """Which side of the dual displays is contrast, judged over the whole study (see ``contrast_side``)."""
-    samples: list[tuple[float, float]] = []
-    ordered = sorted(duals, key=lambda cl: (cl[0].start is None, cl[0].start or 0))
-    for clip, layout in ordered:
-        for i in sample_indices(clip.usable_frames, frames_per_clip):
-            g = sampler.gray(clip, i)
-            if g is not None:
-                samples.append((panel_mean(g, layout.panels[0]), panel_mean(g, layout.panels[1])))
-    return contrast_side(samples)

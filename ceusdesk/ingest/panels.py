@@ -1,12 +1,9 @@
 """Where the images are in a frame: tissue panels from the ultrasound regions, or found in the pixels.
 
 A dual display puts a B-mode panel beside the contrast panel; no tag says which is which and vendors use
-either side, so :func:`contrast_side` decides from content: the contrast panel is dark before the agent
-arrives and changes over time, while the B-mode panel stays about the same.
+either side: :mod:`.sidedecision` decides it from physical cues (:mod:`.sidecues`).
 """
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,8 +15,6 @@ MIN_PANEL_PX = 32  # smaller tissue regions are thumbnails or icons, not images 
 _DARK = 12  # grey level under which a pixel counts as background
 _ACTIVE_FRACTION = 0.02  # a row/column with fewer non-background pixels than this is empty
 _MIN_GAP_PX = 3
-# decision margin between the two sides' scores, in grey levels; below it the call is "unsure"
-SIDE_MARGIN = 1.0
 
 
 def tissue_panels(clip: Clip) -> list[Region]:
@@ -99,32 +94,3 @@ def _trim(mask: np.ndarray, box: Box) -> Box:
 def panel_mean(gray: np.ndarray, box: Box) -> float:
     x0, y0, x1, y1 = box
     return float(gray[y0:y1, x0:x1].mean())
-
-
-def contrast_side(samples: Sequence[tuple[float, float]]) -> tuple[str, bool]:
-    """Decide which side of a dual display is the contrast panel.
-
-    Parameters
-    ----------
-    samples
-        (mean grey of the left panel, mean grey of the right panel) for frames across the study.
-
-    Returns
-    -------
-    side, sure
-        ``"left"`` or ``"right"``; ``sure`` is False when the two sides are too alike to tell.
-
-    Notes
-    -----
-    Score per side = how much its brightness changes over the study (standard deviation) + a quarter
-    of how much darker it is than the other side on average. Contrast is dark before arrival, rises
-    and falls; B-mode is stable and brighter.
-    """
-    if not samples:
-        return "right", False
-    arr = np.asarray(samples, dtype=float)
-    left, right = arr[:, 0], arr[:, 1]
-    score_left = left.std() + 0.25 * float(np.mean(right - left))
-    score_right = right.std() + 0.25 * float(np.mean(left - right))
-    side = "left" if score_left > score_right else "right"
-    return side, abs(score_left - score_right) >= SIDE_MARGIN
