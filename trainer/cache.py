@@ -2,26 +2,46 @@
 
 The key hashes the case record, the input spec, the preprocess version, the protocol and the study
 folder's file listing (names, sizes, mtimes), so a changed study or spec never reuses a stale entry.
-Files are written to a temporary name and renamed, so an interrupted first pass leaves no torn entry.
-This module imports no torch: the cache is built in worker processes that only need ceusdesk.
+Files are written through :func:`ceusdesk.atomicio.write_atomic`, so an interrupted first pass leaves
+no torn entry. This module imports no torch: the cache is built in worker processes that only need
+ceusdesk.
+
+Besides the model input (``images``, ``mask``: exactly what the app computes), an entry holds
+
+- ``context`` uint8 [n_slots, P, P]: a larger grey crop around each slot's ROI (side
+  :data:`CONTEXT_FACTOR` × the ROI's square side, same centre, P = round(factor × S) pixels), cut by
+  ceusdesk.preprocess.crop_roi from the same panel and ROI; the trainer jitters the ROI inside it
+  (trainer.augment), so training never sees only perfectly centred ROIs;
+- ``ctx_scale`` float32 [n_slots]: the ROI's side / the context's side, per slot;
+- ``reader`` float32 [n_slots, 2]: mean grey of the lesion (central disk of the ROI) and of a liver
+  reference disk beside it at the same depth, per slot (NaN where absent) — the rendered, noisy
+  intensities the washout reader (trainer.reader) scores.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from ceusdesk.preprocess import PREPROCESS_VERSION, InputSpec
+from ceusdesk.atomicio import write_atomic
+from ceusdesk.preprocess import PREPROCESS_VERSION, InputSpec, Roi, crop_roi, to_gray
 from ceusdesk.protocol import Protocol
 
 log = logging.getLogger(__name__)
+
+ENTRY_FORMAT = 2  # 2: + context, ctx_scale, reader (part of the key: older entries are rebuilt)
+CONTEXT_FACTOR = 3.0  # context side / ROI side: room for ±20 % centre and up to 1.56x side jitter + rotation
+READER_DISK = 0.3  # lesion and liver disks: radius = this × ROI side (phantom ROI side ≈ 1.6 × diameter)
+READER_OFFSET = 1.5  # liver reference centre: this × ROI side left or right of the lesion, same depth
 
 
 class CaseError(ValueError):
@@ -48,6 +68,7 @@ def case_key(cases_dir: Path, rec: Mapping, spec: InputSpec, protocol: Protocol)
         "spec": spec.to_dict(),
         "preprocess_version": PREPROCESS_VERSION,
         "protocol": protocol.to_dict(),
+        "entry_format": ENTRY_FORMAT,
         "files": _listing(study_dir(cases_dir, rec)),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -57,22 +78,34 @@ def cache_path(cache_dir: Path, cases_dir: Path, rec: Mapping, spec: InputSpec, 
     return Path(cache_dir) / f"{case_key(cases_dir, rec, spec, protocol)}.npz"
 
 
-def write_entry(path: Path, images: np.ndarray, mask: np.ndarray, warnings: list[str]) -> None:
+@dataclass
+class Entry:
+    """One cache entry; ``context``/``ctx_scale``/``reader`` are None in entries that lack them."""
+
+    images: np.ndarray
+    mask: np.ndarray
+    context: np.ndarray | None = None
+    ctx_scale: np.ndarray | None = None
+    reader: np.ndarray | None = None
+
+
+def write_entry(path: Path, images: np.ndarray, mask: np.ndarray, warnings: list[str], *,
+                context: np.ndarray | None = None, ctx_scale: np.ndarray | None = None,
+                reader: np.ndarray | None = None) -> None:
     """Atomically write one cache entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                images=images.astype(np.float32, copy=False),
-                mask=mask.astype(np.float32, copy=False),
-                warnings=np.array(warnings, dtype=str),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    arrays = {
+        "images": images.astype(np.float32, copy=False),
+        "mask": mask.astype(np.float32, copy=False),
+        "warnings": np.array(warnings, dtype=str),
+    }
+    if context is not None:
+        arrays["context"] = np.asarray(context, dtype=np.uint8)
+        arrays["ctx_scale"] = np.asarray(ctx_scale, dtype=np.float32)
+    if reader is not None:
+        arrays["reader"] = np.asarray(reader, dtype=np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_atomic(path, buf.getvalue())
 
 
 def read_entry(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -80,15 +113,74 @@ def read_entry(path: Path) -> tuple[np.ndarray, np.ndarray]:
         return z["images"], z["mask"]
 
 
+def read_full_entry(path: Path, with_context: bool = False) -> Entry:
+    with np.load(path) as z:
+        files = set(z.files)
+        has_ctx = with_context and "context" in files
+        return Entry(
+            images=z["images"], mask=z["mask"],
+            context=z["context"] if has_ctx else None,
+            ctx_scale=z["ctx_scale"] if has_ctx else None,
+            reader=z["reader"] if "reader" in files else None,
+        )
+
+
+def context_crop(gray: np.ndarray, roi: Roi, pixels: int) -> tuple[np.ndarray, float]:
+    """A square grey crop centred exactly where crop_roi centres ``roi``, CONTEXT_FACTOR × its side.
+
+    Returns (uint8 [pixels, pixels], ROI side / context side). The context's side exceeds the ROI's
+    by an even number of pixels, so the ROI's own crop sits at its exact centre.
+    """
+    x, y, w, h = (int(v) for v in roi)
+    side = max(w, h)
+    pad = int(round((CONTEXT_FACTOR - 1.0) * side / 2.0))
+    big = side + 2 * pad
+    x0, y0 = (2 * x + w - side) // 2, (2 * y + h - side) // 2  # crop_roi's top-left
+    crop = crop_roi(gray, (x0 - pad, y0 - pad, big, big))
+    interp = cv2.INTER_AREA if big >= pixels else cv2.INTER_LINEAR
+    return cv2.resize(crop, (pixels, pixels), interpolation=interp), side / big
+
+
+def _disk_mean(gray: np.ndarray, cx: float, cy: float, r: float) -> tuple[float, float]:
+    """(mean grey inside the disk, share of the disk inside the image)."""
+    H, W = gray.shape
+    x0, x1 = max(int(np.floor(cx - r)), 0), min(int(np.ceil(cx + r)) + 1, W)
+    y0, y1 = max(int(np.floor(cy - r)), 0), min(int(np.ceil(cy + r)) + 1, H)
+    if x1 <= x0 or y1 <= y0:
+        return float("nan"), 0.0
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    inside = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= r * r
+    n = int(inside.sum())
+    if n == 0:
+        return float("nan"), 0.0
+    return float(gray[y0:y1, x0:x1][inside].mean()), n / (np.pi * r * r)
+
+
+def reader_intensities(gray: np.ndarray, roi: Roi) -> tuple[float, float]:
+    """(lesion mean grey, liver reference mean grey) for one slot's panel and ROI.
+
+    The reference disk lies READER_OFFSET × side to the side of the lesion at the same depth (like a
+    reader's liver ROI); the side with more of the disk inside the panel is used.
+    """
+    x, y, w, h = roi
+    side = max(w, h)
+    cx, cy, r = x + w / 2.0, y + h / 2.0, READER_DISK * side
+    lesion, _ = _disk_mean(gray, cx, cy, r)
+    options = [_disk_mean(gray, cx + sgn * READER_OFFSET * side, cy, r) for sgn in (-1.0, 1.0)]
+    liver, share = max(options, key=lambda o: o[1])
+    return lesion, (liver if share >= 0.5 else float("nan"))
+
+
 def build_case_arrays(
     cases_dir: Path, rec: Mapping, spec: InputSpec, protocol: Protocol
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Run the app's own ingestion and input builder on one case → (images, mask, warnings).
+) -> tuple[Entry, list[str]]:
+    """Run the app's own ingestion and input builder on one case → (entry, warnings).
 
     Every present slot is used (the app may use fewer: the early set's slots for an early case);
     evaluation masks slots per phase combination.
     """
-    from ceusdesk.inputs import case_inputs  # imported here: they are not needed to read the cache
+    from ceusdesk.frames import panel_image  # imported here: they are not needed to read the cache
+    from ceusdesk.inputs import case_inputs
     from ceusdesk.study import open_study
 
     study = open_study(
@@ -101,12 +193,24 @@ def build_case_arrays(
     roi = tuple(int(v) for v in rec["roi"])
     # ROIs adjusted by hand per slot in the app (cases saved with "Save as training case")
     slot_rois = {k: tuple(int(v) for v in r) for k, r in (rec.get("slot_rois") or {}).items()}
-    ci = case_inputs(study, roi, spec, protocol=protocol, rois=slot_rois or None)
-    return (
-        np.asarray(ci.images, dtype=np.float32),
-        np.asarray(ci.mask, dtype=np.float32),
-        [str(w) for w in (ci.warnings or [])],
-    )
+    # decoded once here and handed to case_inputs (which would decode the same frames the same way)
+    panels = {n: panel_image(sf) for n, sf in (study.slots or {}).items()
+              if sf is not None and n in protocol.slot_names}
+    ci = case_inputs(study, roi, spec, protocol=protocol, rois=slot_rois or None, panels=panels)
+    n = len(protocol.slot_names)
+    pixels = int(round(CONTEXT_FACTOR * spec.size))
+    context = np.zeros((n, pixels, pixels), dtype=np.uint8)
+    ctx_scale = np.ones(n, dtype=np.float32)
+    reader = np.full((n, 2), np.nan, dtype=np.float32)
+    for i, name in enumerate(protocol.slot_names):
+        if ci.mask[i] <= 0 or name not in ci.rois:
+            continue
+        gray = to_gray(np.asarray(panels[name]))
+        context[i], ctx_scale[i] = context_crop(gray, ci.rois[name], pixels)
+        reader[i] = reader_intensities(gray, ci.rois[name])
+    entry = Entry(np.asarray(ci.images, dtype=np.float32), np.asarray(ci.mask, dtype=np.float32),
+                  context, ctx_scale, reader)
+    return entry, [str(w) for w in (ci.warnings or [])]
 
 
 def prepare_case(
@@ -119,11 +223,12 @@ def prepare_case(
         path = cache_path(Path(cache_dir), Path(cases_dir), rec, spec, protocol)
         if path.is_file():
             return case_id, None
-        images, mask, warnings = build_case_arrays(Path(cases_dir), rec, spec, protocol)
+        e, warnings = build_case_arrays(Path(cases_dir), rec, spec, protocol)
         expected = (len(protocol.slot_names), spec.size, spec.size)
-        if images.shape != expected or mask.shape != expected[:1]:
-            raise CaseError(f"input builder returned {images.shape}/{mask.shape}, expected {expected}")
-        write_entry(path, images, mask, warnings)
+        if e.images.shape != expected or e.mask.shape != expected[:1]:
+            raise CaseError(f"input builder returned {e.images.shape}/{e.mask.shape}, expected {expected}")
+        write_entry(path, e.images, e.mask, warnings, context=e.context, ctx_scale=e.ctx_scale,
+                    reader=e.reader)
         return case_id, None
     except Exception as err:  # noqa: BLE001 - reported per case, the cohort goes on
         where = study_dir(Path(cases_dir), rec) if "study" in rec else cases_dir

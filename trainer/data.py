@@ -46,6 +46,9 @@ class CaseArrays:
     washout: np.ndarray  # float64 [N], NaN where the record has none
     records: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # [{case_id, reason}]
+    context: np.ndarray | None = None  # uint8 [N, n_slots, P, P] (with_context; see trainer.cache)
+    ctx_scale: np.ndarray | None = None  # float32 [N, n_slots]: ROI side / context side
+    reader: np.ndarray | None = None  # float32 [N, n_slots, 2]: lesion, liver mean grey (NaN: absent)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -145,10 +148,12 @@ def load_cached_cases(
     case_ids: Sequence[str] | None = None,
     max_cases: int | None = None,
     seed: int = 0,
+    with_context: bool = False,
 ) -> CaseArrays:
     """Load cases (all, ``case_ids``, or a seeded ``max_cases`` subset) as preprocessed arrays.
 
     Cases whose study cannot be read are skipped and listed in ``CaseArrays.skipped``.
+    ``with_context`` also loads the context crops for ROI jitter (None when any entry lacks them).
     """
     cases_dir = Path(cases_dir)
     protocol = protocol or default_protocol()
@@ -168,8 +173,22 @@ def load_cached_cases(
     n, k = len(kept), len(protocol.slot_names)
     images = np.empty((n, k, spec.size, spec.size), dtype=np.float32)
     mask = np.empty((n, k), dtype=np.float32)
+    reader = np.full((n, k, 2), np.nan, dtype=np.float32)
+    context: np.ndarray | None = None
+    ctx_scale = np.ones((n, k), dtype=np.float32)
+    want_context = with_context
     for i, rec in enumerate(kept):
-        images[i], mask[i] = cache.read_entry(cache.cache_path(cache_dir, cases_dir, rec, spec, protocol))
+        e = cache.read_full_entry(cache.cache_path(cache_dir, cases_dir, rec, spec, protocol), with_context)
+        images[i], mask[i] = e.images, e.mask
+        if e.reader is not None:
+            reader[i] = e.reader
+        if want_context and e.context is None:
+            log.warning("case %s: its cache entry has no context crop: ROI jitter is off", rec["case_id"])
+            want_context, context = False, None
+        elif want_context:
+            if context is None:
+                context = np.empty((n, *e.context.shape), dtype=np.uint8)
+            context[i], ctx_scale[i] = e.context, e.ctx_scale
     washout = np.array(
         [float(r["washout_score"]) if r.get("washout_score") is not None else np.nan for r in kept]
     )
@@ -182,15 +201,24 @@ def load_cached_cases(
         washout=washout,
         records=kept,
         skipped=[{"case_id": cid, "reason": msg} for cid, msg in errors.items()],
+        context=context,
+        ctx_scale=ctx_scale if context is not None else None,
+        reader=reader,
     )
 
 
 def phase_combinations(protocol: Protocol) -> dict[str, tuple[str, ...]]:
-    """The evaluated phase combinations, name → slots (cumulative by time after injection)."""
+    """The evaluated phase combinations, name → slots.
+
+    Cumulative by time after injection (b_only … full), then the sets the app meets besides them:
+    ``gapped_full`` (the full set's required slots only: early + 10:00, the 3-6 min clips missing),
+    ``no_b`` (every contrast slot, no B-mode) and ``kupffer_only`` (the post-vascular slot alone).
+    """
 
     def upto(seconds: float) -> tuple[str, ...]:
         return tuple(s.name for s in protocol.slots if s.target_s is None or s.target_s <= seconds)
 
+    last = max(protocol.slots, key=lambda s: float(s.target_s if s.target_s is not None else -1.0))
     return {
         "b_only": upto(-1.0),
         "b_030": upto(30.0),
@@ -198,7 +226,22 @@ def phase_combinations(protocol: Protocol) -> dict[str, tuple[str, ...]]:
         "early": protocol.set_slots("early"),
         "le_5min": upto(300.0),
         "full": protocol.slot_names,
+        "gapped_full": tuple(n for n in protocol.slot_names if n in set(protocol.full_set)),
+        "no_b": tuple(s.name for s in protocol.slots if s.kind == "contrast"),
+        "kupffer_only": (last.name,),
     }
+
+
+def threshold_set(protocol: Protocol, slots: Sequence[str]) -> str:
+    """Which phase set's threshold applies to a combination: ``full`` when it holds the full set's
+    last slot (the app calls such a case with the full threshold), else ``early``."""
+    return "full" if protocol.full_set[-1] in set(slots) else "early"
+
+
+def gap_slots(protocol: Protocol) -> tuple[str, ...]:
+    """Slots a full-set study may lack (3-6 min in sonazoid-9): neither in the early nor the full set."""
+    required = set(protocol.full_set) | set(protocol.set_slots("early"))
+    return tuple(n for n in protocol.slot_names if n not in required)
 
 
 def slot_keep(protocol: Protocol, slots: Sequence[str]) -> np.ndarray:

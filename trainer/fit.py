@@ -1,28 +1,35 @@
-"""``python -m trainer fit``: cross-validated training of the triple-ResNet50 (and the referential model).
+"""``python -m trainer fit``: nested cross-validated training of the triple-ResNet50 (and the referential).
+
+Selection is nested: each outer fold's training part is split again (patient-grouped, stratified) into
+inner-train and inner-validation cases. Early stopping, the best epoch and the per-phase-set thresholds
+(early, full) come from the inner validation only; the outer fold is only predicted. The shipped model
+is the fold whose *inner*-validation loss is lowest, with that fold's thresholds: no outer-fold data
+enters any choice.
 
 Run directory (stable; trainer.export and trainer.evaluate read it, see docs/trainer.md)::
 
     RUN/config.json            protocol, input spec, preset, arch, folds, seed, class weights, data summary
     RUN/fold{k}/checkpoint.pt  last epoch (--resume): {model, optimizer, scheduler, epoch, best_metric, args…}
-    RUN/fold{k}/best.pt        the epoch with the lowest validation loss, without optimizer/scheduler
+    RUN/fold{k}/best.pt        the epoch with the lowest inner-validation loss, without optimizer/scheduler
+    RUN/fold{k}/selection.json inner split (case ids), best epoch, inner loss, thresholds {early, full}
     RUN/fold{k}/log.csv        one row per epoch
+    RUN/fold{k}/oof.npz        outer-fold probabilities, inner-validation probabilities, thresholds
     RUN/referential/fold{k}/   the same for the single-ResNet50 referential model (preset.referential)
-    RUN/oof.npz, RUN/oof.csv   out-of-fold probabilities per case and phase combination
-    RUN/threshold.json         operating threshold chosen on the OOF predictions (full set)
-    RUN/final/checkpoint.pt    the model the package ships: the best fold's best.pt (see docs)
+    RUN/oof.npz, RUN/oof.csv   out-of-fold probabilities per case and phase combination (+ inner ones)
+    RUN/threshold.json         the shipped thresholds {early, full} and every fold's
+    RUN/final/checkpoint.pt    the model the package ships (see docs/trainer.md)
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import logging
 import math
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ceusdesk.atomicio import write_atomic, write_json_atomic
 from ceusdesk.manifest import sha256_file
 from ceusdesk.preprocess import InputSpec
 from ceusdesk.protocol import Protocol, default_protocol
@@ -45,7 +53,8 @@ from .presets import PRESETS, Preset, get_preset
 
 log = logging.getLogger(__name__)
 
-RUN_FORMAT = 1
+RUN_FORMAT = 2  # 2: nested selection, per-phase-set thresholds
+THRESHOLD_SETS = ("early", "full")
 REFERENTIAL_DIR = "referential"
 
 
@@ -88,23 +97,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def save_atomic(obj, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then rename (never a torn checkpoint)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """torch.save through a temp file and rename (never a torn checkpoint)."""
+    write_atomic(path, lambda fh: torch.save(obj, fh))
 
 
 def git_commit() -> str | None:
@@ -136,6 +130,28 @@ def make_splits(
     return splits[:1] if folds == 1 else splits
 
 
+def inner_split(
+    labels: np.ndarray, groups: list[str], train_idx: np.ndarray, inner_folds: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split an outer fold's training part into (inner train, inner validation) indices into the cohort.
+
+    Patient-grouped and stratified by label; the validation part is about 1/inner_folds of it
+    (fewer folds when the smallest class is too small). Depends only on the training part's labels,
+    so the outer fold's labels cannot move it.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y = labels[train_idx]
+    counts = np.bincount(y)
+    k = int(min(inner_folds, counts[counts > 0].min()))
+    if k < 2:
+        raise RunError(f"a class has {int(counts[counts > 0].min())} training case(s) in a fold: "
+                       "too few for an inner validation split; use more cases or fewer --folds")
+    sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    tr, va = next(sgkf.split(np.zeros(len(y)), y, [groups[i] for i in train_idx]))
+    return train_idx[tr], train_idx[va]
+
+
 def class_weights(labels: np.ndarray) -> np.ndarray:
     """Inverse-frequency weights n / (k · n_c) (1.0 for classes absent from the training set)."""
     counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
@@ -165,8 +181,18 @@ class FoldJob:
     arch: str
     fold: int
     folder: Path
-    train_idx: np.ndarray
-    val_idx: np.ndarray
+    train_idx: np.ndarray  # inner train
+    val_idx: np.ndarray  # inner validation: early stopping, best epoch, thresholds
+    test_idx: np.ndarray  # the outer fold: only predicted
+
+
+@dataclass
+class FoldResult:
+    probs: np.ndarray  # [n_combos, n_test, 3] outer-fold probabilities
+    inner_probs: np.ndarray  # [len(THRESHOLD_SETS), n_val, 3] inner-validation probabilities
+    thresholds: dict[str, float]  # phase set → threshold, chosen on the inner validation
+    best_metric: float  # inner-validation loss at the best epoch
+    best_epoch: int
 
 
 def _autocast(env: Env):
@@ -214,12 +240,18 @@ def _lr_lambda(total_steps: int, warmup_steps: int):
 def _write_log(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(path, buf.getvalue())
+
+
+def choose_thresholds(labels: np.ndarray, set_probs: np.ndarray) -> dict[str, float]:
+    """One threshold per phase set from that set's predictions [len(THRESHOLD_SETS), n, 3]."""
+    y = metrics.malignant(labels)
+    return {name: metrics.choose_threshold(y, metrics.malignant_probability(set_probs[i]))
+            for i, name in enumerate(THRESHOLD_SETS)}
 
 
 def _read_log(path: Path, upto_epoch: int) -> list[dict]:
@@ -227,6 +259,24 @@ def _read_log(path: Path, upto_epoch: int) -> list[dict]:
         return []
     with open(path, newline="", encoding="utf-8") as f:
         return [r for r in csv.DictReader(f) if int(r["epoch"]) <= upto_epoch]
+
+
+def _load_finished(job: FoldJob) -> FoldResult:
+    with np.load(job.folder / "oof.npz") as z:
+        if not np.array_equal(z["test_idx"], job.test_idx) or not np.array_equal(z["val_idx"], job.val_idx):
+            raise RunError(f"{job.folder}: its saved split differs from this run's; the cohort changed? "
+                           "start a new --out")
+        return FoldResult(probs=z["probs"], inner_probs=z["inner_probs"],
+                          thresholds=dict(zip(THRESHOLD_SETS, map(float, z["thresholds"]), strict=True)),
+                          best_metric=float(z["best_metric"]), best_epoch=int(z["best_epoch"]))
+
+
+def _combo_probs(model, x, m, combos: list[tuple[str, ...]], protocol, env, batch_size) -> np.ndarray:
+    return np.stack([
+        predict(model, x, m, torch.from_numpy(tdata.slot_keep(protocol, slots)).to(env.device), env,
+                batch_size)
+        for slots in combos
+    ])
 
 
 def train_fold(
@@ -238,17 +288,20 @@ def train_fold(
     env: Env,
     args: argparse.Namespace,
     combos: dict[str, tuple[str, ...]],
-) -> tuple[np.ndarray, float]:
-    """Train one fold (or continue it). Returns its OOF probabilities [n_combos, n_val, 3] and best loss."""
+    ca_ids: list[str] | None = None,
+) -> FoldResult:
+    """Train one outer fold (or continue it) on its inner-train cases; select on its inner validation.
+
+    Returns the outer fold's probabilities per combination, the inner-validation probabilities of the
+    phase sets, the thresholds chosen on them, and the best inner-validation loss and epoch.
+    """
     from tqdm import tqdm
 
     info, device = env.dist, env.device
     ckpt_path, best_path = job.folder / "checkpoint.pt", job.folder / "best.pt"
-    oof_path = job.folder / "oof.npz"
-    if args.resume and oof_path.is_file():
+    if args.resume and (job.folder / "oof.npz").is_file():
         log.info("%s fold %d: already finished, skipping", job.arch, job.fold)
-        with np.load(oof_path) as z:
-            return z["probs"], float(z["best_metric"])
+        return _load_finished(job)
 
     torch.manual_seed(args.seed + 1000 * job.fold)
     model = build_model(job.arch, protocol, args.pretrained).to(device)
@@ -287,8 +340,10 @@ def train_fold(
     tr = torch.from_numpy(job.train_idx)
     va = torch.from_numpy(job.val_idx)
     images, mask = arrays["images"], arrays["mask"]
-    aug = AugmentConfig(early_drop=preset.early_drop)
+    context, ctx_scale = arrays.get("context"), arrays.get("ctx_scale")
+    aug = AugmentConfig(early_drop=preset.early_drop, gapped_drop=preset.gapped_drop)
     early_keep = torch.from_numpy(tdata.slot_keep(protocol, combos["early"])).bool().to(device)
+    gap = torch.from_numpy(tdata.slot_keep(protocol, tdata.gap_slots(protocol))).bool().to(device)
     keep_full = torch.ones(len(protocol.slot_names), device=device)
     keep_early = early_keep.float()
     gen = torch.Generator(device=device).manual_seed(args.seed * 7919 + job.fold * 31 + info.rank)
@@ -311,7 +366,11 @@ def train_fold(
             x = images[idx].to(device, non_blocking=True)
             m = mask[idx].to(device, non_blocking=True)
             y = labels_all[idx].to(device, non_blocking=True)
-            x, m = synchronized_augment(x, m, spec, aug, early_keep=early_keep, gen=gen)
+            x, m = synchronized_augment(
+                x, m, spec, aug, early_keep=early_keep, gen=gen, gap=gap,
+                context=None if context is None else context[idx],
+                ctx_scale=None if ctx_scale is None else ctx_scale[idx],
+            )
             if env.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with _autocast(env):
@@ -375,7 +434,7 @@ def train_fold(
             save_atomic(ck, ckpt_path)
             _write_log(job.folder / "log.csv", rows)
         log.info(
-            "%s fold %d epoch %d: train %.3f, val full %.3f early %.3f, %.1f cases/s%s",
+            "%s fold %d epoch %d: train %.3f, inner val full %.3f early %.3f, %.1f cases/s%s",
             job.arch,
             job.fold,
             epoch,
@@ -391,22 +450,33 @@ def train_fold(
     barrier(info)
     best = torch.load(best_path, map_location=device, weights_only=False)
     model.load_state_dict(best["model"])
-    probs = np.stack(
-        [
-            predict(
-                model,
-                val_x,
-                val_m,
-                torch.from_numpy(tdata.slot_keep(protocol, slots)).to(device),
-                env,
-                preset.batch_size,
-            )
-            for slots in combos.values()
-        ]
-    )
+    set_slots = [combos[name] for name in THRESHOLD_SETS]
+    inner = _combo_probs(model, val_x, val_m, set_slots, protocol, env, preset.batch_size)
+    thresholds = choose_thresholds(val_y.cpu().numpy(), inner)
+    te = torch.from_numpy(job.test_idx)
+    probs = _combo_probs(model, images[te], mask[te], list(combos.values()), protocol, env, preset.batch_size)
+    result = FoldResult(probs=probs, inner_probs=inner, thresholds=thresholds,
+                        best_metric=float(best["best_metric"]), best_epoch=int(best["best_epoch"]))
     if info.is_main:
-        np.savez(oof_path, probs=probs, val_idx=job.val_idx, best_metric=best["best_metric"])
-    return probs, float(best["best_metric"])
+        ids = ca_ids or []
+        write_json_atomic(job.folder / "selection.json", {
+            "fold": job.fold, "arch": job.arch, "best_epoch": result.best_epoch,
+            "inner_val_loss": result.best_metric, "thresholds": thresholds,
+            "threshold_rule": threshold_rule(), "n_inner_train": len(job.train_idx),
+            "n_inner_val": len(job.val_idx), "n_outer": len(job.test_idx),
+            "inner_val_ids": [ids[i] for i in job.val_idx] if ids else [],
+        })
+        write_atomic(job.folder / "oof.npz", lambda fh: np.savez(
+            fh, probs=probs, test_idx=job.test_idx, val_idx=job.val_idx, inner_probs=inner,
+            thresholds=np.array([thresholds[n] for n in THRESHOLD_SETS]),
+            best_metric=result.best_metric, best_epoch=result.best_epoch))
+    return result
+
+
+def threshold_rule() -> str:
+    return (f"per phase set, the highest threshold with sensitivity >= "
+            f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%} on the fold's inner-validation predictions of that set "
+            "(call malignant if p >= t)")
 
 
 # ---------------------------------------------------------------- the run
@@ -420,6 +490,9 @@ def _prepare_run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Pro
         if not cfg_path.is_file():
             raise RunError(f"{out}: nothing to resume (no config.json)")
         saved = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if saved.get("format") != RUN_FORMAT:
+            raise RunError(f"{out}: made by an older trainer (run format {saved.get('format')}, this one "
+                           f"writes {RUN_FORMAT}); it cannot be resumed - start a new --out")
         return Preset(**saved["preset"])  # the run's own settings win over the flags
     return preset
 
@@ -461,7 +534,8 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
     if cuda:
         torch.backends.cudnn.benchmark = True
     cases_dir = Path(args.cases).resolve()
-    load = dict(cache_dir=args.cache, max_cases=preset.max_cases, seed=args.seed, protocol=protocol)
+    load = dict(cache_dir=args.cache, max_cases=preset.max_cases, seed=args.seed, protocol=protocol,
+                with_context=preset.roi_jitter)
     if info.enabled and info.is_main:  # rank 0 builds the cache; the others then only read it
         tdata.load_cached_cases(cases_dir, spec, workers=preset.workers, **load)
     barrier(info)
@@ -470,8 +544,11 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
     splits = make_splits(ca.labels, ca.patients, preset.folds, args.seed)
     archs = [args.arch] + (["single"] if preset.referential and args.arch == "triple" else [])
     combos = tdata.phase_combinations(protocol)
+    if preset.roi_jitter and ca.context is None:
+        log.warning("ROI jitter is off: the preprocessing cache holds no context crops")
     if info.is_main:
         write_json_atomic(
+            out / "config.json",
             {
                 "format": RUN_FORMAT,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -486,6 +563,13 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
                 "classes": list(CLASSES),
                 "class_weights": class_weights(ca.labels).tolist(),
                 "early_drop": preset.early_drop,
+                "gapped_drop": preset.gapped_drop,
+                "roi_jitter": preset.roi_jitter and ca.context is not None,
+                "selection": {
+                    "inner_folds": preset.inner_folds,
+                    "final": "the outer fold whose inner-validation loss is lowest, with its thresholds",
+                    "threshold_rule": threshold_rule(),
+                },
                 "phase_combinations": {k: list(v) for k, v in combos.items()},
                 "pretrained": (
                     {"path": str(args.pretrained), "sha256": sha256_file(Path(args.pretrained))}
@@ -497,76 +581,91 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
                 "device": str(device),
                 "torch": torch.__version__,
             },
-            out / "config.json",
         )
     arrays = {
         "images": torch.from_numpy(ca.images),
         "mask": torch.from_numpy(ca.mask),
         "labels": torch.from_numpy(ca.labels),
     }
+    if preset.roi_jitter and ca.context is not None:
+        arrays["context"] = torch.from_numpy(ca.context)
+        arrays["ctx_scale"] = torch.from_numpy(ca.ctx_scale)
     if cuda:  # the whole cohort fits on the GPU: the data pipeline is then never the bottleneck
         arrays = {k: v.to(device) for k, v in arrays.items()}
     oof = {}
     for arch in archs:
-        probs = np.full((len(combos), len(ca), len(CLASSES)), np.nan)
-        fold_of = np.full(len(ca), -1, dtype=np.int64)
-        best: tuple[float, int] = (math.inf, -1)
-        for k, (tr, va) in enumerate(splits):
+        results: list[tuple[FoldJob, FoldResult]] = []
+        for k, (tr, te) in enumerate(splits):
+            itr, iva = inner_split(ca.labels, ca.patients, tr, preset.inner_folds, args.seed + 1 + k)
             folder = out / (f"fold{k}" if arch == args.arch else f"{REFERENTIAL_DIR}/fold{k}")
-            p, metric = train_fold(
-                FoldJob(arch, k, folder, tr, va), arrays, preset, spec, protocol, env, args, combos
-            )
-            probs[:, va] = p
-            fold_of[va] = k
-            best = min(best, (metric, k))
-        oof[arch] = (probs, fold_of, best[1])
+            job = FoldJob(arch, k, folder, itr, iva, te)
+            results.append((job, train_fold(job, arrays, preset, spec, protocol, env, args, combos, ca.ids)))
+        oof[arch] = results
     if info.is_main:
         _finish(out, ca, combos, oof, args.arch)
     barrier(info)
     return 0
 
 
+def _stack(ca: tdata.CaseArrays, n_combos: int, results: list[tuple[FoldJob, FoldResult]]) -> dict:
+    """Per-case outer probabilities and fold, and the inner-validation predictions of every fold."""
+    probs = np.full((n_combos, len(ca), len(CLASSES)), np.nan)
+    fold_of = np.full(len(ca), -1, dtype=np.int64)
+    for job, res in results:
+        probs[:, job.test_idx] = res.probs
+        fold_of[job.test_idx] = job.fold
+    return {
+        "probs": probs,
+        "fold": fold_of,
+        "inner_case": np.concatenate([job.val_idx for job, _ in results]),
+        "inner_fold": np.concatenate([np.full(len(job.val_idx), job.fold) for job, _ in results]),
+        "inner_probs": np.concatenate([res.inner_probs for _, res in results], axis=1),
+        "fold_thresholds": np.array([[res.thresholds[n] for n in THRESHOLD_SETS] for _, res in results]),
+        "fold_ids": np.array([job.fold for job, _ in results]),
+    }
+
+
 def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch: str) -> None:
-    probs, fold_of, best_fold = oof[main_arch]
-    have = fold_of >= 0
     names = list(combos)
+    main = _stack(ca, len(names), oof[main_arch])
     payload = {
         "ids": np.array(ca.ids),
         "labels": ca.labels,
-        "fold": fold_of,
         "washout": ca.washout,
+        "reader": ca.reader if ca.reader is not None else np.full((*ca.mask.shape, 2), np.nan),
         "combos": np.array(names),
-        "probs": probs,
+        "threshold_sets": np.array(THRESHOLD_SETS),
+        **main,
     }
     if "single" in oof and main_arch != "single":
-        payload["referential_probs"] = oof["single"][0]
-    np.savez(out / ".tmp-oof.npz", **payload)
-    os.replace(out / ".tmp-oof.npz", out / "oof.npz")
-    with open(out / ".tmp-oof.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["case_id", "label", "fold", "combination", *[f"p_{c}" for c in CLASSES]])
-        for i in np.flatnonzero(have):
-            for c, name in enumerate(names):
-                w.writerow(
-                    [ca.ids[i], CLASSES[ca.labels[i]], fold_of[i], name, *[f"{v:.6f}" for v in probs[c, i]]]
-                )
-    os.replace(out / ".tmp-oof.csv", out / "oof.csv")
-    full = probs[names.index("full"), have]
-    thr = metrics.choose_threshold(metrics.malignant(ca.labels[have]), metrics.malignant_probability(full))
-    write_json_atomic(
-        {
-            "threshold": thr,
-            "probability": "malignant = p_hcc + p_non_hcc_malignant",
-            "rule": f"highest threshold with OOF sensitivity >= "
-            f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%} on the full set (call malignant if p >= t)",
-            "n": int(have.sum()),
-        },
-        out / "threshold.json",
-    )
-    src = out / f"fold{best_fold}" / "best.pt"
-    (out / "final").mkdir(exist_ok=True)
-    ck = torch.load(src, map_location="cpu", weights_only=False)
-    ck.update(selected_from=f"fold{best_fold}", threshold=thr)
+        ref = _stack(ca, len(names), oof["single"])
+        payload.update({f"referential_{k}": v for k, v in ref.items() if k != "fold"})
+    write_atomic(out / "oof.npz", lambda fh: np.savez(fh, **payload))
+    probs, fold_of = main["probs"], main["fold"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["case_id", "label", "fold", "combination", *[f"p_{c}" for c in CLASSES]])
+    for i in np.flatnonzero(fold_of >= 0):
+        for c, name in enumerate(names):
+            p = [f"{v:.6f}" for v in probs[c, i]]
+            w.writerow([ca.ids[i], CLASSES[ca.labels[i]], fold_of[i], name, *p])
+    write_atomic(out / "oof.csv", buf.getvalue())
+    # the shipped model: lowest inner-validation loss (no outer-fold data in this choice)
+    job, res = min(oof[main_arch], key=lambda jr: (jr[1].best_metric, jr[0].fold))
+    doc = {
+        "thresholds": res.thresholds,
+        "threshold": res.thresholds["full"],  # older readers: the full set's
+        "probability": "malignant = p_hcc + p_non_hcc_malignant",
+        "rule": threshold_rule(),
+        "selected_from": f"fold{job.fold}",
+        "selection": "the outer fold whose inner-validation loss is lowest",
+        "folds": [{"fold": j.fold, "thresholds": r.thresholds, "inner_val_loss": r.best_metric,
+                   "best_epoch": r.best_epoch, "n_inner_val": len(j.val_idx)} for j, r in oof[main_arch]],
+    }
+    write_json_atomic(out / "threshold.json", doc)
+    ck = torch.load(job.folder / "best.pt", map_location="cpu", weights_only=False)
+    ck.update(selected_from=f"fold{job.fold}", threshold=res.thresholds["full"], thresholds=res.thresholds)
     save_atomic(ck, out / "final" / "checkpoint.pt")
-    shutil.copyfile(out / "threshold.json", out / "final" / "threshold.json")
-    log.info("run finished: %s (final model from fold %d, threshold %.3f)", out, best_fold, thr)
+    write_json_atomic(out / "final" / "threshold.json", doc)
+    log.info("run finished: %s (final model from fold %d, thresholds early %.3f full %.3f)", out, job.fold,
+             res.thresholds["early"], res.thresholds["full"])

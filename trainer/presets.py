@@ -23,7 +23,10 @@ class Preset:
     patience: int = 5  # early stopping: epochs without a better validation loss
     max_cases: int | None = None  # a seeded random subset of the cohort; None = all cases
     referential: bool = True  # also train the single-ResNet50 "referential standard" model per fold
-    early_drop: float = 0.3  # share of training cases shown only their early-set slots (B … 2:00)
+    early_drop: float = 0.25  # share of training cases shown only their early-set slots (B … 2:00)
+    gapped_drop: float = 0.25  # share shown early + 10:00 with some 3-6 min slots missing
+    roi_jitter: bool = True  # re-place the ROI per sample (centre ±20 % of the side, side 0.75-1.56x)
+    inner_folds: int = 5  # the inner validation split is 1/inner_folds of each outer fold's training part
     workers: int = 2  # processes that build the preprocessing cache (first pass only)
 
     def to_dict(self) -> dict:

@@ -31,19 +31,25 @@ PATTERNS = {
 
 def fake_case(
     label: str, size: int, rng: np.random.Generator, spec: InputSpec
-) -> tuple[np.ndarray, np.ndarray]:
-    yy, xx = np.mgrid[:size, :size]
-    disk = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 4) ** 2
-    pix = np.empty((9, size, size), dtype=np.float32)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images, mask, context): the lesion disk centred in a context crop 3x the ROI's side (as trainer.cache
+    stores it); the model input is the context's central third, as the app would crop it."""
+    big = int(round(cache.CONTEXT_FACTOR * size))
+    yy, xx = np.mgrid[:big, :big]
+    disk = ((yy - big / 2) ** 2 + (xx - big / 2) ** 2) < (size / 4) ** 2
+    ctx = np.empty((9, big, big), dtype=np.float32)
     for i, level in enumerate(PATTERNS[label]):
-        img = 0.5 + 0.05 * rng.standard_normal((size, size))
+        img = 0.5 + 0.05 * rng.standard_normal((big, big))
         img[disk] = level + 0.05 * rng.standard_normal(disk.sum())
-        pix[i] = np.clip(img, 0, 1)
+        ctx[i] = np.clip(img, 0, 1)
     mask = np.ones(9, dtype=np.float32)
     if rng.random() < 0.3:
         mask[-1] = 0.0  # 10:00 missing: an early-set case
+    ctx = np.round(ctx * 255) / 255 * mask[:, None, None]
+    lo = (big - size) // 2
+    pix = ctx[:, lo:lo + size, lo:lo + size]
     images = ((pix - spec.mean) / spec.std * mask[:, None, None]).astype(np.float32)
-    return images, mask
+    return images, mask, np.round(ctx * 255).astype(np.uint8)
 
 
 def make_fake_cohort(root: Path, n: int = 24, size: int = 32, seed: int = 0, with_cache: bool = True) -> Path:
@@ -68,9 +74,13 @@ def make_fake_cohort(root: Path, n: int = 24, size: int = 32, seed: int = 0, wit
         }
         lines.append(json.dumps(rec))
         if with_cache:
-            images, mask = fake_case(label, size, rng, spec)
+            images, mask, context = fake_case(label, size, rng, spec)
+            scale = np.full(9, size / context.shape[-1], dtype=np.float32)
+            reader = np.stack([255 * np.array(PATTERNS[label]), np.full(9, 127.0)], 1) * mask[:, None]
+            reader[mask == 0] = np.nan
             cache.write_entry(
-                cache.cache_path(root / CACHE_DIRNAME, root, rec, spec, protocol), images, mask, []
+                cache.cache_path(root / CACHE_DIRNAME, root, rec, spec, protocol), images, mask, [],
+                context=context, ctx_scale=scale, reader=reader,
             )
     (root / "cases.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root

@@ -25,7 +25,8 @@ def test_saved_slot_rois_reach_the_trainer(tmp_path):
     saved = json.loads(line)
     assert saved["slot_rois"] == {"3:00": list(adjusted["3:00"])}
 
-    images, mask, _ = build_case_arrays(tmp_path / "cases", saved, spec, protocol)
+    entry, _ = build_case_arrays(tmp_path / "cases", saved, spec, protocol)
+    images, mask = entry.images, entry.mask
     app = case_inputs(study, roi, spec, protocol=protocol, rois=adjusted)
     assert np.array_equal(images, app.images) and np.array_equal(mask, app.mask)
     shared = case_inputs(study, roi, spec, protocol=protocol)

@@ -22,7 +22,7 @@ def counting_builder(monkeypatch):
         if rec["case_id"] == "c002":
             raise ValueError("no readable clip")
         value = float(int(rec["case_id"][1:]))
-        return np.full((9, spec.size, spec.size), value, np.float32), np.ones(9, np.float32), []
+        return cache.Entry(np.full((9, spec.size, spec.size), value, np.float32), np.ones(9, np.float32)), []
 
     monkeypatch.setattr(cache, "build_case_arrays", fake)
     return calls
@@ -40,7 +40,7 @@ def test_cache_built_once_and_reused(tmp_path, counting_builder):
     second = load_cached_cases(root, spec)
     assert len(counting_builder) == 6 + 1  # only the failed case is tried again
     np.testing.assert_array_equal(first.images, second.images)
-    assert not list((root / data.CACHE_DIRNAME).glob(".tmp-*"))
+    assert not list((root / data.CACHE_DIRNAME).glob(".*.part"))
     load_cached_cases(root, InputSpec(size=8))  # another spec: new entries
     assert len(counting_builder) == 6 + 1 + 6
 

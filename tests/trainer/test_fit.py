@@ -116,7 +116,14 @@ def test_run_directory_has_the_documented_layout(run):
     final = torch.load(run / "final" / "checkpoint.pt", weights_only=False)
     assert final["selected_from"] == "fold0" and 0.0 <= final["threshold"] <= 1.0
     thr = json.loads((run / "threshold.json").read_text())
-    assert thr["threshold"] == final["threshold"]
+    assert thr["threshold"] == final["threshold"] == thr["thresholds"]["full"]
+    assert set(thr["thresholds"]) == {"early", "full"} and final["thresholds"] == thr["thresholds"]
+    sel = json.loads((run / "fold0" / "selection.json").read_text())
+    assert sel["thresholds"] == thr["thresholds"] and sel["n_inner_val"] > 0
+    # the inner validation lies inside the training part, never in the outer fold
+    with np.load(run / "oof.npz") as z:
+        outer = set(z["ids"][z["fold"] == 0])
+    assert outer and not outer & set(sel["inner_val_ids"])
 
 
 def test_oof_probabilities_cover_the_held_out_cases(run):
@@ -125,7 +132,8 @@ def test_oof_probabilities_cover_the_held_out_cases(run):
         ref = z["referential_probs"]
     held = fold >= 0
     assert 0 < held.sum() < len(fold)  # one hold-out fold: a quarter of the cases
-    assert combos == ["b_only", "b_030", "le_1min", "early", "le_5min", "full"]
+    assert combos == ["b_only", "b_030", "le_1min", "early", "le_5min", "full", "gapped_full", "no_b",
+                      "kupffer_only"]
     np.testing.assert_allclose(probs[:, held].sum(-1), 1.0, atol=1e-5)
     assert np.isnan(probs[:, ~held]).all() and np.isfinite(ref[:, held]).all()
     # masking slots changes the prediction: B only and all nine are not the same input
