@@ -4,6 +4,14 @@ Each record is appended with a single ``write`` on a descriptor opened with ``O_
 ``fsync``-ed, so concurrent writers (the app and a CLI run) never interleave half lines and a crash
 loses at most the line being written. Patient ids are stored as salted hashes; names never.
 The folder resolves CLI argument → ``CEUSDESK_DATA_DIR`` → the platform's user data folder.
+
+The salt is created atomically: written and fsync-ed under a temporary name, then published with
+``os.link`` (which fails if another process published first), so a reader sees either no salt or a
+whole one — never an empty file to hash patient ids with. Where hard links are unsupported, the salt is
+created with ``O_EXCL`` and a reader that finds it short waits briefly for it; a salt that stays
+empty or damaged is an error (:class:`AuditSaltError`), never silently replaced (earlier hashes
+depend on it). Records are written as ASCII JSON without NaN, so any name bytes (a folder name that
+is not UTF-8) and any reader survive.
 """
 from __future__ import annotations
 
@@ -12,6 +20,8 @@ import json
 import logging
 import os
 import secrets
+import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +34,13 @@ log = logging.getLogger(__name__)
 LOG_NAME = "audit.jsonl"
 SALT_NAME = "audit-salt"
 ENV_DATA_DIR = "CEUSDESK_DATA_DIR"
+SALT_HEX_DIGITS = 32
+SALT_WAIT_S = 2.0
+"""How long a reader waits for a salt another process is still writing (non-atomic fallback only)."""
+
+
+class AuditSaltError(OSError):
+    """The audit salt exists but is empty or damaged: hashing with it would link nothing."""
 
 
 def data_dir(path: str | Path | None = None) -> Path:
@@ -40,30 +57,71 @@ def audit_log_path(folder: str | Path | None = None) -> Path:
     return data_dir(folder) / LOG_NAME
 
 
-def _salt(folder: Path) -> bytes:
-    """A per-installation random salt, made once; without it a hash of a short id is guessable."""
-    path = folder / SALT_NAME
+def _valid_salt(raw: bytes) -> bytes | None:
+    salt = raw.strip()
+    if len(salt) == SALT_HEX_DIGITS and all(c in b"0123456789abcdef" for c in salt):
+        return salt
+    return None
+
+
+def _publish_salt(path: Path) -> None:
+    """Make a new salt at ``path`` unless one exists; readers only ever see a complete one."""
+    salt = secrets.token_hex(SALT_HEX_DIGITS // 2).encode("ascii")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)  # mode 0600
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    salt = secrets.token_hex(16).encode("ascii")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(salt)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic publish; FileExistsError when another process won
+        except FileExistsError:
+            return
+        except OSError as err:  # no hard links here (some network or FAT file systems)
+            log.debug("audit salt: os.link unsupported (%s); creating it with O_EXCL", err)
+            _create_exclusive(path, salt)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _create_exclusive(path: Path, salt: bytes) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_bytes()
+    except FileExistsError:
+        return
     with os.fdopen(fd, "wb") as fh:
         fh.write(salt)
         fh.flush()
         os.fsync(fh.fileno())
-    return salt
+
+
+def _salt(folder: Path) -> bytes:
+    """A per-installation random salt, made once; without it a hash of a short id is guessable."""
+    path = folder / SALT_NAME
+    deadline = time.monotonic() + SALT_WAIT_S
+    while True:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            _publish_salt(path)
+            continue
+        salt = _valid_salt(raw)
+        if salt is not None:
+            return salt
+        if time.monotonic() >= deadline:
+            raise AuditSaltError(
+                f"{path}: the audit salt is empty or damaged ({len(raw)} bytes); patient ids are not "
+                "hashed with it - restore it from a backup, or remove it to start a new salt (earlier "
+                "records' hashes will then not match new ones)")
+        time.sleep(0.02)  # a creator on a file system without hard links may be mid-write
 
 
 def hash_id(value: str | None, folder: str | Path | None = None) -> str | None:
     """Salted SHA-256 of an identifier (first 16 hex digits); None stays None."""
     if value is None or str(value).strip() == "":
         return None
-    digest = hashlib.sha256(_salt(data_dir(folder)) + str(value).strip().encode("utf-8"))
+    # surrogateescape: a path from a file name that is not valid UTF-8 hashes by its original bytes
+    digest = hashlib.sha256(_salt(data_dir(folder)) + str(value).strip().encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:16]
 
 
@@ -73,9 +131,10 @@ def append_record(record: Mapping[str, Any], folder: str | Path | None = None) -
 
 
 def append_jsonl(path: str | Path, record: Mapping[str, Any]) -> Path:
-    """Append one record as one JSON line (O_APPEND, one write, fsync)."""
+    """Append one record as one JSON line (O_APPEND, one write, fsync): ASCII, standard JSON."""
     path = Path(path)
-    line = (json.dumps(dict(record), ensure_ascii=False, sort_keys=True, default=str) + "\n").encode("utf-8")
+    line = (json.dumps(dict(record), ensure_ascii=True, sort_keys=True, default=str, allow_nan=False)
+            + "\n").encode("ascii")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         written = os.write(fd, line)
@@ -111,8 +170,11 @@ def analysis_record(
         "call": result.get("call"),
         "malignant_probability": result.get("malignant_probability"),
         "probabilities": result.get("probabilities"),
-        "model": {k: model.get(k) for k in ("name", "version", "uid", "sha256")},
+        # manifest_sha256: the manifest's content as run (thresholds included), pinned or not
+        "model": {k: model.get(k) for k in ("name", "version", "uid", "sha256", "manifest_sha256",
+                                            "manifest_pinned", "threshold", "threshold_source")},
         "report": hash_id(str(Path(report).resolve()), folder) if report else None,
+        "contrast_panel": result.get("contrast_panel"),  # the side analyzed and how it was decided
     }
 
 

@@ -9,9 +9,13 @@ ROI placement (docs/analyze.md):
 - The ROI is given in pixels of the *reference* panel: the first present contrast slot in protocol
   order. Every contrast slot whose panel has the reference's size gets the same coordinates.
 - A panel of another size (typically the B-mode clip before injection, acquired at another zoom) is
-  mapped through pixel spacing (Physical Delta X/Y, cm per pixel) when both panels have it — depth
-  from the panel's top edge, lateral position from the panel's centre line — else scaled by the panel
-  size ratio, with a warning.
+  mapped through pixel spacing (Physical Delta X/Y, cm per pixel) when both panels have a plausible
+  one (:data:`SPACING_CM_RANGE`) — depth from the panel's top edge, lateral position from the panel's
+  centre line — else scaled by the panel size ratio, with a warning. A spacing mapping that would make
+  the ROI larger than the panel is not trusted either (scaled instead).
+- ROI numbers are checked before anything is allocated (:func:`check_roi_numbers`,
+  :func:`check_roi_on_panel`): a ROI larger than its panel or with absurd coordinates is refused
+  (``BadRoi``, exit 2) instead of becoming a crop of gigabytes.
 - ``track_roi``: the lesion is followed from slot to slot in time order by template matching
   (``cv2.matchTemplate`` on speckle-smoothed images), its shift bounded relative to the placed ROI; a
   weak match, or one on the bound, keeps the placed ROI and warns. The B slot is never tracked
@@ -41,6 +45,10 @@ MAX_TRACK_SHIFT = 0.5
 """Tracking may move the ROI at most this fraction of its side (per axis) from where it was placed."""
 MIN_TRACK_SCORE = 0.3
 """Below this normalized correlation a tracking match is not trusted."""
+MAX_ROI_VALUE = 1_000_000
+"""No panel is a million pixels across: larger ROI numbers are a typo, refused before any study is read."""
+SPACING_CM_RANGE = (1e-4, 1.0)
+"""Plausible ultrasound pixel spacing, cm per pixel (1 µm … 1 cm); outside it a tag is not trusted."""
 ROI_SOURCES = ("given", "mapped", "tracked", "user")
 """Where a slot's ROI came from: the given ROI as is (a panel of the reference's size), mapped onto a
 panel of another size, moved there by tracking, or set by the user for that slot."""
@@ -68,9 +76,38 @@ class RoiPlacement:
     reference_slot: str
 
 
-def _spacing(slot_frame: Any) -> tuple[float, float] | None:
-    """(cm per pixel x, y) from a SlotFrame, or None when unknown or not positive."""
-    sp = getattr(slot_frame, "pixel_spacing_cm", None)
+def check_roi_numbers(roi: Roi, what: str = "ROI") -> Roi:
+    """Integers, positive size, every value within ±:data:`MAX_ROI_VALUE`; raises :class:`BadRoi`."""
+    try:
+        x, y, w, h = (int(v) for v in roi)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise BadRoi(f"{what} {roi!r}: expected four integers X,Y,W,H") from err
+    if w <= 0 or h <= 0:
+        raise BadRoi(f"{what}: width and height must be positive")
+    if max(abs(x), abs(y), w, h) > MAX_ROI_VALUE:
+        raise BadRoi(f"{what} {x},{y},{w},{h}: values beyond {MAX_ROI_VALUE} pixels are not panel "
+                     "coordinates; give X,Y,W,H in contrast-panel pixels (see `ceusdesk inspect`)")
+    return x, y, w, h
+
+
+def check_roi_on_panel(roi: Roi, panel_shape: Sequence[int], where: str = "",
+                       panel: str = "its panel") -> Roi:
+    """The ROI's centre inside the panel and its size at most the panel's; raises :class:`BadRoi`.
+
+    ``where`` follows "ROI x,y,w,h" in the message (e.g. " for slot 3:00")."""
+    x, y, w, h = check_roi_numbers(roi, f"ROI{where}")
+    H, W = int(panel_shape[0]), int(panel_shape[1])
+    if w > W or h > H:
+        raise BadRoi(f"ROI {x},{y},{w},{h}{where} is larger than {panel} ({W}x{H} px); draw it around "
+                     "the lesion in panel pixels")
+    if not roi_inside((x, y, w, h), panel_shape):
+        raise BadRoi(f"ROI {x},{y},{w},{h}{where} lies outside {panel} ({W}x{H} px); give X,Y,W,H in "
+                     "panel pixels")
+    return x, y, w, h
+
+
+def usable_spacing(sp: Any) -> tuple[float, float] | None:
+    """(cm per pixel x, y) when both are numbers within :data:`SPACING_CM_RANGE`, else None."""
     if sp is None:
         return None
     if isinstance(sp, (int, float)):
@@ -79,9 +116,15 @@ def _spacing(slot_frame: Any) -> tuple[float, float] | None:
         sx, sy = float(sp[0]), float(sp[1])
     except (TypeError, ValueError, IndexError):
         return None
-    if not (sx > 0 and sy > 0 and np.isfinite(sx) and np.isfinite(sy)):
+    lo, hi = SPACING_CM_RANGE
+    if not (lo <= sx <= hi and lo <= sy <= hi):  # also false for NaN
         return None
     return sx, sy
+
+
+def _spacing(slot_frame: Any) -> tuple[float, float] | None:
+    """A SlotFrame's usable pixel spacing (see :func:`usable_spacing`), or None."""
+    return usable_spacing(getattr(slot_frame, "pixel_spacing_cm", None))
 
 
 def map_roi(
@@ -102,12 +145,15 @@ def map_roi(
     if (sh, sw) == (dh, dw):
         return (x, y, w, h), "same"
     cx, cy = x + w / 2.0, y + h / 2.0
+    src_spacing, dst_spacing = usable_spacing(src_spacing), usable_spacing(dst_spacing)
     if src_spacing is not None and dst_spacing is not None:
         fx, fy = src_spacing[0] / dst_spacing[0], src_spacing[1] / dst_spacing[1]
         ncx = dw / 2.0 + (cx - sw / 2.0) * fx
         ncy = cy * fy
         how = "spacing"
-    else:
+        if w * fx > dw or h * fy > dh:  # larger than the panel: the tags disagree with the images
+            src_spacing = None
+    if src_spacing is None or dst_spacing is None:
         fx, fy = dw / sw, dh / sh
         ncx, ncy = cx * fx, cy * fy
         how = "scaled"
@@ -185,18 +231,12 @@ def _check_user_rois(
     for name, r in user.items():
         if name not in protocol.slot_names:
             raise BadRoi(f"ROI for unknown slot {name!r}; slots are {', '.join(protocol.slot_names)}")
-        x, y, w, h = (int(v) for v in r)
-        if w <= 0 or h <= 0:
-            raise BadRoi(f"ROI for slot {name}: width and height must be positive")
+        x, y, w, h = check_roi_numbers(r, f"ROI for slot {name}")
         if name not in imgs:
             warnings.append(f"slot {name}: its ROI was set but the slot is not used (no image, or not in "
                             "this phase set)")
             continue
-        shape = imgs[name].shape
-        if not roi_inside((x, y, w, h), shape):
-            raise BadRoi(f"ROI {x},{y},{w},{h} for slot {name} lies outside its panel "
-                         f"({shape[1]}x{shape[0]} px)")
-        out[name] = (x, y, w, h)
+        out[name] = check_roi_on_panel((x, y, w, h), imgs[name].shape, f" for slot {name}")
     return out
 
 
@@ -250,11 +290,7 @@ def place_rois(
         raise BadRoi("no contrast-phase image is present to place the ROI on")
     contrast = [s.name for s in protocol.slots if s.kind == "contrast" and s.name in imgs]
     ref_shape = imgs[ref].shape
-    if not roi_inside(roi, ref_shape):
-        raise BadRoi(
-            f"ROI {','.join(map(str, roi))} lies outside the contrast panel "
-            f"({ref_shape[1]}x{ref_shape[0]} px); give X,Y,W,H in contrast-panel pixels"
-        )
+    roi = check_roi_on_panel(roi, ref_shape, panel="the contrast panel")
     user = _check_user_rois(rois or {}, protocol, imgs, warnings)
     ref_spacing = _spacing(slots.get(ref))
 
@@ -271,7 +307,7 @@ def place_rois(
         if how == "scaled":
             warnings.append(
                 f"slot {name}: panel size {imgs[name].shape[1]}x{imgs[name].shape[0]} differs from the "
-                f"contrast panel's {ref_shape[1]}x{ref_shape[0]} and no pixel spacing is known; "
+                f"contrast panel's {ref_shape[1]}x{ref_shape[0]} and no usable pixel spacing is known; "
                 "the ROI was scaled - check its position"
             )
         if not roi_inside(mapped, imgs[name].shape):

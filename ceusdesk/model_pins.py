@@ -30,7 +30,13 @@ from .errors import ModelRefused
 log = logging.getLogger(__name__)
 
 # BEGIN PINNED (written by `python -m ceusdesk.model_pins PACKAGE`; one entry per package name)
-PINNED: dict[str, dict[str, str]] = {}
+PINNED: dict[str, dict[str, str]] = {
+    "sonazoid9-phantom-cpu64": {
+        "manifest_sha256": "c1fab16afce508eff8ca0b750588fe6040f0c3fdaf4a3842451c68060a1d10b4",
+        "uid": "325911fd-ffac-43da-beff-511781e94f02",
+        "version": "1.0.0",
+    },
+}
 # END PINNED
 
 _BLOCK = re.compile(r"(# BEGIN PINNED[^\n]*\n)(.*?)(# END PINNED)", re.S)

@@ -4,6 +4,10 @@ Each subcommand lives in its own module exposing ``add_parser(subparsers)`` that
 subcommand and sets ``func`` (called with the parsed args, returns an exit code). With ``--json``,
 stdout carries only the JSON document; progress and messages go to stderr. A
 :class:`~ceusdesk.errors.CeusdeskError` becomes one line on stderr and its exit code, never a traceback.
+
+The JSON is standard (RFC 8259) and ASCII: a number that is not finite (a time or measurement that
+cannot be known) becomes null, and text from a file name that is not valid UTF-8 shows its bytes as
+``\\xNN`` escapes, so every JSON parser reads the document and every terminal prints it.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import argparse
 import importlib
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -33,13 +38,49 @@ EXIT_CODES_DOC = """exit codes:
 """
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with non-finite numbers as None and undecodable file-name bytes as ``\\xNN`` text.
+
+    Only values that may legitimately be unknown reach here as NaN/Inf (times, measurements); a model's
+    probabilities are checked before (ceusdesk.inference.engine) and never arrive non-finite.
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, str):
+        return readable_text(obj)
+    if isinstance(obj, dict):
+        return {readable_text(str(k)): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    item = getattr(obj, "item", None)  # numpy scalars
+    if callable(item) and not isinstance(obj, (bool, int)):
+        return json_safe(item())
+    return obj
+
+
+def readable_text(text: str) -> str:
+    """``text`` with the lone surrogates Python uses for undecodable file-name bytes as ``\\xNN``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def document_json(doc: dict[str, Any]) -> str:
+    """The standard-JSON text of ``doc`` (see :func:`json_safe`); raises ValueError if NaN slipped in."""
+    return json.dumps(json_safe(doc), indent=2, allow_nan=False)
+
+
 def print_document(doc: dict[str, Any], as_json: bool, fmt: Callable[[dict[str, Any]], str]) -> None:
     """The command's result on stdout: the JSON document alone, or its readable form."""
-    if as_json:
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(fmt(doc))
+    text = document_json(doc) + "\n" if as_json else fmt(doc)
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:  # undecodable file-name bytes, or a console code page lacking a character
+        enc = sys.stdout.encoding or "ascii"
+        sys.stdout.write(text.encode(enc, "backslashreplace").decode(enc))
+    sys.stdout.flush()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,9 @@
 
 With ``--json`` stdout carries inspect's document plus ``roi`` and ``result`` (design.md); otherwise a
 summary that opens with the phase set the result rests on. Refusals are one line on stderr with the exit
-codes listed by ``ceusdesk --help``: 2 no/bad ROI, 3 nothing readable, 4 incomplete set, 5 model refused.
+codes listed by ``ceusdesk --help``: 2 no/bad ROI, 3 nothing readable, 4 incomplete set, 5 model refused,
+6 contrast panel unsure. A result whose report or audit record cannot be written is still printed; each
+output that failed gets one line on stderr and the exit code is 7.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import BadRoi, ContrastPanelUnsure
+from ..errors import BadRoi, ContrastPanelUnsure, OutputNotWritten
 from ..inference import AnalysisResult, LoadedModel, analyze, get_model
+from ..inputs import check_roi_numbers
 from ..models import resolve_model
 from ..preprocess import Roi, parse_roi
 from ..study import Study
@@ -50,10 +53,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def roi_from_args(text: str | None) -> Roi:
     if not text:
         raise BadRoi("no ROI given: pass --roi X,Y,W,H in contrast-panel pixels (see `ceusdesk inspect`)")
+    return parse_roi_arg(text, "--roi")
+
+
+def parse_roi_arg(text: str, flag: str) -> Roi:
+    """X,Y,W,H as given on the command line: finite, in range (inputs.check_roi_numbers) or BadRoi."""
     try:
-        return parse_roi(text)
-    except ValueError as err:
-        raise BadRoi(f"--roi: {err}") from err
+        roi = parse_roi(text)
+    except (ValueError, OverflowError) as err:  # OverflowError: "inf" has no integer
+        raise BadRoi(f"{flag} {text!r}: expected X,Y,W,H as four finite integers") from err
+    return check_roi_numbers(roi, flag)
 
 
 def slot_rois_from_args(items: list[str] | None) -> dict[str, Roi]:
@@ -66,10 +75,7 @@ def slot_rois_from_args(items: list[str] | None) -> dict[str, Roi]:
             raise BadRoi(f"--slot-roi {item!r}: expected SLOT=X,Y,W,H, e.g. 3:00=120,80,40,40")
         if slot in out:
             raise BadRoi(f"--slot-roi: slot {slot} is given twice")
-        try:
-            out[slot] = parse_roi(text)
-        except ValueError as err:
-            raise BadRoi(f"--slot-roi {slot}: {err}") from err
+        out[slot] = parse_roi_arg(text, f"--slot-roi {slot}")
     return out
 
 
@@ -111,23 +117,54 @@ def analysis_document(study: Study, result: AnalysisResult, roi: Roi) -> dict[st
 def run(args: argparse.Namespace) -> int:
     study, _model, result, roi = analyze_study(args)
     doc = analysis_document(study, result, roi)
-    write_report_and_audit(args, study, doc["result"], roi)
-    print_document(doc, args.json, format_summary)
+    failed = write_report_and_audit(args, study, doc["result"], roi)
+    if failed:
+        doc["outputs_not_written"] = failed
+    print_document(doc, args.json, format_summary)  # the result stands even when an output failed
+    if failed:
+        for f in failed:
+            print(f"ceusdesk: {f['output']} not written: {f['reason']}", file=sys.stderr)
+        raise OutputNotWritten(f"the result above was computed, but {len(failed)} output(s) could not be "
+                               "written: " + ", ".join(f["output"] for f in failed))
     return 0
 
 
-def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[str, Any], roi: Roi) -> None:
-    """``--report``: PDF + JSON (ceusdesk.report, shared with the app). Every analysis is audited."""
+# what writing an output can raise: file system errors, and names the OS or a codec cannot take
+OUTPUT_ERRORS = (OSError, UnicodeError)
+
+
+def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[str, Any],
+                           roi: Roi) -> list[dict[str, str]]:
+    """``--report``: PDF + JSON (ceusdesk.report, shared with the app). Every analysis is audited.
+
+    Returns one ``{output, path, reason}`` per output that could not be written (empty: all written);
+    a failed report does not stop the audit record.
+    """
     from .. import audit
     from ..report import report_input_from_study, write_report
 
+    failed: list[dict[str, str]] = []
     report = None
     if getattr(args, "report", None):
         inp = report_input_from_study(study, result, roi, {k: tuple(v) for k, v in result["rois"].items()})
-        report, js = write_report(args.report, inp, deidentify=bool(getattr(args, "deidentify", False)))
-        print(f"report written: {report} and {js.name}", file=sys.stderr)
-    audit.log_analysis(result, patient_id=study.patient_id, study_path=study.root, roi=roi, source="cli",
-                       report=report)
+        try:
+            report, js = write_report(args.report, inp, deidentify=bool(getattr(args, "deidentify", False)))
+            print(f"report written: {report} and {js.name}", file=sys.stderr)
+        except OUTPUT_ERRORS as err:
+            failed.append({"output": "report", "path": str(args.report), "reason": _reason(err)})
+    try:
+        audit.log_analysis(result, patient_id=study.patient_id, study_path=study.root, roi=roi, source="cli",
+                           report=report)
+    except OUTPUT_ERRORS as err:
+        failed.append({"output": "audit log", "path": str(getattr(err, "filename", "") or ""),
+                       "reason": _reason(err)})
+    return failed
+
+
+def _reason(err: BaseException) -> str:
+    """One line: the OS's words (with the file it names), else the exception's."""
+    text = str(err).replace("\n", " ")
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def format_summary(doc: dict[str, Any]) -> str:
