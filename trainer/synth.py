@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ceusdesk.phantom import PhantomOptions, synthesize_cohort
+from ceusdesk.phantom import PROFILES, PhantomOptions, synthesize_cohort
 from ceusdesk.protocol import default_protocol
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--early-only", action="store_true", help="studies that stop after 2:00 (or 3:00)")
     p.add_argument("--missing", default="", help="comma-separated slots whose clips are left out")
     p.add_argument("--contrast-side", choices=("left", "right"), default=None)
+    p.add_argument("--acquisition", choices=("clinical", "standard"), default="clinical",
+                   help="clinical (default): scanners drawn per patient, real-life clip timing, some 3-6 min "
+                        "clips missing, some two-lesion patients; standard: one scanner, on time, complete")
+    p.add_argument("--scanner", choices=tuple(PROFILES), default=None, help="one scanner profile for all")
     p.add_argument("--dicomdir", action="store_true", help="USB-style tree with a DICOMDIR")
     p.add_argument("--video", action="store_true", help="MP4 clips instead of DICOM")
     p.add_argument("--encoding", choices=("jpeg", "rle", "raw"), default=None, help="one encoding for all")
@@ -52,7 +56,8 @@ def main(args: argparse.Namespace) -> int:
         options = PhantomOptions(
             realistic=args.realistic, frames_per_clip=args.frames, early_only=args.early_only,
             missing_slots=missing, contrast_side=args.contrast_side, dicomdir=args.dicomdir, video=args.video,
-            write_contrast_start=not args.no_contrast_start, encoding=args.encoding, **kw)
+            write_contrast_start=not args.no_contrast_start, encoding=args.encoding,
+            acquisition=args.acquisition, scanner=args.scanner, **kw)
     except ValueError as err:
         print(f"synth: {err}", file=sys.stderr)
         return 2

@@ -1,8 +1,9 @@
 """Screen layout of an exported frame: dual display with burned-in annotations, or a single B panel.
 
 Layout (W×H): a banner of ``top`` pixels, then the panels side by side with ``margin`` pixels around.
-The contrast panel gets a warm tint (as most scanners show CEUS), a timer "mm:ss" in its top-left
-corner (outside the imaged sector, above the ROI) and a depth scale on its right edge, like the B panel.
+The contrast panel is shown in the scanner's colours (a warm tint on most, grey or a colour map on
+others), with a timer "mm:ss" in its top-left corner (outside the imaged sector, above the ROI) and a
+depth scale on its right edge, like the B panel. Margins and banner height vary between scanners.
 """
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .scanner import PROFILES, SEPIA, STANDARD, ScannerProfile
 from .scene import TIMER_BAND
 
-CEUS_TINT = np.array([1.0, 0.92, 0.78], dtype=np.float32)
+CEUS_TINT = np.array(SEPIA, dtype=np.float32)  # the classic scanner's tint
 TEXT = (225, 225, 225)
 
 
@@ -21,14 +23,21 @@ TEXT = (225, 225, 225)
 class Layout:
     panel_w: int
     panel_h: int
+    margin_scale: float = 1.0
+    top_scale: float = 1.0
+
+    @classmethod
+    def for_scanner(cls, profile: ScannerProfile, base: tuple[int, int]) -> Layout:
+        w, h = profile.panel_size(base)
+        return cls(w, h, profile.margin_scale, profile.top_scale)
 
     @property
     def margin(self) -> int:
-        return max(8, self.panel_w // 20) // 2 * 2
+        return int(max(8, self.panel_w // 20) * self.margin_scale) // 2 * 2
 
     @property
     def top(self) -> int:
-        return max(24, self.panel_h // 8) // 2 * 2
+        return int(max(24, self.panel_h // 8) * self.top_scale) // 2 * 2
 
     @property
     def size(self) -> tuple[int, int]:
@@ -74,20 +83,20 @@ def timer_text(t_s: float) -> str:
 
 
 def compose_dual(layout: Layout, contrast: np.ndarray, bmode: np.ndarray, contrast_side: str,
-                 t_s: float, depth_cm: float, mi: float) -> np.ndarray:
-    """One dual-display RGB frame from grey panels (float 0..255)."""
+                 t_s: float, depth_cm: float, mi: float, profile: ScannerProfile | None = None) -> np.ndarray:
+    """One dual-display RGB frame from grey panels (float 0..255), contrast in the scanner's colours."""
+    profile = profile or PROFILES[STANDARD]
     w, h = layout.size
     img = np.zeros((h, w, 3), dtype=np.uint8)
     b_side = "right" if contrast_side == "left" else "left"
     cx, cy = layout.panel_origin(contrast_side)
     bx, by = layout.panel_origin(b_side)
-    img[cy:cy + layout.panel_h, cx:cx + layout.panel_w] = np.clip(
-        contrast[..., None] * CEUS_TINT + 0.5, 0, 255).astype(np.uint8)
+    img[cy:cy + layout.panel_h, cx:cx + layout.panel_w] = profile.colourize(contrast)
     img[by:by + layout.panel_h, bx:bx + layout.panel_w] = \
         np.clip(bmode + 0.5, 0, 255).astype(np.uint8)[..., None]
     s = _font_scale(layout)
     base = layout.top - max(6, layout.top // 4)
-    _put(img, f"CEUS  MI {mi:.2f}", (cx, base), s)
+    _put(img, f"{profile.label}  MI {mi:.2f}", (cx, base), s)
     _put(img, "B", (bx, base), s)
     _put(img, timer_text(t_s), (cx + 3, cy + int(TIMER_BAND * layout.panel_h) - 2), s)
     _depth_scale(img, layout, contrast_side, depth_cm, s)

@@ -50,6 +50,7 @@ class StudyInfo:
     sex: str
     study_start: dt.datetime  # date and time the examination began
     injection: dt.datetime
+    model: str = "synthetic"  # ManufacturerModelName: the virtual scanner (see scanner.py)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def build_dataset(frames: np.ndarray, study: StudyInfo, clip: ClipInfo,
     ds.ReferringPhysicianName = ""
     ds.StudyDescription = "LIVER CEUS"
     ds.SeriesDescription = "Abdomen"
-    ds.ManufacturerModelName = "synthetic"
+    ds.ManufacturerModelName = study.model
     ds.SoftwareVersions = __version__
     ds.PatientName = study.patient_name
     ds.PatientID = study.patient_id

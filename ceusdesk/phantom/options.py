@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .scanner import PROFILES
+
 COMPACT_PANEL = (320, 256)  # (width, height) of each panel; a frame holds two plus margins and a banner
 COMPACT_FRAMES = 4          # frames per short clip; the arterial clip gets 2n - 1
+ACQUISITIONS = ("standard", "clinical")
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,12 @@ class PhantomOptions:
     write_contrast_start: fill Contrast/Bolus Start Time (0018,1042) on the contrast clips.
     encoding: "jpeg" | "rle" | "raw" for every clip, or None: JPEG with one RLE or uncompressed clip in
         most studies (keeps compact studies at a few MB).
+    acquisition: "standard" — one scanner (``classic``), clips within ±4 s of the minute, every slot
+        recorded (tests, demo, self-test); "clinical" — a scanner drawn per patient, clip timing as
+        sonographers hit it, some studies without some 3–6 min clips, and in cohorts some patients with
+        two lesions (training and test cohorts; ``python -m trainer synth`` uses it by default).
+    scanner: a profile name from :data:`ceusdesk.phantom.scanner.PROFILES` for every study, or None
+        (standard: ``classic``; clinical: drawn).
     """
 
     realistic: bool = False
@@ -36,6 +45,12 @@ class PhantomOptions:
     video: bool = False
     write_contrast_start: bool = True
     encoding: str | None = None
+    acquisition: str = "standard"
+    scanner: str | None = None
+
+    @property
+    def clinical(self) -> bool:
+        return self.acquisition == "clinical"
 
     def __post_init__(self) -> None:
         w, h = self.panel_size
@@ -45,5 +60,10 @@ class PhantomOptions:
             raise ValueError(f"contrast_side must be 'left', 'right' or None, not {self.contrast_side!r}")
         if self.encoding not in (None, "jpeg", "rle", "raw"):
             raise ValueError(f"encoding must be 'jpeg', 'rle', 'raw' or None, not {self.encoding!r}")
+        if self.acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}, "
+                             f"not {self.acquisition!r}")
+        if self.scanner is not None and self.scanner not in PROFILES:
+            raise ValueError(f"unknown scanner {self.scanner!r}; expected one of {', '.join(PROFILES)}")
         if self.frames_per_clip is not None and self.frames_per_clip < 1:
             raise ValueError("frames_per_clip must be at least 1")

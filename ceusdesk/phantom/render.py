@@ -11,10 +11,9 @@ import numpy as np
 
 from . import kinetics as kin
 from .params import CaseParams
+from .scanner import PROFILES, STANDARD, ScannerProfile
 from .scene import Scene, build_scene, speckle
 
-BMODE_FLOOR_DB, BMODE_RANGE_DB = -27.0, 55.0
-CEUS_FLOOR_DB, CEUS_RANGE_DB = -23.0, 26.0
 NOISE_POWER = 3e-4
 TISSUE_LEAK = 0.004  # tissue harmonic leaking through contrast-specific imaging
 
@@ -22,11 +21,14 @@ TISSUE_LEAK = 0.004  # tissue harmonic leaking through contrast-specific imaging
 class Renderer:
     """Everything static about one case, ready to draw frames quickly."""
 
-    def __init__(self, params: CaseParams, width: int, height: int, seed: int):
+    def __init__(self, params: CaseParams, width: int, height: int, seed: int,
+                 profile: ScannerProfile | None = None):
         self.params = params
         self.width, self.height = width, height
         self.seed = seed
-        self.scene: Scene = build_scene(params, width, height, np.random.default_rng([seed, 1]))
+        self.profile = profile or PROFILES[STANDARD]
+        self.scene: Scene = build_scene(params, width, height, np.random.default_rng([seed, 1]),
+                                        speckle_size=self.profile.speckle, half_angle=self.profile.half_angle)
 
     # ---- motion ---------------------------------------------------------------------------------
     def shift(self, clip_index: int, t_in_clip: float, t: float) -> tuple[int, int]:
@@ -68,27 +70,34 @@ class Renderer:
 
     def contrast_panel(self, t: float, rng: np.random.Generator, shift: tuple[int, int] = (0, 0),
                        noise: bool = True) -> np.ndarray:
-        p, s = self.params, self.scene
+        p, s, sc = self.params, self.scene, self.profile
         sig = self._crop(self.contrast_signal(t), shift)
-        gain_db = p.display.ceus_gain_db - p.display.ceus_attenuation * s.depth_cm
+        gain_db = p.display.ceus_gain_db + sc.ceus_gain_db - p.display.ceus_attenuation * s.depth_cm
         power = sig * 10.0 ** (gain_db / 10.0)
+        noise_power = NOISE_POWER * sc.noise
         if noise:
-            px_scale = 0.06 / s.geometry.cm_per_px
-            # persistence (frame averaging on the scanner) blends two bubble speckle patterns
-            grains = 0.5 * (speckle(rng, power.shape, px_scale) + speckle(rng, power.shape, px_scale))
-            power = power * grains \
-                + NOISE_POWER * rng.exponential(1.0, power.shape).astype(np.float32)
+            px_scale = sc.speckle * 0.06 / s.geometry.cm_per_px
+            # persistence (frame averaging on the scanner) blends a few bubble speckle patterns
+            grains = speckle(rng, power.shape, px_scale)
+            for _ in range(sc.persistence - 1):
+                grains += speckle(rng, power.shape, px_scale)
+            power = power * (grains / sc.persistence) \
+                + noise_power * rng.exponential(1.0, power.shape).astype(np.float32)
         else:
-            power = power * 10 ** (-0.11) + NOISE_POWER  # log-mean of the speckle (gamma, k=2)
-        return self._display(power, CEUS_FLOOR_DB, CEUS_RANGE_DB)
+            power = power * 10 ** (-0.11) + noise_power  # log-mean of the speckle (gamma, k=2)
+        return self._display(power, sc.ceus_floor_db, sc.ceus_range_db)
+
+    def reference_panel(self, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """The B-mode reference beside the contrast panel (low MI: dimmer than plain B-mode)."""
+        return self.bmode_panel(shift, gain_offset_db=self.profile.reference_db)
 
     def bmode_panel(self, shift: tuple[int, int] = (0, 0), gain_offset_db: float = 0.0) -> np.ndarray:
-        p, s = self.params, self.scene
+        p, s, sc = self.params, self.scene, self.profile
         power = self._crop(s.reflectivity * s.tissue_speckle, shift)
         ripple = p.display.tgc_ripple_db * np.sin(2 * np.pi * s.depth_cm / 6.0 + p.display.breathing_phase)
         far = -0.4 * np.clip(s.depth_cm - 10.0, 0, None)
         gain_db = p.display.bmode_gain_db + gain_offset_db + ripple + far
-        return self._display(power * 10.0 ** (gain_db / 10.0) + 1e-4, BMODE_FLOOR_DB, BMODE_RANGE_DB)
+        return self._display(power * 10.0 ** (gain_db / 10.0) + 1e-4, sc.bmode_floor_db, sc.bmode_range_db)
 
     def _display(self, power: np.ndarray, floor_db: float, range_db: float) -> np.ndarray:
         db = 10.0 * np.log10(np.maximum(power, 1e-12))

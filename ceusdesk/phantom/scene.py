@@ -75,7 +75,9 @@ def geometry_for(params: CaseParams, width: int, height: int) -> Geometry:
                     cm_per_px=params.anatomy.depth_cm / (height * 0.97), apex_px=0.3 * height)
 
 
-def build_scene(params: CaseParams, width: int, height: int, rng: np.random.Generator) -> Scene:
+def build_scene(params: CaseParams, width: int, height: int, rng: np.random.Generator,
+                speckle_size: float = 1.0, half_angle: float = HALF_ANGLE) -> Scene:
+    """The case's anatomy on a canvas; ``speckle_size`` and ``half_angle`` come from the scanner."""
     geo = geometry_for(params, width, height)
     an, les = params.anatomy, params.lesion
     hc, wc = geo.canvas_shape
@@ -83,7 +85,7 @@ def build_scene(params: CaseParams, width: int, height: int, rng: np.random.Gene
     yy, xx = np.mgrid[0:hc, 0:wc].astype(np.float32)
     xcm = (xx - m - width / 2) * cmpp          # lateral cm from the centre line
     ycm = (yy - m) * cmpp                      # depth cm (Cartesian)
-    px_scale = 0.06 / cmpp                     # speckle cell ~0.6 mm wide
+    px_scale = speckle_size * 0.06 / cmpp      # speckle cell ~0.6 mm wide on the classic scanner
 
     capsule = an.wall_cm + 0.02 * xcm ** 2
     if an.cirrhotic:  # nodular surface
@@ -113,7 +115,7 @@ def build_scene(params: CaseParams, width: int, height: int, rng: np.random.Gene
     roi_half = 1.6 * r_cm + cmpp
     ly_cm = float(np.clip(les.depth_cm, max(roi_half, TIMER_BAND * height * cmpp + roi_half),
                           height * cmpp - roi_half))
-    half_w = np.tan(HALF_ANGLE) * (geo.apex_px + ly_cm / cmpp) * cmpp - r_cm - 0.3
+    half_w = np.tan(half_angle) * (geo.apex_px + ly_cm / cmpp) * cmpp - r_cm - 0.3
     half_w = min(half_w, width / 2 * cmpp - roi_half)
     lx_cm = les.lateral * max(half_w, 0.0)
     u = (xcm - lx_cm) / r_cm
@@ -153,7 +155,7 @@ def build_scene(params: CaseParams, width: int, height: int, rng: np.random.Gene
     r = np.hypot(px - width / 2, py + geo.apex_px)
     theta = np.arctan2(px - width / 2, py + geo.apex_px)
     depth = (r - geo.apex_px) * cmpp
-    sector = (np.abs(theta) < HALF_ANGLE) & (depth < an.depth_cm) & (depth > 0)
+    sector = (np.abs(theta) < half_angle) & (depth < an.depth_cm) & (depth > 0)
     centre = (width / 2 + lx_cm / cmpp, ly_cm / cmpp)
     f32 = np.float32
     return Scene(
