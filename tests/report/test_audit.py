@@ -1,8 +1,13 @@
 """The audit log: one JSON line per analysis, append-only, no patient name or id in clear."""
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from ceusdesk import audit
 
@@ -53,3 +58,60 @@ def test_concurrent_writers_leave_whole_lines(tmp_path):
 def test_env_sets_the_folder(tmp_path, monkeypatch):
     monkeypatch.setenv(audit.ENV_DATA_DIR, str(tmp_path / "data"))
     assert audit.audit_log_path() == tmp_path / "data" / "audit.jsonl"
+
+
+def _hash_in_child(folder: str) -> str:
+    return audit.hash_id(SECRET_ID, folder)
+
+
+def _expected(folder) -> str:
+    salt = (folder / audit.SALT_NAME).read_bytes()
+    assert len(salt) == audit.SALT_HEX_DIGITS
+    return hashlib.sha256(salt + SECRET_ID.encode()).hexdigest()[:16]
+
+
+def test_first_use_from_many_threads_gives_one_salt(tmp_path):
+    barrier = threading.Barrier(12)
+
+    def first_use(_):
+        barrier.wait()
+        return audit.hash_id(SECRET_ID, tmp_path)
+
+    with ThreadPoolExecutor(12) as pool:
+        hashes = set(pool.map(first_use, range(12)))
+    assert hashes == {_expected(tmp_path)}  # nobody hashed with an empty or a losing salt
+
+
+def test_first_use_from_several_processes_gives_one_salt(tmp_path):
+    with mp.get_context("spawn").Pool(3) as pool:
+        hashes = set(pool.map(_hash_in_child, [str(tmp_path)] * 6))
+    assert hashes == {_expected(tmp_path)}
+
+
+def test_a_reader_waits_for_a_salt_still_being_written(tmp_path):
+    salt = tmp_path / audit.SALT_NAME
+    salt.write_bytes(b"")  # a creator without hard links has made the file but not written it yet
+    writer = threading.Timer(0.2, lambda: salt.write_bytes(b"0123456789abcdef" * 2))
+    writer.start()
+    try:
+        got = audit.hash_id(SECRET_ID, tmp_path)
+    finally:
+        writer.join()
+    assert got == _expected(tmp_path)
+
+
+def test_a_salt_that_stays_empty_is_an_error_not_a_hash(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit, "SALT_WAIT_S", 0.05)
+    (tmp_path / audit.SALT_NAME).write_bytes(b"")
+    with pytest.raises(audit.AuditSaltError, match="audit salt is empty or damaged") as info:
+        audit.hash_id(SECRET_ID, tmp_path)
+    assert isinstance(info.value, OSError)  # the CLI reports it as an output not written (exit 7)
+
+
+def test_without_hard_links_the_salt_is_still_made_once(tmp_path, monkeypatch):
+    def no_links(*a, **k):
+        raise PermissionError("hard links not supported")
+    monkeypatch.setattr(audit.os, "link", no_links)
+    first = audit.hash_id(SECRET_ID, tmp_path)
+    assert first == audit.hash_id(SECRET_ID, tmp_path) == _expected(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [audit.SALT_NAME]  # no temp file left behind
