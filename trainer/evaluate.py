@@ -1,8 +1,12 @@
 """``python -m trainer evaluate RUN [--json]``: the study's evaluation table on out-of-fold predictions.
 
-Rows: one per phase combination (b_only, b_030, le_1min, early, le_5min, full) for the main model, plus
-``referential`` (the single-ResNet50) when the run trained it. Beside them: the washout-score baseline,
-exact McNemar tests of the model against it, and calibration. Writes RUN/metrics.json, RUN/report.md
+Rows: one per phase combination (b_only, b_030, le_1min, early, le_5min, full, gapped_full, no_b,
+kupffer_only) for the main model, plus ``referential`` (the single-ResNet50) when the run trained it.
+Each row calls benign/malignant at the per-phase-set threshold its fold chose on its *inner* validation
+(``threshold_set``: full for combinations holding 10:00, else early), never re-tuned on the outer
+predictions; the bootstrap re-chooses those thresholds on resampled inner-validation predictions.
+Beside them: the washout reader (trainer.reader, rendered ROI intensities) at the model's sensitivity,
+the generator's washout score as a reference, and calibration. Writes RUN/metrics.json, RUN/report.md
 and RUN/plots/*.png; with ``--json`` prints the same JSON on stdout (and nothing else there).
 """
 
@@ -16,7 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ceusdesk.atomicio import write_json_atomic
+from ceusdesk.protocol import Protocol
+
 from . import metrics
+from .reader import READERS, reader_slots, washout_scores
 
 log = logging.getLogger(__name__)
 
@@ -60,48 +68,85 @@ def load_run(run: Path) -> tuple[dict, dict, dict]:
             oof = {k: z[k] for k in z.files}
     except FileNotFoundError as err:
         raise EvaluateError(f"{err.filename}: missing - is {run} a finished `trainer fit` run?") from err
+    if "fold_thresholds" not in oof:
+        raise EvaluateError(f"{run}: made before nested selection (no per-fold thresholds in oof.npz); "
+                            "retrain it with this trainer")
     return config, thr, oof
+
+
+class FoldThresholds:
+    """Each held-out case's threshold for one phase set (its fold's), and re-chosen ones per resample."""
+
+    def __init__(self, oof: dict, prefix: str, phase_set: str, have: np.ndarray, n_boot: int, seed: int):
+        sets = [str(s) for s in oof["threshold_sets"]]
+        j = sets.index(phase_set)
+        folds = [int(f) for f in oof[f"{prefix}fold_ids"]]
+        table = oof[f"{prefix}fold_thresholds"][:, j]
+        pos = {f: i for i, f in enumerate(folds)}
+        case_pos = np.array([pos[int(f)] for f in oof["fold"][have]], dtype=np.int64)
+        self.by_fold = {f"fold{f}": float(table[i]) for i, f in enumerate(folds)}
+        self.per_case = table[case_pos]
+        # re-choose every fold's threshold on bootstrap resamples of its inner-validation predictions
+        rng = np.random.default_rng([seed, 17, j])
+        inner_case, inner_fold = oof[f"{prefix}inner_case"], oof[f"{prefix}inner_fold"]
+        y_all = metrics.malignant(oof["labels"])
+        p_inner = metrics.malignant_probability(oof[f"{prefix}inner_probs"][j])
+        boot = np.empty((n_boot, len(folds)))
+        for i, f in enumerate(folds):
+            m = inner_fold == f
+            boot[:, i] = metrics.rechosen_thresholds(y_all[inner_case[m]], p_inner[m], n_boot, rng)
+        self.boot = boot[:, case_pos]  # [n_boot, n held-out]
+
+
+def _row(name: str, model: str, phases, phase_set: str, labels, probs, thr: FoldThresholds,
+         n_boot: int, seed: int) -> dict:
+    row = {"name": name, "model": model, "phases": list(phases), "threshold_set": phase_set,
+           "thresholds_by_fold": thr.by_fold}
+    row.update(metrics.evaluate_probs(labels, probs, thr.per_case, n_boot, seed, thr.boot))
+    return row
 
 
 def evaluate_run(
     run: Path, n_boot: int = 1000, seed: int = 0, washout_threshold: float | None = WASHOUT_THRESHOLD
 ) -> dict:
     """Compute the evaluation document (the JSON of ``--json``)."""
-    config, thr, oof = load_run(run)
-    threshold = float(thr["threshold"])
+    from .data import threshold_set
+
+    config, thr_doc, oof = load_run(run)
+    protocol = Protocol.from_dict(config["protocol"])
     have = oof["fold"] >= 0
     labels = oof["labels"][have]
     combos = [str(c) for c in oof["combos"]]
     phases = config["phase_combinations"]
+    sets = {s: FoldThresholds(oof, "", s, have, n_boot, seed) for s in ("early", "full")}
     rows = []
     for c, name in enumerate(combos):
-        row = {"name": name, "model": config["arch"], "phases": phases[name]}
-        row.update(metrics.evaluate_probs(labels, oof["probs"][c, have], threshold, n_boot, seed))
-        rows.append(row)
+        tset = threshold_set(protocol, phases[name])
+        rows.append(_row(name, config["arch"], phases[name], tset, labels, oof["probs"][c, have], sets[tset],
+                         n_boot, seed))
     if "referential_probs" in oof:
         from .model import REFERENTIAL_SLOTS
 
-        row = {"name": "referential", "model": "single", "phases": list(REFERENTIAL_SLOTS)}
-        ref = oof["referential_probs"][combos.index("full"), have]
-        ref_thr = metrics.choose_threshold(metrics.malignant(labels), metrics.malignant_probability(ref))
-        row.update(metrics.evaluate_probs(labels, ref, ref_thr, n_boot, seed), threshold=ref_thr)
-        rows.append(row)
-    doc = {
+        ref_thr = FoldThresholds(oof, "referential_", "full", have, n_boot, seed)
+        rows.append(_row("referential", "single", REFERENTIAL_SLOTS, "full", labels,
+                         oof["referential_probs"][combos.index("full"), have], ref_thr, n_boot, seed))
+    return {
         "run": str(run),
-        "threshold": threshold,
-        "threshold_rule": thr.get("rule"),
+        "thresholds": thr_doc.get("thresholds"),
+        "threshold": float(thr_doc["threshold"]),
+        "threshold_rule": thr_doc.get("rule"),
+        "selected_from": thr_doc.get("selected_from"),
+        "selection": config.get("selection"),
         "n_cases": int(have.sum()),
         "folds": config["folds"],
         "data": config.get("data", {}),
         "rows": rows,
-        "washout_score": washout_baseline(
-            oof, have, labels, combos, threshold, n_boot, seed, washout_threshold
-        ),
+        "washout_score": washout_comparison(oof, have, labels, combos, sets, protocol, n_boot, seed,
+                                            washout_threshold),
         "calibration": {r["name"]: {"ece": r["ece"]} for r in rows},
         "study": STUDY,
         "phantom": _is_phantom(config),
     }
-    return doc
 
 
 def _is_phantom(config: dict) -> bool:
@@ -109,37 +154,67 @@ def _is_phantom(config: dict) -> bool:
     return set(sources) <= {"phantom"}
 
 
-def washout_baseline(
-    oof: dict,
-    have: np.ndarray,
-    labels: np.ndarray,
-    combos: list[str],
-    threshold: float,
-    n_boot: int,
-    seed: int,
-    fixed: float | None,
+def reader_rows(
+    intensities: np.ndarray, labels: np.ndarray, model_probs: dict[str, np.ndarray],
+    thresholds: dict[str, np.ndarray], boot_thresholds: dict[str, np.ndarray | None], protocol: Protocol,
+    n_boot: int, seed: int,
 ) -> dict:
-    score = oof["washout"][have]
+    """The washout reader (``full`` and ``early``) against the model's row of the same set, at the model's
+    sensitivity. ``model_probs``/``thresholds``/``boot_thresholds`` are keyed by phase set."""
+    out: dict = {
+        "available": False,
+        "source": "rendered ROI intensities: 1 - lesion/liver mean grey, max over the reader's slots "
+                  "(trainer.reader)",
+        "slots": {r: [protocol.slot_names[i] for i in reader_slots(protocol, r)] for r in READERS},
+    }
+    for name in READERS:
+        score = washout_scores(intensities, protocol, name)
+        ok = np.isfinite(score)
+        if ok.sum() < 2:
+            out[name] = {"available": False, "n": int(ok.sum()),
+                         "reason": "no readable lesion/liver intensities"}
+            continue
+        pmal = metrics.malignant_probability(model_probs[name])
+        calls = (pmal >= thresholds[name]).astype(np.int64)
+        boot = boot_thresholds.get(name)
+        boot_calls = None if boot is None else (pmal[None, :] >= boot).astype(np.int64)[:, ok]
+        out[name] = {"available": True, "model_row": name, **metrics.matched_sensitivity(
+            labels[ok], calls[ok], score[ok], n_boot, seed, boot_calls)}
+        out["available"] = True
+    if out["available"]:  # headline numbers: the full-set reader
+        main = out["full"] if out["full"].get("available") else out["early"]
+        out.update(sensitivity=main["sensitivity"], specificity=main["specificity"],
+                   sensitivity_ci=main["sensitivity_ci"], specificity_ci=main["specificity_ci"])
+    return out
+
+
+def washout_comparison(
+    oof: dict, have: np.ndarray, labels: np.ndarray, combos: list[str], sets: dict[str, FoldThresholds],
+    protocol: Protocol, n_boot: int, seed: int, fixed: float | None,
+) -> dict:
+    probs = {s: oof["probs"][combos.index(s), have] for s in ("early", "full")}
+    out = reader_rows(oof["reader"][have], labels, probs, {s: t.per_case for s, t in sets.items()},
+                      {s: t.boot for s, t in sets.items()}, protocol, n_boot, seed)
+    out["generator_score"] = generator_baseline(oof["washout"][have], labels, n_boot, seed, fixed)
+    return out
+
+
+def generator_baseline(score: np.ndarray, labels: np.ndarray, n_boot: int, seed: int,
+                       fixed: float | None) -> dict:
+    """cases.jsonl's washout_score (the phantom generator's, from its true ratios) ≥ t: a reference."""
     ok = np.isfinite(score)
     if not ok.any():
         return {"available": False, "reason": "cases.jsonl has no washout_score"}
     ymal = metrics.malignant(labels[ok])
     if fixed is None or fixed < 0:
         t = metrics.choose_threshold(ymal, score[ok])
-        rule = (
-            f"washout_score >= t, t chosen like the model's threshold (sensitivity >= "
-            f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%} on these cases)"
-        )
+        rule = (f"washout_score >= t, t chosen on these cases (sensitivity >= "
+                f"{metrics.THRESHOLD_MIN_SENSITIVITY:.0%})")
     else:
         t, rule = float(fixed), "washout_score >= t (given with --washout-threshold)"
-    calls = (score[ok] >= t).astype(np.int64)
-    out = {"available": True, "threshold": t, "threshold_rule": rule}
-    out.update(metrics.binary_calls(labels[ok], calls, n_boot, seed))
-    base_right = calls == ymal
-    for name in ("early", "full"):
-        p = metrics.malignant_probability(oof["probs"][combos.index(name), have][ok])
-        model_right = (p >= threshold).astype(np.int64) == ymal
-        out[f"mcnemar_{name}"] = {"model": name, **metrics.mcnemar_exact(model_right, base_right)}
+    out = {"available": True, "threshold": t, "threshold_rule": rule,
+           "note": "the generator's score from its true ratios, not what a reader sees"}
+    out.update(metrics.binary_calls(labels[ok], (score[ok] >= t).astype(np.int64), n_boot, seed))
     return out
 
 
@@ -150,12 +225,12 @@ def main(args: argparse.Namespace) -> int:
     except EvaluateError as err:
         log.error("%s", err)
         return 2
-    (run / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(run / "metrics.json", doc)
     if not args.no_plots:
         from .report import write_report
 
         write_report(run, doc)
         log.info("report written: %s", run / "report.md")
     if args.json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     return 0

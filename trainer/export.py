@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from ceusdesk import manifest as mf
+from ceusdesk.atomicio import write_json_atomic
 from ceusdesk.preprocess import InputSpec
 from ceusdesk.protocol import Protocol
 from ceusdesk.runtime import has_vnni, make_session
@@ -44,6 +46,8 @@ MIN_AGREEMENT = 0.99
 MIN_CALIBRATION_CASES = 100
 FP32_IN_REPO_MAX_BYTES = 95 * 2**20  # git hosts refuse files over 100 MB
 INT8_FILE, FP32_FILE = "model.int8.onnx", "model.fp32.onnx"
+METRICS_FILE = "metrics.json"  # the run's cross-validation document (evaluate --json), shipped as is
+SYNTH_FILE = "synth.json"  # written by the phantom beside cases.jsonl: generator, seed, case seeds
 REPO_EXPORTS = Path(__file__).resolve().parents[1] / "exports"
 
 
@@ -64,7 +68,8 @@ class Run:
     spec: InputSpec
     state_dict: dict
     threshold: float
-    metrics: list[dict]
+    thresholds: dict[str, float]  # per phase set {early, full}; empty for runs before nested selection
+    metrics_doc: dict  # RUN/metrics.json (evaluate --json)
     train_ids: list[str]  # cases the final model was trained on: calibration comes from these
     heldout_ids: list[str]  # the final model's validation fold: comparisons run on these
     cases_dir: Path
@@ -91,9 +96,11 @@ def load_run(run_dir: str | Path, cases_dir: str | Path | None = None) -> Run:
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     if not isinstance(ck, dict) or "model" not in ck:
         raise ExportError(f"{ck_path}: not a checkpoint dict with a 'model' state dict")
-    threshold = ck.get("threshold")
+    threshold, thresholds = ck.get("threshold"), ck.get("thresholds")
     if threshold is None:
-        threshold = json.loads((run / "threshold.json").read_text(encoding="utf-8"))["threshold"]
+        saved = json.loads((run / "threshold.json").read_text(encoding="utf-8"))
+        threshold, thresholds = saved["threshold"], thresholds or saved.get("thresholds")
+    thresholds = thresholds or {}  # a run before per-phase-set thresholds: only the single one
     selected = str(ck.get("selected_from", ""))
     oof = np.load(run / "oof.npz", allow_pickle=False)
     ids, fold = [str(i) for i in oof["ids"]], oof["fold"]
@@ -105,19 +112,53 @@ def load_run(run_dir: str | Path, cases_dir: str | Path | None = None) -> Run:
         train, heldout = ids[:-cut], ids[-cut:]
         log.warning("run does not say which fold the final model came from: held out the last %d cases", cut)
     return Run(path=run, config=config, protocol=protocol, spec=spec, state_dict=ck["model"],
-               threshold=float(threshold), metrics=_metrics_rows(run), train_ids=train, heldout_ids=heldout,
+               threshold=float(threshold), thresholds={str(k): float(v) for k, v in thresholds.items()},
+               metrics_doc=_metrics_doc(run), train_ids=train, heldout_ids=heldout,
                cases_dir=Path(cases_dir) if cases_dir else Path(config["data"]["cases_dir"]),
                selected_from=selected)
 
 
-def _metrics_rows(run: Path) -> list[dict]:
-    path = run / "metrics.json"
+def _metrics_doc(run: Path) -> dict:
+    path = run / METRICS_FILE
     if not path.is_file():
         from .evaluate import evaluate_run  # cheap: bootstrap over the stored OOF predictions
 
         log.info("%s missing: evaluating the run's out-of-fold predictions now", path.name)
-        return list(evaluate_run(run)["rows"])
-    return list(json.loads(path.read_text(encoding="utf-8"))["rows"])
+        return evaluate_run(run)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ExportError(f"{path}: not JSON ({err.msg}); re-run `python -m trainer evaluate {run}`") from err
+
+
+def training_seeds(cases_dir: Path) -> dict:
+    """What made the training cohort (CASES/synth.json), for test-package's seed-disjointness check.
+
+    A cohort without synth.json (older phantom, cases saved from the app) records only its folder name.
+    """
+    path = Path(cases_dir) / SYNTH_FILE
+    if not path.is_file():
+        return {"available": False, "cases_dir": Path(cases_dir).name,
+                "note": f"{SYNTH_FILE} absent: the training seeds are not known"}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return {"available": True, "phantom_version": doc.get("phantom_version"), "seed": int(doc["seed"]),
+                "case_seeds": [int(v) for v in doc.get("case_seeds", [])], "cases_dir": Path(cases_dir).name}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ExportError(f"{path}: malformed ({err}); it must hold seed and case_seeds") from err
+
+
+def _rows_without_nan(rows: list[dict]) -> list[dict]:
+    """The manifest is standard JSON: any non-finite number becomes null."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+    return [clean(r) for r in rows]
 
 
 def case_chunks(cases_dir: Path, ids: Sequence[str], spec: InputSpec, protocol: Protocol, chunk: int,
@@ -226,6 +267,8 @@ class PackageInfo:
     training: dict
     metrics: list[dict]
     calibration_source: str
+    thresholds: dict[str, float] = field(default_factory=dict)  # per phase set {early, full}
+    metrics_doc: dict | None = None  # written as metrics.json and listed under files.metrics
 
 
 def make_package(model: nn.Module, info: PackageInfo, out_dir: str | Path, *,
@@ -282,6 +325,11 @@ def make_package(model: nn.Module, info: PackageInfo, out_dir: str | Path, *,
             fp32_in_repo = fp32_path.stat().st_size <= FP32_IN_REPO_MAX_BYTES
         if not fp32_in_repo:  # keep the large fp32 file out of git; the manifest says so (in_repo: false)
             (stage / ".gitignore").write_text(FP32_FILE + "\n", encoding="utf-8")
+        files = {"int8": mf.FileEntry.for_file(stage, INT8_FILE),
+                 "fp32": mf.FileEntry.for_file(stage, FP32_FILE, in_repo=fp32_in_repo)}
+        if info.metrics_doc is not None:
+            write_json_atomic(stage / METRICS_FILE, info.metrics_doc)
+            files["metrics"] = mf.FileEntry.for_file(stage, METRICS_FILE)
         manifest = mf.Manifest(
             name=info.name, version=info.version, uid=str(uuid.uuid4()),
             created=datetime.now(UTC).isoformat(timespec="seconds"), git_commit=git_commit or "",
@@ -292,15 +340,15 @@ def make_package(model: nn.Module, info: PackageInfo, out_dir: str | Path, *,
                    "dtype": "float32", "normalization": {"mean": info.spec.mean, "std": info.spec.std},
                    "size": info.spec.size, "preprocess_version": info.spec.preprocess_version},
             output={"name": mf.OUTPUT_NAME, "shape": ["N", len(CLASSES)], "classes": list(CLASSES)},
-            classes=tuple(CLASSES), threshold=info.threshold, training=info.training, metrics=info.metrics,
+            classes=tuple(CLASSES), threshold=info.threshold, thresholds=dict(info.thresholds),
+            training=info.training, metrics=_rows_without_nan(info.metrics),
             quantization=mf.Quantization(
                 reduce_range=reduce_range, calibration=calib, agreement_with_fp32=agree.top1,
                 mean_abs_delta_malignant=agree.mean_abs_delta_malignant, max_abs_delta=agree.max_abs_delta,
                 n_compared=agree.n, forced=bool(force),
                 comparison={"heldout": agree.per_input, "torch_vs_ort_fp32_max_abs_delta": torch_delta,
                             "torch_cases": n_torch, "cpu_vnni": has_vnni()}),
-            files={"int8": mf.FileEntry.for_file(stage, INT8_FILE),
-                   "fp32": mf.FileEntry.for_file(stage, FP32_FILE, in_repo=fp32_in_repo)},
+            files=files,
         )
         mf.write_manifest(manifest, stage)
         _replace_dir(stage, out_dir)
@@ -343,6 +391,7 @@ def describe_training(run: Run, device: str | None) -> dict:
     cfg, preset = run.config, run.config.get("preset", {})
     data = {k: v for k, v in cfg.get("data", {}).items() if k != "skipped"}
     data["n_skipped"] = len(cfg.get("data", {}).get("skipped", []))
+    data["seeds"] = training_seeds(run.cases_dir)
     dev = device or str(cfg.get("device", "?"))
     kind = "GPU run" if dev.startswith("cuda") else "reduced CPU run"
     how = (f"{kind} ({preset.get('name', '?')} preset): {run.spec.size}², {data.get('n', '?')} cases, "
@@ -350,6 +399,8 @@ def describe_training(run: Run, device: str | None) -> dict:
            f"model from {run.selected_from or 'the final checkpoint'}")
     return {"how": how, "device": dev, "preset": preset, "arch": cfg.get("arch"), "data": data,
             "pretrained": cfg.get("pretrained"), "early_drop": cfg.get("early_drop"),
+            "gapped_drop": cfg.get("gapped_drop"), "roi_jitter": cfg.get("roi_jitter"),
+            "selection": cfg.get("selection"),
             "run_created": cfg.get("created"), "run_git_commit": cfg.get("git_commit"),
             "torch": cfg.get("torch")}
 
@@ -395,7 +446,8 @@ def main(args: argparse.Namespace) -> int:
 
         info = PackageInfo(
             name=args.name or Path(args.out).name, version=args.version, protocol=run.protocol, spec=run.spec,
-            threshold=run.threshold, training=describe_training(run, None), metrics=run.metrics,
+            threshold=run.threshold, thresholds=run.thresholds, training=describe_training(run, None),
+            metrics=list(run.metrics_doc.get("rows", [])), metrics_doc=run.metrics_doc,
             calibration_source=(f"{len(calib_ids)} training cases of {run.cases_dir.name} "
                                 f"(seed {args.seed}), "
                                 "through ceusdesk.inputs + ceusdesk.preprocess (trainer.data cache)"))

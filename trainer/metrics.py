@@ -64,29 +64,110 @@ def _ci(samples: np.ndarray) -> list[float | None]:
 
 
 def evaluate_probs(
-    labels: np.ndarray, probs: np.ndarray, threshold: float, n_boot: int = 1000, seed: int = 0
+    labels: np.ndarray,
+    probs: np.ndarray,
+    threshold: float | np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    boot_thresholds: np.ndarray | None = None,
 ) -> dict:
-    """Metrics of one set of predictions, each with a 95 % percentile-bootstrap interval ``<name>_ci``."""
+    """Metrics of one set of predictions, each with a 95 % percentile-bootstrap interval ``<name>_ci``.
+
+    ``threshold``: one number or one per case (each case called at its fold's threshold).
+    ``boot_thresholds`` [n_boot, n]: per resample, the thresholds re-chosen on a resample of the data
+    they were chosen on (the inner validation), so the intervals carry the threshold's uncertainty.
+    """
     y3 = np.asarray(labels)
     probs = np.asarray(probs, dtype=np.float64)
+    n = len(y3)
     ymal, pmal = malignant(y3), malignant_probability(probs)
-    pred3, predmal = probs.argmax(1), (pmal >= threshold).astype(np.int64)
+    thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (n,))
+    pred3, predmal = probs.argmax(1), (pmal >= thr).astype(np.int64)
     sens, spec, acc = _sens_spec_acc(y3, pred3, ymal, predmal)
     out = {
-        "n": int(len(y3)),
+        "n": int(n),
         "sensitivity": _num(sens),
         "specificity": _num(spec),
         "accuracy_3class": _num(acc),
         "auc": _num(_auc(ymal, pmal)),
-        "ece": _num(ece(probs, y3)),
+        "ece": _num(ece(probs, y3)) if n else None,
     }
-    idx = np.random.default_rng(seed).integers(0, len(y3), size=(n_boot, len(y3)))
-    bs, bp, ba = _sens_spec_acc(y3[idx], pred3[idx], ymal[idx], predmal[idx])
+    idx = boot_indices(n, n_boot, seed)
+    bthr = thr[idx] if boot_thresholds is None else np.take_along_axis(boot_thresholds, idx, axis=1)
+    bs, bp, ba = _sens_spec_acc(y3[idx], pred3[idx], ymal[idx], (pmal[idx] >= bthr).astype(np.int64))
     bauc = np.array([_auc(ymal[i], pmal[i]) for i in idx])
     out.update(sensitivity_ci=_ci(bs), specificity_ci=_ci(bp), accuracy_3class_ci=_ci(ba), auc_ci=_ci(bauc))
     out["confusion_3class"] = confusion_matrix(y3, pred3, labels=[0, 1, 2]).tolist()
     out["confusion_binary"] = confusion_matrix(ymal, predmal, labels=[0, 1]).tolist()
     return out
+
+
+def boot_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """[n_boot, n] case indices of the bootstrap resamples (the same for every row: paired intervals)."""
+    return np.random.default_rng(seed).integers(0, max(n, 1), size=(n_boot, n))
+
+
+def rechosen_thresholds(
+    y_malignant: np.ndarray, p_malignant: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """[n_boot] thresholds chosen (:func:`choose_threshold`) on bootstrap resamples of (y, p)."""
+    y, p = np.asarray(y_malignant), np.asarray(p_malignant, dtype=np.float64)
+    if len(y) == 0:
+        return np.full(n_boot, 0.5)
+    idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+    return np.array([choose_threshold(y[i], p[i]) for i in idx])
+
+
+def matched_sensitivity(
+    labels: np.ndarray,
+    model_calls: np.ndarray,
+    score: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    boot_model_calls: np.ndarray | None = None,
+) -> dict:
+    """A reader's score thresholded to the model's sensitivity, and the specificities compared.
+
+    The reader's threshold is the highest whose sensitivity reaches the model's; in every bootstrap
+    resample it is chosen again (to the model's sensitivity in that resample, where the model's calls
+    come from ``boot_model_calls`` [n_boot, n] with re-chosen thresholds when given).
+    """
+    ymal = malignant(labels)
+    calls = np.asarray(model_calls, dtype=np.int64)
+    score = np.asarray(score, dtype=np.float64)
+
+    def one(y: np.ndarray, m: np.ndarray, s: np.ndarray) -> tuple[float, float, float, float, float]:
+        ms, mp, _ = _sens_spec_acc(y, m, y, m)
+        if not np.isfinite(ms):
+            return (np.nan,) * 5
+        t = choose_threshold(y, s, min_sensitivity=float(ms) - 1e-9)
+        r = (s >= t).astype(np.int64)
+        rs, rp, _ = _sens_spec_acc(y, r, y, r)
+        return float(ms), float(mp), t, float(rs), float(rp)
+
+    ms, mp, t, rs, rp = one(ymal, calls, score)
+    reader_calls = (score >= t).astype(np.int64)
+    idx = boot_indices(len(ymal), n_boot, seed)
+    boot = np.array([
+        one(ymal[i], calls[i] if boot_model_calls is None else boot_model_calls[b, i], score[i])
+        for b, i in enumerate(idx)
+    ]).reshape(-1, 5)
+    diff = boot[:, 1] - boot[:, 4]
+    return {
+        "n": int(len(ymal)),
+        "threshold": _num(t),
+        "sensitivity": _num(rs),
+        "specificity": _num(rp),
+        "sensitivity_ci": _ci(boot[:, 3]),
+        "specificity_ci": _ci(boot[:, 4]),
+        "model_sensitivity": _num(ms),
+        "model_specificity": _num(mp),
+        "specificity_difference": _num(mp - rp),  # model minus reader, at the model's sensitivity
+        "specificity_difference_ci": _ci(diff),
+        "auc": _num(_auc(ymal, score)),
+        "confusion_binary": confusion_matrix(ymal, reader_calls, labels=[0, 1]).tolist(),
+        "mcnemar": mcnemar_exact(calls == ymal, reader_calls == ymal),
+    }
 
 
 def binary_calls(labels: np.ndarray, calls: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:

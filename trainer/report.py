@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ceusdesk.atomicio import write_atomic
+
 from . import metrics
 from .data import CLASSES
 
@@ -37,8 +39,10 @@ def _plots(run: Path, doc: dict) -> list[str]:
         fpr, tpr = metrics.roc(labels, probs[c])
         ax.plot(fpr, tpr, label=name)
     wo = doc["washout_score"]
-    if wo.get("available") and wo.get("specificity") is not None:
-        ax.plot(1 - wo["specificity"], wo["sensitivity"], "k*", ms=12, label="washout score")
+    for name, marker in (("full", "k*"), ("early", "kx")):
+        r = wo.get(name) or {}
+        if r.get("available") and r.get("specificity") is not None:
+            ax.plot(1 - r["specificity"], r["sensitivity"], marker, ms=11, label=f"washout reader ({name})")
     ax.plot([0, 1], [0, 1], ":", color="grey")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC, benign vs malignant (OOF)" + data_note)
     ax.legend(fontsize=8)
@@ -87,22 +91,27 @@ def render_markdown(doc: dict, images: list[str]) -> str:
             "",
         ]
     d = doc.get("data", {})
+    shipped = doc.get("thresholds") or {}
     lines += [
         f"Out-of-fold predictions for {doc['n_cases']} of {d.get('n', '?')} cases "
         f"(cohort {d.get('by_class', {})}), {doc['folds']} fold(s) (1 = one 25 % hold-out). "
-        f"Operating threshold on the malignant probability: "
-        f"{doc['threshold']:.3f} — {doc.get('threshold_rule')}. Intervals: 95 % bootstrap.",
+        f"Thresholds on the malignant probability: {doc.get('threshold_rule')}; each outer fold is called "
+        f"at its own fold's thresholds (never re-tuned on the outer predictions). Shipped model "
+        f"{doc.get('selected_from')}: early {shipped.get('early', float('nan')):.3f}, "
+        f"full {shipped.get('full', float('nan')):.3f}. Intervals: 95 % bootstrap, thresholds re-chosen "
+        "on resampled inner-validation predictions.",
         "",
-        "| row | phases | n | sensitivity % | specificity % | 3-class accuracy % | AUC | ECE |",
-        "|---|---|---|---|---|---|---|---|",
+        "| row | phases | threshold | n | sensitivity % | specificity % | 3-class accuracy % | AUC | ECE |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["rows"]:
         lo, hi = r.get("auc_ci") or [None, None]
         auc = "n/a" if r["auc"] is None else f"{r['auc']:.3f} ({lo or 0:.3f}–{hi or 0:.3f})"
+        ece = "n/a" if r.get("ece") is None else f"{r['ece']:.3f}"
         lines.append(
-            f"| {r['name']} ({r['model']}) | {', '.join(r['phases'])} | {r['n']} | "
-            f"{_with_ci(r, 'sensitivity')} | {_with_ci(r, 'specificity')} | "
-            f"{_with_ci(r, 'accuracy_3class')} | {auc} | {r['ece']:.3f} |"
+            f"| {r['name']} ({r['model']}) | {', '.join(r['phases'])} | {r.get('threshold_set', '')} | "
+            f"{r['n']} | {_with_ci(r, 'sensitivity')} | {_with_ci(r, 'specificity')} | "
+            f"{_with_ci(r, 'accuracy_3class')} | {auc} | {ece} |"
         )
     lines += [
         "",
@@ -117,29 +126,38 @@ def render_markdown(doc: dict, images: list[str]) -> str:
             f"| {name} | {_pct(s['sensitivity'])} | {_pct(s['specificity'])} | "
             f"{_pct(r['sensitivity'])} | {_pct(r['specificity'])} |"
         )
-    wo = doc["washout_score"]
-    lines += ["", "## Washout-score baseline", ""]
-    if wo.get("available"):
-        lines += [
-            f"Rule: {wo['threshold_rule']} (t = {wo['threshold']:g}). Sensitivity "
-            f"{_with_ci(wo, 'sensitivity')} %, specificity {_with_ci(wo, 'specificity')} %.",
-            "",
-        ]
-        for name in ("early", "full"):
-            m = wo[f"mcnemar_{name}"]
-            lines.append(
-                f"- McNemar (exact), model `{name}` vs washout score: model right / score wrong "
-                f"{m['a_right_b_wrong']}, model wrong / score right {m['a_wrong_b_right']}, "
-                f"p = {m['p_value']:.3g}"
-            )
-    else:
-        lines.append(wo.get("reason", "not available"))
+    lines += ["", "## Washout reader at the model's sensitivity", ""]
+    lines += washout_lines(doc["washout_score"])
     lines += ["", "## Plots", ""] + [f"![{Path(i).stem}]({i})" for i in images]
     return "\n".join(lines) + "\n"
+
+
+def washout_lines(wo: dict) -> list[str]:
+    """The reader (rendered ROI intensities) beside the model, at matched sensitivity."""
+    if not wo.get("available"):
+        return [wo.get("reason", "not available: no readable lesion/liver intensities")]
+    slots = "; ".join(f"{k} {', '.join(v)}" for k, v in wo["slots"].items())
+    lines = [f"Score: {wo['source']}. Slots: {slots}.", "",
+             "| reader | n | model sens. % | model spec. % | reader sens. % | reader spec. % | "
+             "spec. difference (model − reader) % | McNemar p |", "|---|---|---|---|---|---|---|---|"]
+    for name in ("full", "early"):
+        r = wo.get(name) or {}
+        if not r.get("available"):
+            continue
+        lines.append(
+            f"| {name} | {r['n']} | {_pct(r['model_sensitivity'])} | {_pct(r['model_specificity'])} | "
+            f"{_with_ci(r, 'sensitivity')} | {_with_ci(r, 'specificity')} | "
+            f"{_with_ci(r, 'specificity_difference')} | {r['mcnemar']['p_value']:.3g} |"
+        )
+    g = wo.get("generator_score") or {}
+    if g.get("available"):
+        lines += ["", f"Reference ({g['note']}): {g['threshold_rule']} (t = {g['threshold']:g}): sensitivity "
+                  f"{_with_ci(g, 'sensitivity')} %, specificity {_with_ci(g, 'specificity')} %."]
+    return lines
 
 
 def write_report(run: Path, doc: dict) -> Path:
     images = _plots(run, doc)
     path = run / "report.md"
-    path.write_text(render_markdown(doc, images), encoding="utf-8")
+    write_atomic(path, render_markdown(doc, images))
     return path

@@ -152,8 +152,8 @@ def fake_run(root: Path, cohort: Path) -> Path:
         "preset": {"name": "smoke", "size": SIZE, "folds": 1, "epochs": 2}, "device": "cpu",
         "data": {"cases_dir": str(cohort), "n": len(ids), "by_class": {}, "skipped": []},
         "git_commit": "abc", "created": "2025-01-01T00:00:00+00:00"}))
-    torch.save({"model": tiny_model().state_dict(), "selected_from": "fold0", "threshold": 0.37},
-               run / "final" / "checkpoint.pt")
+    torch.save({"model": tiny_model().state_dict(), "selected_from": "fold0", "threshold": 0.37,
+                "thresholds": {"early": 0.31, "full": 0.37}}, run / "final" / "checkpoint.pt")
     fold = np.array([0 if i % 4 == 0 else -1 for i in range(len(ids))])  # fold 1 = 25 % hold-out
     np.savez(run / "oof.npz", ids=np.array(ids), fold=fold)
     (run / "metrics.json").write_text(json.dumps({"rows": [{"name": "full", "sensitivity": 0.9}]}))
@@ -168,7 +168,12 @@ def test_cli_exports_a_run(tmp_path, fake_cohort, monkeypatch):
     assert export.main(args) == 0
     man = mf.read_manifest(tmp_path / "exports" / "demo" / mf.MANIFEST_NAME)
     assert man.name == "demo" and man.threshold == 0.37
+    assert man.thresholds == {"early": 0.31, "full": 0.37}
     assert man.metrics == [{"name": "full", "sensitivity": 0.9}]
+    shipped = tmp_path / "exports" / "demo" / man.files["metrics"].path
+    assert json.loads(shipped.read_text()) == json.loads((run / "metrics.json").read_text())
+    mf.verify_files(tmp_path / "exports" / "demo", man)
+    assert man.training["data"]["seeds"]["available"] is False  # the fake cohort has no synth.json
     calib = man.quantization.calibration
     assert calib["n_cases"] == 18 and "only 18" in calib["note"]  # 24 cases, 6 held out
     assert man.quantization.n_compared == 12  # 6 held-out cases, full + early
@@ -179,3 +184,13 @@ def test_cli_names_a_missing_run_file(tmp_path, caplog):
     args = export.get_args_parser().parse_args([str(tmp_path), "--out", str(tmp_path / "out")])
     assert export.main(args) == 2
     assert "config.json: missing" in caplog.text
+
+
+def test_training_seeds_come_from_synth_json(tmp_path):
+    (tmp_path / "synth.json").write_text(json.dumps({"phantom_version": "phantom v2", "seed": 7,
+                                                     "case_seeds": [11, 12]}))
+    seeds = export.training_seeds(tmp_path)
+    assert seeds["available"] and seeds["seed"] == 7 and seeds["case_seeds"] == [11, 12]
+    (tmp_path / "synth.json").write_text("{}")
+    with pytest.raises(export.ExportError, match="synth.json: malformed"):
+        export.training_seeds(tmp_path)

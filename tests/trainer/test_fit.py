@@ -145,14 +145,29 @@ def test_evaluate_json_rows_and_report(run, capsys):
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)  # stdout carries only the JSON
     names = [r["name"] for r in doc["rows"]]
-    assert {"early", "full", "referential"} <= set(names)
+    assert {"early", "full", "gapped_full", "no_b", "kupffer_only", "referential"} <= set(names)
+    rows = {r["name"]: r for r in doc["rows"]}
+    sel = json.loads((run / "fold0" / "selection.json").read_text())
+    with np.load(run / "oof.npz") as z:
+        held = z["fold"] >= 0
+        y = z["labels"][held] != 0
+        for name, tset in (("early", "early"), ("full", "full"), ("gapped_full", "full")):
+            assert rows[name]["threshold_set"] == tset
+            assert rows[name]["thresholds_by_fold"] == {"fold0": sel["thresholds"][tset]}
+            # called at the inner-validation threshold, not re-tuned on these outer predictions
+            p = 1 - z["probs"][list(z["combos"]).index(name), held, 0]
+            assert rows[name]["sensitivity"] == pytest.approx((p[y] >= sel["thresholds"][tset]).mean())
     for row in doc["rows"]:
         for key in ("sensitivity", "specificity", "accuracy_3class", "auc"):
             assert row[key] is None or isinstance(row[key], float)
             assert len(row[f"{key}_ci"]) == 2
         assert row["n"] == sum(map(sum, row["confusion_3class"]))
     wo = doc["washout_score"]
-    assert wo["available"] and "p_value" in wo["mcnemar_full"]
+    assert wo["available"] and "p_value" in wo["full"]["mcnemar"]
+    # the reader is compared at the model's sensitivity
+    assert wo["full"]["model_sensitivity"] == pytest.approx(rows["full"]["sensitivity"])
+    assert wo["full"]["sensitivity"] >= wo["full"]["model_sensitivity"] - 1e-9
+    assert wo["early"]["model_row"] == "early" and wo["generator_score"]["available"]
     report = (run / "report.md").read_text()
     assert "phantom" in report and "93.2" in report and "90.2" in report
     assert (run / "plots" / "roc.png").stat().st_size > 1000

@@ -51,6 +51,7 @@ def test_trainer_cache_equals_app_inputs(phantom):
     again = load_cached_cases(phantom, spec, workers=1)  # from the cache this time
     assert len(ca) == 3 and not ca.skipped
     records = [json.loads(line) for line in (phantom / "cases.jsonl").read_text().splitlines()]
+    used = []
     for i, rec in enumerate(records):
         # what `ceusdesk analyze STUDY --roi X,Y,W,H` does: open the folder, decide the set, build inputs
         study = open_study(phantom / rec["study"])
@@ -60,4 +61,5 @@ def test_trainer_cache_equals_app_inputs(phantom):
         assert ca.images[i].dtype == app.images.dtype == np.float32
         assert np.array_equal(ca.images[i], app.images) and np.array_equal(ca.mask[i], app.mask)
         assert np.array_equal(again.images[i], app.images)
-        assert app.mask.sum() == 9  # a full case: the comparison covers every slot
+        used.append(int(app.mask.sum()))
+    assert max(used) == 9, used  # a full case among them: the comparison covers every slot
