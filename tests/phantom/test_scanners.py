@@ -51,7 +51,7 @@ def test_bright_presets_outshine_the_dimmed_reference_on_either_side(tmp_path, s
         assert ds.ManufacturerModelName == PROFILES[scanner].model
         panels = _panels(ds, 0)
         assert len(panels) == 2
-        assert panels[c].mean() >= panels[1 - c].mean() + 20, path.name
+        assert panels[c].mean() >= panels[1 - c].mean() + 5, path.name  # whole panels, sector and all
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
