@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from .errors import ModelRefused
 
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+MAX_MANIFEST_BYTES = 8 << 20  # manifests are a few kB; anything near this is not one
 OUTPUT_NAME = "probabilities"
 INPUT_NAMES = {"images": "images", "mask": "mask"}
 RESEARCH_USE_ONLY = (
@@ -232,16 +235,30 @@ def read_manifest(path: str | Path) -> Manifest:
     return load_manifest(path)[0]
 
 
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; a FIFO, device or huge file is an OSError
+    (opened non-blocking, so a FIFO named manifest.json cannot hang the app)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"not a regular file (mode {stat.filemode(st.st_mode)})")
+        if st.st_size > limit:
+            raise OSError(f"{st.st_size} bytes; a manifest is at most {limit}")
+        return fh.read(limit + 1)
+
+
 def load_manifest(path: str | Path) -> tuple[Manifest, str]:
     """:func:`read_manifest` plus the :func:`canonical_sha256` of the document as read."""
     path = manifest_path_of(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(_read_regular(path, MAX_MANIFEST_BYTES).decode("utf-8"))
     except FileNotFoundError as err:
         raise ModelRefused(f"{path}: no model manifest there - pass --model with a package's manifest.json") \
             from err
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelRefused(f"{path}: unreadable model manifest ({err})") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ModelRefused(f"{path}: unreadable model manifest ({type(err).__name__}: "
+                           f"{str(err)[:200]})") from err
     if not isinstance(doc, dict):
         raise ModelRefused(f"{path}: a model manifest must be a JSON object")
     try:

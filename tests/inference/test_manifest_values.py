@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 
 import pytest
@@ -162,3 +163,15 @@ def test_result_carries_the_manifests_canonical_hash(package):
     assert r.model["manifest_sha256"] == mf.canonical_sha256(doc)
     package.write_text(json.dumps(doc, indent=4, sort_keys=True))  # formatting does not change it
     assert load_model(package).manifest_sha256 == r.model["manifest_sha256"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: os.mkfifo(p),
+    lambda p: p.symlink_to("/dev/zero"),
+    lambda p: p.write_text("[" * 100000 + "]" * 100000),
+])
+def test_a_manifest_that_is_no_file_or_absurd_is_refused_at_once(tmp_path, make):
+    manifest = tmp_path / mf.MANIFEST_NAME
+    make(manifest)
+    with pytest.raises(ModelRefused, match="unreadable model manifest"):
+        load_model(manifest)
