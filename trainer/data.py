@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ceusdesk.classes import CLASSES  # the one class list (model output order)
 from ceusdesk.preprocess import InputSpec
 from ceusdesk.protocol import Protocol, default_protocol
 
@@ -25,7 +26,6 @@ from . import cache
 
 log = logging.getLogger(__name__)
 
-CLASSES = ("benign", "hcc", "non_hcc_malignant")  # order of the model's outputs (trainer.model.CLASSES)
 REQUIRED_FIELDS = ("case_id", "study", "label", "roi")
 CACHE_DIRNAME = ".ceusdesk-cache"
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LABELS: tuple[str, ...] = ("benign", "hcc", "non_hcc_malignant")
+from ..classes import CLASSES
+
+LABELS: tuple[str, ...] = CLASSES
 
 
 @dataclass(frozen=True)
