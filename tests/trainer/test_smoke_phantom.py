@@ -55,7 +55,8 @@ def test_synth_fit_evaluate_smoke(tmp_path):
     doc = json.loads(done.stdout)
     rows = {r["name"]: r for r in doc["rows"]}
     assert rows["full"]["n"] == rows["early"]["n"] == doc["n_cases"] > 0
-    assert doc["washout_score"]["threshold"] == 3.0  # docs/phantom.md's rule: score ≥ 3 → malignant
+    assert doc["washout_score"]["generator_score"]["threshold"] == 3.0  # docs/phantom.md: score ≥ 3
+    assert doc["washout_score"]["full"]["available"]  # the reader read the rendered intensities
     assert doc["phantom"] is True and (run / "report.md").is_file()
     config = json.loads((run / "config.json").read_text())
     assert config["input"]["size"] == 64 and config["data"]["n"] == 16
