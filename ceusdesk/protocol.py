@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 PhaseSet = Literal["full", "early", "incomplete"]
 
+FAR_FROM_TARGET_S = 10.0  # a slot filled from a frame further than this from its target is flagged
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -88,6 +90,12 @@ class Protocol:
         if missing_full:
             return "early", missing_full
         return "full", []
+
+    def not_acquired(self, present: set[str] | list[str] | tuple[str, ...]) -> list[str]:
+        """Every slot of the protocol that holds no frame, in protocol order (named for every phase set:
+        a full set can still lack 3:00-6:00)."""
+        present = set(present)
+        return [n for n in self.slot_names if n not in present]
 
     def set_slots(self, phase_set: PhaseSet) -> tuple[str, ...]:
         """Slots a classification of this phase set may use (early: slots up to the last early slot)."""

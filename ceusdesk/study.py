@@ -17,10 +17,13 @@ from typing import Any
 import numpy as np
 
 from .errors import CeusdeskError, NothingReadable
+from .frames import undecodable_slots
 from .ingest import Clip, Warn, scan
 from .ingest.grouping import UnknownPatient, group_clips
 from .ingest.injection import (
     ARRIVAL_DELAY_S,
+    SAMPLES_PER_CLIP,
+    Arrival,
     dicom_injection,
     estimate_injection,
     format_clock,
@@ -29,11 +32,13 @@ from .ingest.injection import (
 from .ingest.layout import SIDES, ClipLayout, FrameSampler, clip_layout
 from .ingest.panels import Box
 from .ingest.sidedecision import SideDecision, decide_contrast_side
-from .protocol import Protocol, Slot, default_protocol
+from .protocol import FAR_FROM_TARGET_S, Protocol, Slot, default_protocol
 
 log = logging.getLogger(__name__)
 
 InjectionSource = str  # "dicom" | "user" | "estimated"
+ARRIVAL_SPREAD_S = 5.0  # Sonazoid reaches the liver 10-20 s after injection: ±5 s around the 15 s used
+WEAK_ESTIMATE_S = 8.0  # an estimate less certain than this is called weak (warning, JSON "weak": true)
 
 
 class BadStudyOption(CeusdeskError, ValueError):
@@ -78,7 +83,7 @@ class Study:
     clips: list[ClipEntry]
     slots: dict[str, SlotFrame | None]
     phase_set: str
-    missing: list[str]
+    missing: list[str]  # every slot not acquired, whatever the phase set
     warnings: list[Warn]
     patient_id: str | None = None  # PHI: never logged
     contrast_panel: str | None = None  # "left" | "right" for dual displays, else None
@@ -88,6 +93,9 @@ class Study:
     contrast_panel_evidence: list[dict[str, Any]] = field(default_factory=list)  # {cue, favours, strength}
     contrast_panel_source: str | None = None  # "user" (--contrast-panel) | "evidence" | None (no dual)
     contrast_panel_reason: str = ""  # why the evidence is unsure (one line; empty when sure)
+    # an estimated injection: how far off it may be (s) and whether that is too far to trust quietly
+    injection_uncertainty_s: float | None = None
+    injection_weak: bool = False
 
     @property
     def contrast_panel_unsure(self) -> bool:
@@ -106,6 +114,30 @@ class Study:
     def entry(self, clip: Clip) -> ClipEntry:
         return next(e for e in self.clips if e.clip is clip)
 
+    def slot_offset_s(self, name: str) -> float | None:
+        """Seconds between a filled slot's frame and the slot's target (None: no target or no time)."""
+        sf = self.slots.get(name)
+        target = self.protocol.slot(name).target_s
+        if sf is None or sf.t_s is None or target is None:
+            return None
+        return float(sf.t_s) - float(target)
+
+    def slot_flags(self, name: str) -> list[str]:
+        """Why a filled slot's frame is doubtful: ``far_from_target`` (more than FAR_FROM_TARGET_S off) and
+        ``clip_reused`` (its clip fills another contrast slot too). Empty for a sound or empty slot."""
+        sf = self.slots.get(name)
+        if sf is None:
+            return []
+        flags = []
+        offset = self.slot_offset_s(name)
+        if offset is not None and abs(offset) > FAR_FROM_TARGET_S:
+            flags.append("far_from_target")
+        # B comes from the B-mode panel or a clip before injection: sharing a clip with 0:30 is normal
+        if name != "B" and any(n != name and n != "B" and o is not None and o.clip is sf.clip
+                               for n, o in self.slots.items()):
+            flags.append("clip_reused")
+        return flags
+
     def to_json(self) -> dict[str, Any]:
         """inspect's JSON (design.md: injection, clips, slots, phase_set, warnings; plus a few extras)."""
         inj = self.injection_time
@@ -115,6 +147,8 @@ class Study:
                 "time": format_clock(inj) if inj else None,
                 "datetime": inj.isoformat() if inj else None,
                 "source": self.injection_source,
+                "uncertainty_s": _round(self.injection_uncertainty_s),
+                "weak": self.injection_weak,
             },
             "contrast_panel": self.contrast_panel,
             "contrast_panel_sure": self.contrast_panel_sure,
@@ -142,6 +176,8 @@ class Study:
                     "panel": [int(v) for v in sf.panel],
                     "pixel_spacing_cm": list(sf.pixel_spacing_cm) if sf.pixel_spacing_cm else None,
                     "source": sf.source,
+                    "offset_s": _round(self.slot_offset_s(name)),
+                    "flags": self.slot_flags(name),
                 }
                 for name, sf in self.slots.items()
             },
@@ -226,7 +262,7 @@ def open_study(
     decision = _contrast_side(main, contrast_panel, injection_time, sampler, warnings, root)
     side = None if decision is None else (contrast_panel or decision.side)
 
-    injection, source = _injection(main, injection_time, side, sampler, warnings, root)
+    injection, source, uncertainty = _injection(main, injection_time, side, sampler, warnings, root)
     for e in entries:
         # another patient's or study's clip has no time in this exam: its offset would be meaningless
         if injection is not None and e.clip.start is not None and e.excluded in (None, "truncated"):
@@ -240,9 +276,12 @@ def open_study(
     fixed.update(_apply_assignments(assign or {}, entries, protocol, side, root, fixed))
     slots.update(fixed)
     pre_contrast_s = min((s.window_s[0] for s in protocol.contrast_slots if s.window_s), default=0.0)
-    for slot in protocol.slots:
-        if slots[slot.name] is None:
-            slots[slot.name] = _auto_slot(slot, main, side, injection is not None, pre_contrast_s)
+    for _ in range(len(main) + 1):  # a clip whose slot frame cannot be decoded gives way to the next best
+        for slot in protocol.slots:
+            if slots[slot.name] is None:
+                slots[slot.name] = _auto_slot(slot, main, side, injection is not None, pre_contrast_s)
+        if not _drop_undecodable(slots, main, warnings):
+            break
     for e in main:
         if e.clip.start is None and not any(sf and sf.clip is e.clip for sf in slots.values()):
             warnings.append(Warn(str(e.clip.path), "no acquisition time: assign it to a slot with "
@@ -253,16 +292,35 @@ def open_study(
             sf_entry.slots.append(name)
     for e in entries:
         e.slot = e.slots[0] if e.slots else None
-    phase_set, missing = protocol.phase_set([n for n, sf in slots.items() if sf is not None])
+    filled = [n for n, sf in slots.items() if sf is not None]
+    phase_set, _ = protocol.phase_set(filled)
     return Study(
         root=root, protocol=protocol, injection_time=injection, injection_source=source,
-        clips=entries, slots=slots, phase_set=phase_set, missing=missing, warnings=warnings,
+        clips=entries, slots=slots, phase_set=phase_set, missing=protocol.not_acquired(filled),
+        warnings=warnings,
         patient_id=patient, contrast_panel=side, frames_decoded=sampler.decoded,
         contrast_panel_sure=True if decision is None or contrast_panel else decision.sure,
         contrast_panel_evidence=[] if decision is None else decision.evidence(),
         contrast_panel_source=None if decision is None else ("user" if contrast_panel else "evidence"),
         contrast_panel_reason="" if decision is None else decision.reason,
+        injection_uncertainty_s=uncertainty,
+        injection_weak=uncertainty is not None and uncertainty > WEAK_ESTIMATE_S,
     )
+
+
+def _drop_undecodable(slots: dict[str, SlotFrame | None], main: list[ClipEntry],
+                      warnings: list[Warn]) -> bool:
+    """Empty the slots whose frame cannot be decoded and take their clips out of ``main`` (marked
+    ``undecodable``), so inspect never shows a slot that analyze cannot use. True when any was dropped."""
+    bad = undecodable_slots(slots)  # decodes each slot frame once; analyze reuses the cached crops
+    for name, reason in bad.items():
+        sf = slots[name]
+        slots[name] = None
+        if sf is not None and not any(e.clip is sf.clip and e.excluded for e in main):
+            warnings.append(Warn(str(sf.clip.path), f"{reason}; the clip fills no slot"))
+            next(e for e in main if e.clip is sf.clip).excluded = "undecodable"
+    main[:] = [e for e in main if e.excluded is None]
+    return bool(bad)
 
 
 def _contrast_side(main: list[ClipEntry], override: str | None, injection_text: str | None,
@@ -296,7 +354,9 @@ def _injection_hint(main: list[ClipEntry], text: str | None) -> datetime | None:
 
 
 def _injection(main: list[ClipEntry], text: str | None, side: str | None, sampler: FrameSampler,
-               warnings: list[Warn], root: Path) -> tuple[datetime | None, InjectionSource | None]:
+               warnings: list[Warn], root: Path
+               ) -> tuple[datetime | None, InjectionSource | None, float | None]:
+    """The injection time, its source and (estimated only) its uncertainty in seconds."""
     clips = [e.clip for e in main]
     if text is not None:
         try:
@@ -306,26 +366,44 @@ def _injection(main: list[ClipEntry], text: str | None, side: str | None, sample
         if when is None:
             warnings.append(Warn(str(root), "injection time given but no clip has an acquisition time: "
                                             "assign clips with --assign FILE=SLOT"))
-            return None, None
-        return when, "user"
+            return None, None, None
+        return when, "user", None
     found = dicom_injection(clips)
     if found.time is not None:
         if found.conflicting:
             warnings.append(Warn(str(root), "clips disagree on Contrast/Bolus Start Time; using "
                                             f"{format_clock(found.time)} (the most common): check it"))
-        return found.time, "dicom"
+        return found.time, "dicom", None
     timed = [(e.clip, e.layout) for e in main if e.layout is not None and not e.clip.truncated]
     arrival = estimate_injection(timed, side, sampler)
     if arrival is not None:
+        uncertainty = _estimate_uncertainty(arrival)
+        weak = (f"; a WEAK estimate (±{uncertainty:.0f} s: few frames around the arrival), so slots "
+                "near a window's edge may be wrong" if uncertainty > WEAK_ESTIMATE_S else
+                f" (±{uncertainty:.0f} s)")
         warnings.append(Warn(str(arrival.clip.path), (
-            f"injection time estimated as {format_clock(arrival.injection)}: contrast arrives at "
+            f"injection time estimated as {format_clock(arrival.injection)}{weak}: contrast arrives at "
             f"{format_clock(arrival.arrival)}, taken as {ARRIVAL_DELAY_S:g} s after injection; "
             "confirm it with --injection-time HH:MM:SS")))
-        return arrival.injection, "estimated"
+        return arrival.injection, "estimated", uncertainty
     if any(c.start is not None for c in clips):
-        warnings.append(Warn(str(root), "no injection time (no Contrast/Bolus Start Time, no visible "
-                                        "arrival): pass --injection-time HH:MM:SS to fill contrast slots"))
-    return None, None
+        warnings.append(Warn(str(root), "no injection time, and it cannot be estimated (no Contrast/Bolus "
+                                        "Start Time; no clip shows contrast arriving from a dark start): "
+                                        "pass --injection-time HH:MM:SS to fill contrast slots"))
+    return None, None, None
+
+
+def _estimate_uncertainty(arrival: Arrival) -> float:
+    """How far an estimated injection may be off: the spread of Sonazoid's arrival delay (10-20 s, so
+    ±ARRIVAL_SPREAD_S around the delay used) plus half the time between the sampled frames. An arrival
+    within one sample of the clip's start may have been missed in part: the spacing then counts fully."""
+    clip = arrival.clip
+    n = min(clip.usable_frames, SAMPLES_PER_CLIP)
+    offsets = clip.frame_offsets_s
+    duration = float(offsets[clip.usable_frames - 1]) if offsets is not None and clip.usable_frames else 0.0
+    spacing = duration / max(n - 1, 1)
+    early = clip.start is not None and (arrival.arrival - clip.start).total_seconds() < 1.5 * spacing
+    return ARRIVAL_SPREAD_S + (spacing if early else spacing / 2)
 
 
 def _auto_slot(slot: Slot, main: list[ClipEntry], side: str | None, have_injection: bool,

@@ -74,6 +74,12 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
+def _flag_text(flag: str, slot: dict[str, Any]) -> str:
+    if flag == "far_from_target" and slot.get("offset_s") is not None:
+        return f"{slot['offset_s']:+.0f} s from target"
+    return flag.replace("_", " ")
+
+
 def _side_note(doc: dict[str, Any]) -> str:
     if doc.get("contrast_panel_source") == "user":
         return "given by the user"
@@ -87,14 +93,17 @@ def format_table(doc: dict[str, Any]) -> str:
     lines: list[str] = []
     inj = doc["injection"]
     if inj["time"]:
-        lines.append(f"injection  {inj['time']} ({inj['source']})")
+        how = inj["source"]
+        if inj.get("uncertainty_s") is not None:
+            how += f" ±{inj['uncertainty_s']:.0f} s" + (", WEAK: confirm it" if inj.get("weak") else "")
+        lines.append(f"injection  {inj['time']} ({how})")
     else:
         lines.append("injection  unknown: pass --injection-time HH:MM:SS")
     if doc.get("contrast_panel"):
         lines.append(f"contrast   {doc['contrast_panel']} panel ({_side_note(doc)})")
     phase = doc["phase_set"]
     missing = doc.get("missing") or []
-    lines.append(f"phase set  {phase}" + (f" (missing {', '.join(missing)})" if missing else ""))
+    lines.append(f"phase set  {phase}" + (f" ({', '.join(missing)} not acquired)" if missing else ""))
     lines.append("")
     lines.append(f"{'slot':<6} {'t (s)':>7} {'frame':>6}  panel               file")
     for name, s in doc["slots"].items():
@@ -103,7 +112,8 @@ def format_table(doc: dict[str, Any]) -> str:
         else:
             panel = ",".join(str(v) for v in s["panel"])
             lines.append(f"{name:<6} {_num(s['t_s']):>7} {s['frame_index']:>6}  {panel:<19} {s['path']}"
-                         + ("" if s["source"] == "auto" else f"  [{s['source']}]"))
+                         + ("" if s["source"] == "auto" else f"  [{s['source']}]")
+                         + "".join(f"  [{_flag_text(f, s)}]" for f in s.get("flags") or []))
     lines.append("")
     lines.append(f"{'start':>8} {'end':>8} {'frames':>6}  {'kind':<6} {'slot':<6} file")
     for c in doc["clips"]:

@@ -160,7 +160,7 @@ def frame_stability(a: np.ndarray, b: np.ndarray, box: Box) -> float | None:
     templ = _highpass(a[cy0:cy1, cx0:cx1])
     search = _highpass(b[max(cy0 - s, 0):cy1 + s, max(cx0 - s, 0):cx1 + s])
     if float(templ.std()) < 0.5 or float(search.std()) < 0.5:
-        return 0.0  # flat (black) panel: no speckle to hold still
+        return None  # a flat panel (black, or dimmed to nothing) has no speckle to compare
     res = cv2.matchTemplate(search, templ, cv2.TM_CCOEFF_NORMED)
     return float(np.nan_to_num(res, nan=0.0).max())
 

@@ -3,7 +3,8 @@
 :func:`decide_contrast_side` picks the few frames each cue needs (about a dozen per study, decoded one
 at a time through the :class:`~.layout.FrameSampler`), runs the cues of :mod:`.sidecues` and combines
 them. The call is ``sure`` only when physical evidence clearly supports one side and nothing notable
-speaks against it; otherwise the CLI refuses to analyze (exit 6) and the app asks.
+speaks against it (the rule sits beside the constants below); otherwise the CLI refuses to analyze
+(exit 6) and the app asks.
 """
 from __future__ import annotations
 
@@ -20,9 +21,15 @@ from .sidecues import Cue
 WEIGHTS = {"wash_in": 1.0, "bmode_match": 1.0, "decorrelation": 1.0, "display_tint": 0.5,
            "brightness_change": 0.3}
 PHYSICAL = ("wash_in", "bmode_match", "decorrelation")
-SURE_SUPPORT = 0.6  # weighted strength for the chosen side needed to be sure
-MAX_OPPOSITION = 0.15  # weighted strength against it that already makes the call unsure
-MIN_PHYSICAL = 0.3  # at least one physical cue of this strength must back the chosen side
+# sure = all of: weighted support for the side >= SURE_SUPPORT; physical cues alone give it
+# >= MIN_PHYSICAL; no physical cue favours the other side with strength >= PHYSICAL_DISSENT; the weighted
+# support for the other side is at most MAX_OPPOSITION + OPPOSITION_SHARE x the support (a display
+# convention may disagree with several strong physical cues, not with one weak one)
+SURE_SUPPORT = 0.8
+MIN_PHYSICAL = 0.6
+PHYSICAL_DISSENT = 0.2
+MAX_OPPOSITION = 0.15
+OPPOSITION_SHARE = 0.25
 WASH_IN_FRAMES = 8
 BRIGHTNESS_FRAMES = 3  # per dual clip
 DECORR_CLIPS = 3
@@ -40,23 +47,28 @@ class SideDecision:
 
 
 def combine(found: Sequence[Cue]) -> SideDecision:
-    """Weigh the cues: the side with more weighted strength, sure per the rule in the module docstring."""
+    """Weigh the cues: the side with more weighted strength; sure per the rule beside the constants."""
     support = {"left": 0.0, "right": 0.0}
+    physical = {"left": 0.0, "right": 0.0}
     for c in found:
         if c.favours in support:
             support[c.favours] += WEIGHTS.get(c.cue, 0.0) * c.strength
+            if c.cue in PHYSICAL:
+                physical[c.favours] += c.strength
     side = "left" if support["left"] > support["right"] else "right"
     other = "right" if side == "left" else "left"
-    backing = [c for c in found if c.cue in PHYSICAL and c.favours == side and c.strength >= MIN_PHYSICAL]
+    dissent = [c.cue for c in found
+               if c.cue in PHYSICAL and c.favours == other and c.strength >= PHYSICAL_DISSENT]
     against = [c.cue for c in found if c.favours == other and c.strength > 0]
+    cues_ = list(found)
     if support[side] == 0.0:
-        return SideDecision(side, False, list(found), "no cue tells the panels apart")
-    if support[other] > MAX_OPPOSITION:
-        return SideDecision(side, False, list(found),
-                            f"cues disagree: {', '.join(against)} favour the {other} panel")
-    if support[side] < SURE_SUPPORT or not backing:
-        return SideDecision(side, False, list(found), f"the evidence for the {side} panel is weak")
-    return SideDecision(side, True, list(found), "")
+        return SideDecision(side, False, cues_, "no cue tells the panels apart")
+    if dissent or support[other] > MAX_OPPOSITION + OPPOSITION_SHARE * support[side]:
+        return SideDecision(side, False, cues_, f"cues disagree: {', '.join(dissent or against)} "
+                                                f"favour the {other} panel")
+    if support[side] < SURE_SUPPORT or physical[side] < MIN_PHYSICAL:
+        return SideDecision(side, False, cues_, f"the evidence for the {side} panel is weak")
+    return SideDecision(side, True, cues_, "")
 
 
 def decide_contrast_side(clips: Sequence[tuple[Clip, ClipLayout]], sampler: FrameSampler,

@@ -23,7 +23,10 @@ def test_json_stdout_is_only_the_design_document(study_dir):
     proc = _run("inspect", str(study_dir), "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # nothing but JSON on stdout
-    assert doc["injection"] == {"time": "10:00:00", "datetime": "2024-05-14T10:00:00", "source": "dicom"}
+    assert doc["injection"] == {"time": "10:00:00", "datetime": "2024-05-14T10:00:00", "source": "dicom",
+                                "uncertainty_s": None, "weak": False}
+    assert doc["contrast_panel"] == "right" and doc["contrast_panel_sure"] is True
+    assert doc["missing"] == [] and all(slot["flags"] == [] for slot in doc["slots"].values())
     assert doc["phase_set"] == "full" and list(doc["slots"]) == SLOTS
     for clip in doc["clips"]:
         assert set(clip) >= {"path", "frames", "start_s", "end_s", "kind", "slot", "excluded"}

@@ -180,7 +180,7 @@ def test_single_panel_clips_bmode_then_contrast(tmp_path):
     assert study.contrast_panel is None
     assert study.slots["B"].clip.path.name == "b.dcm" and study.slots["B"].panel == (8, 8, 152, 88)
     assert study.slots["0:30"].clip.path.name == "c1.dcm" and study.slots["2:00"].t_s == pytest.approx(120)
-    assert study.phase_set == "early" and study.missing == ["10:00"]
+    assert study.phase_set == "early" and study.missing == ["3:00", "4:00", "5:00", "6:00", "10:00"]
 
 
 def test_nothing_readable_raises(tmp_path):
