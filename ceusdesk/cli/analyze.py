@@ -24,6 +24,8 @@ from . import print_document
 from .inspect import add_study_arguments, study_from_args
 
 SET_TITLES = {"early": "EARLY SET (≤2 min)", "full": "FULL SET (to Kupffer phase)"}
+THRESHOLD_WORDS = {"thresholds.early": "for the early set", "thresholds.full": "for the full set",
+                   "threshold": "for both sets: older package"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -181,7 +183,7 @@ def format_summary(doc: dict[str, Any]) -> str:
     lines += [
         "",
         f"call       {r['call'].upper()}  (malignant probability {r['malignant_probability']:.3f}, "
-        f"threshold {r['threshold']:.3f})",
+        f"threshold {r['threshold']:.3f} {THRESHOLD_WORDS.get(r['model'].get('threshold_source'), '')})",
         f"classes    benign {p['benign']:.3f}   HCC {p['hcc']:.3f}   "
         f"non-HCC malignant {p['non_hcc_malignant']:.3f}",
         "importance change in malignant probability with the slot masked out:",
@@ -196,6 +198,9 @@ def format_summary(doc: dict[str, Any]) -> str:
         lines.append(f"           per slot: {per_slot}")
     m = r["model"]
     lines.append(f"model      {m['name']} {m['version']} (uid {m['uid']}, sha256 {m['sha256'][:12]}…)")
+    if m.get("manifest_sha256"):
+        pinned = "pinned by this app" if m.get("manifest_pinned") else "not pinned by this app"
+        lines.append(f"           manifest {m['manifest_sha256'][:12]}… ({pinned})")
     t = r["timings_ms"]
     lines.append(f"time       {t.get('command', t['total']):.0f} ms (inference {t['inference']:.0f} ms)")
     warnings = [f"{w['path']}: {w['message']}" for w in doc.get("warnings", [])] + list(r["warnings"])
