@@ -38,10 +38,13 @@ from ceusdesk.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
-ENTRY_FORMAT = 2  # 2: + context, ctx_scale, reader (part of the key: older entries are rebuilt)
+ENTRY_FORMAT = 3  # 2: + context, ctx_scale, reader; 3: reader reference placement (older entries rebuilt)
 CONTEXT_FACTOR = 3.0  # context side / ROI side: room for ±20 % centre and up to 1.56x side jitter + rotation
 READER_DISK = 0.3  # lesion and liver disks: radius = this × ROI side (phantom ROI side ≈ 1.6 × diameter)
-READER_OFFSET = 1.5  # liver reference centre: this × ROI side left or right of the lesion, same depth
+READER_OFFSETS = (1.0, 1.5)  # liver reference centre: this × ROI side right or left, same depth
+READER_MIN_INSIDE = 0.9  # share of the reference disk inside the panel
+READER_MAX_BLACK = 0.1  # share of near-black pixels (outside the scan sector) a reference disk may hold
+BLACK_GREY = 8
 
 
 class CaseError(ValueError):
@@ -141,34 +144,37 @@ def context_crop(gray: np.ndarray, roi: Roi, pixels: int) -> tuple[np.ndarray, f
     return cv2.resize(crop, (pixels, pixels), interpolation=interp), side / big
 
 
-def _disk_mean(gray: np.ndarray, cx: float, cy: float, r: float) -> tuple[float, float]:
-    """(mean grey inside the disk, share of the disk inside the image)."""
+def _disk(gray: np.ndarray, cx: float, cy: float, r: float) -> tuple[np.ndarray, float]:
+    """(grey values inside the disk, share of the disk inside the image)."""
     H, W = gray.shape
     x0, x1 = max(int(np.floor(cx - r)), 0), min(int(np.ceil(cx + r)) + 1, W)
     y0, y1 = max(int(np.floor(cy - r)), 0), min(int(np.ceil(cy + r)) + 1, H)
     if x1 <= x0 or y1 <= y0:
-        return float("nan"), 0.0
+        return np.empty(0, dtype=gray.dtype), 0.0
     yy, xx = np.mgrid[y0:y1, x0:x1]
     inside = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= r * r
-    n = int(inside.sum())
-    if n == 0:
-        return float("nan"), 0.0
-    return float(gray[y0:y1, x0:x1][inside].mean()), n / (np.pi * r * r)
+    return gray[y0:y1, x0:x1][inside], float(inside.sum()) / (np.pi * r * r)
 
 
 def reader_intensities(gray: np.ndarray, roi: Roi) -> tuple[float, float]:
     """(lesion mean grey, liver reference mean grey) for one slot's panel and ROI.
 
-    The reference disk lies READER_OFFSET × side to the side of the lesion at the same depth (like a
-    reader's liver ROI); the side with more of the disk inside the panel is used.
+    The reference disk lies beside the lesion at the same depth, as a reader places a liver ROI: the
+    nearest of READER_OFFSETS × side, right then left, that lies inside the panel and inside the scan
+    sector (few near-black pixels). NaN when the lesion disk or no reference fits.
     """
     x, y, w, h = roi
     side = max(w, h)
     cx, cy, r = x + w / 2.0, y + h / 2.0, READER_DISK * side
-    lesion, _ = _disk_mean(gray, cx, cy, r)
-    options = [_disk_mean(gray, cx + sgn * READER_OFFSET * side, cy, r) for sgn in (-1.0, 1.0)]
-    liver, share = max(options, key=lambda o: o[1])
-    return lesion, (liver if share >= 0.5 else float("nan"))
+    lesion, share = _disk(gray, cx, cy, r)
+    if share < READER_MIN_INSIDE or len(lesion) == 0:
+        return float("nan"), float("nan")
+    for offset in READER_OFFSETS:
+        for sgn in (1.0, -1.0):
+            ref, share = _disk(gray, cx + sgn * offset * side, cy, r)
+            if share >= READER_MIN_INSIDE and len(ref) and (ref < BLACK_GREY).mean() <= READER_MAX_BLACK:
+                return float(lesion.mean()), float(ref.mean())
+    return float(lesion.mean()), float("nan")
 
 
 def build_case_arrays(

@@ -482,7 +482,7 @@ def threshold_rule() -> str:
 # ---------------------------------------------------------------- the run
 
 
-def _prepare_run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol) -> Preset:
+def _prepare_run(out: Path, args, preset: Preset, overrides: dict) -> Preset:
     cfg_path = out / "config.json"
     if cfg_path.is_file() and not args.resume:
         raise RunError(f"{out}: a run is already there; continue it with --resume or choose another --out")
@@ -493,13 +493,17 @@ def _prepare_run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Pro
         if saved.get("format") != RUN_FORMAT:
             raise RunError(f"{out}: made by an older trainer (run format {saved.get('format')}, this one "
                            f"writes {RUN_FORMAT}); it cannot be resumed - start a new --out")
-        return Preset(**saved["preset"])  # the run's own settings win over the flags
+        own = Preset(**saved["preset"])  # the run's own settings win over the flags
+        ignored = sorted(k for k, v in overrides.items() if v is not None and getattr(own, k) != v)
+        if ignored:
+            log.warning("--resume continues with the run's own settings; ignored: %s", ", ".join(ignored))
+        return own
     return preset
 
 
 def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    preset = get_preset(args.preset).override(
+    overrides = dict(
         epochs=args.epochs,
         folds=args.folds,
         size=args.size,
@@ -509,9 +513,10 @@ def main(args: argparse.Namespace) -> int:
         workers=args.workers,
         referential=False if args.no_referential else None,
     )
+    preset = get_preset(args.preset).override(**overrides)
     protocol = default_protocol()
     try:
-        preset = _prepare_run(out, args, preset, InputSpec(size=preset.size), protocol)
+        preset = _prepare_run(out, args, preset, overrides)
     except RunError as err:
         log.error("%s", err)
         return 2
