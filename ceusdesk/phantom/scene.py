@@ -88,15 +88,15 @@ def build_scene(params: CaseParams, width: int, height: int, rng: np.random.Gene
     px_scale = speckle_size * 0.06 / cmpp      # speckle cell ~0.6 mm wide on the classic scanner
 
     capsule = an.wall_cm + 0.02 * xcm ** 2
-    if an.cirrhotic:  # nodular surface
-        capsule = capsule + 0.08 * np.sin(xcm * 4.1 + an.wall_cm)
+    if an.surface_cm > 0:  # nodular surface (cirrhosis)
+        capsule = capsule + an.surface_cm * np.sin(xcm * 4.1 + an.wall_cm)
     dome = an.diaphragm_cm + an.diaphragm_tilt * xcm / 6.0 - 0.03 * xcm ** 2
     in_liver = _soft(ycm - capsule, 0.05) * _soft(dome - ycm, 0.05)
 
     tex = rng.standard_normal((hc, wc), dtype=np.float32)
     tex = cv2.GaussianBlur(tex, (0, 0), sigmaX=max(0.7, an.texture_scale_cm / cmpp))
     tex = tex / max(float(tex.std()), 1e-6)
-    liver_refl = np.exp(an.texture_sigma * tex) * (1.35 if an.cirrhotic else 1.0)
+    liver_refl = np.exp(an.texture_sigma * tex) * an.brightness
 
     refl = np.full((hc, wc), 0.3, dtype=np.float32)
     fat_end = an.wall_cm * 0.45

@@ -1,0 +1,124 @@
+"""The reference liver ROI: a square of parenchyma beside the lesion, at the same depth.
+
+Contrast signal falls with depth (attenuation that time-gain compensation only partly undoes), so the
+liver is sampled at the lesion's depth. Candidates sit left and right of the lesion ROI (a gap of
+:data:`GAP` × its side away), nudged up or down by a quarter of their side, fully inside the imaged sector.
+A candidate is rejected when, on any slot frame, its mean is below :data:`LOW_MEAN` × the median of all
+candidates (a vessel, shadow or the edge of the liver: Sonazoid leaves vessels dark from the late phase
+on) or more than :data:`DARK_SHARE` of it is dark (a vessel crossing it). The nearest surviving candidate
+wins, the more homogeneous one on a tie. None when nothing survives: the caller then asks for
+``--liver-roi``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..preprocess import Roi
+
+GAP = 0.15
+LOW_MEAN = 0.7
+DARK_SHARE = 0.12
+MIN_SIDE, MAX_SIDE = 12, 48
+EDGE_PX = 3  # keep this far from the sector's edge and the panel border
+
+
+@dataclass(frozen=True)
+class Candidate:
+    roi: Roi
+    distance: float  # lateral distance from the lesion ROI's centre, px
+    cv: float = 0.0  # mean coefficient of variation over the frames (smoothed)
+
+
+def liver_side(lesion_roi: Roi) -> int:
+    return int(np.clip(round(0.8 * min(lesion_roi[2], lesion_roi[3])), MIN_SIDE, MAX_SIDE))
+
+
+def imaged_mask(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """Pixels inside the imaged sector: ever non-black in the frames, shrunk by ``EDGE_PX``."""
+    seen = np.zeros(frames[0].shape[:2], bool)
+    for f in frames:
+        seen |= f > 0
+    seen = cv2.morphologyEx(seen.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
+    return cv2.erode(seen.astype(np.uint8), np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)) > 0
+
+
+def candidates(lesion_roi: Roi, shape: Sequence[int], imaged: np.ndarray) -> list[Candidate]:
+    """Every admissible position (inside the imaged sector, clear of the lesion ROI plus its gap)."""
+    x, y, w, h = lesion_roi
+    s = liver_side(lesion_roi)
+    H, W = int(shape[0]), int(shape[1])
+    cx, cy = x + w / 2.0, y + h / 2.0
+    gap = max(3, int(round(GAP * max(w, h))))
+    step = max(2, s // 4)
+    out: list[Candidate] = []
+    for dy in (0, -s // 4, s // 4):
+        top = int(round(cy - s / 2.0)) + dy
+        if top < 0 or top + s > H:
+            continue
+        lefts = list(range(x - gap - s, -1, -step)) + list(range(x + w + gap, W - s + 1, step))
+        for left in lefts:
+            box = imaged[top:top + s, left:left + s]
+            if box.shape != (s, s) or not box.all():
+                continue
+            out.append(Candidate((left, top, s, s), abs(left + s / 2.0 - cx) + abs(dy)))
+    return out
+
+
+def _smoothed(img: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(img.astype(np.float32), (0, 0), 1.5)
+
+
+def _patch(img: np.ndarray, roi: Roi, offset: tuple[int, int]) -> np.ndarray | None:
+    x, y, w, h = roi
+    x, y = x + offset[0], y + offset[1]
+    if x < 0 or y < 0 or x + w > img.shape[1] or y + h > img.shape[0]:
+        return None
+    return img[y:y + h, x:x + w]
+
+
+def choose(cands: list[Candidate], frames: Sequence[np.ndarray],
+           offsets: Sequence[tuple[int, int]] | None = None) -> Candidate | None:
+    """Reject vessels and dark spots on every frame (linear images); ``offsets[i]`` (dx, dy) moves the
+    candidates onto frame i (the lesion ROI's displacement there, from tracking)."""
+    if not cands:
+        return None
+    offsets = offsets or [(0, 0)] * len(frames)
+    ok = np.ones(len(cands), bool)
+    cvs = np.zeros(len(cands))
+    for f, off in zip(frames, offsets, strict=True):
+        sm = _smoothed(f)
+        patches = [_patch(sm, c.roi, off) for c in cands]
+        means = np.array([float(p.mean()) if p is not None else 0.0 for p in patches])
+        ref = float(np.median(means))
+        if ref <= 1e-6:
+            continue  # no contrast yet on this frame: it tells nothing about vessels
+        ok &= means >= LOW_MEAN * ref
+        for i, patch in enumerate(patches):
+            if patch is None:
+                continue
+            m = max(means[i], 1e-9)
+            ok[i] &= float((patch < 0.4 * m).mean()) <= DARK_SHARE
+            cvs[i] += float(patch.std()) / m
+    good = [Candidate(c.roi, c.distance, float(cvs[i])) for i, c in enumerate(cands) if ok[i]]
+    if not good:
+        return None
+    nearest = min(c.distance for c in good)
+    near = [c for c in good if c.distance <= nearest + 1.5 * c.roi[2]]
+    return min(near, key=lambda c: (c.cv, c.distance))
+
+
+def place_liver_roi(lesion_roi: Roi, frames: Sequence[np.ndarray], display: Sequence[np.ndarray],
+                    offsets: Sequence[tuple[int, int]] | None = None) -> Roi | None:
+    """The liver ROI on the reference panel (the panel ``lesion_roi`` is given on).
+
+    ``frames``: linear images of the slot frames (panels of one size); ``display``: their uint8
+    brightness (the imaged sector, fixed to the probe); ``offsets``: each frame's lesion ROI position
+    minus ``lesion_roi``'s (tracking), applied to the candidates on that frame.
+    """
+    imaged = imaged_mask(display)
+    found = choose(candidates(lesion_roi, frames[0].shape, imaged), frames, offsets)
+    return None if found is None else found.roi

@@ -1,0 +1,101 @@
+"""The plain-language readout of the features, in CEUS LI-RADS terms, and the line when they and the
+model's call point different ways. Derived measurements, never a diagnosis."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..protocol import format_t
+from .features import EARLY_WASHOUT_S
+
+HEADER = "Derived measurements from the images (research use only): not a diagnosis."
+PATTERN_TEXT = {"diffuse": "non-rim, diffuse", "rim": "rim", "peripheral_nodular": "peripheral nodular"}
+
+
+def _x(v: float | None) -> str:
+    return "?" if v is None else f"{v:.2f}×"
+
+
+def feature_lean(ev: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """Which way the features point ("malignant", "benign" or None) and why.
+
+    Washout (any onset) or a Kupffer-phase defect point towards malignancy (a Kupffer defect counts as
+    washout in the Korean 2023 Sonazoid guideline); neither, with the Kupffer phase assessed, towards
+    benign. Without a Kupffer assessment and without washout they do not point either way.
+    """
+    why: list[str] = []
+    onset = ev.get("washout_onset_s")
+    if onset is not None:
+        why.append(f"{'early' if onset < EARLY_WASHOUT_S else 'late'} washout from {format_t(onset)}")
+    if ev.get("washout_degree") == "marked":
+        why.append("marked washout")
+    if ev.get("aphe_pattern") == "rim":
+        why.append("rim APHE")
+    if ev.get("kupffer_defect"):
+        why.append("Kupffer-phase defect")
+    if onset is not None or ev.get("kupffer_defect"):
+        return "malignant", why
+    if ev.get("washout_degree") == "none" and ev.get("kupffer_defect") is False:
+        return "benign", ["no washout", "no Kupffer-phase defect"]
+    return None, []
+
+
+def combination(ev: dict[str, Any]) -> str | None:
+    """The CEUS LI-RADS feature combination the features form, if a named one."""
+    onset, degree, pattern = ev.get("washout_onset_s"), ev.get("washout_degree"), ev.get("aphe_pattern")
+    lr_m = [w for w, on in (("rim APHE", pattern == "rim"),
+                            ("early washout", onset is not None and onset < EARLY_WASHOUT_S),
+                            ("marked washout", degree == "marked")) if on]
+    if lr_m:
+        return "CEUS LI-RADS LR-M features: " + ", ".join(lr_m) + "."
+    if ev.get("aphe") and pattern != "rim" and onset is not None and degree == "mild":
+        return ("Non-rim APHE with late, mild washout: the CEUS LI-RADS LR-5 combination "
+                "(for a lesion ≥ 10 mm in a patient at risk).")
+    if ev.get("aphe") and degree == "none" and ev.get("kupffer_defect") is False:
+        return "APHE without washout or Kupffer-phase defect: a pattern typical of benign hypervascular lesions."
+    return None
+
+
+def readout(ev: dict[str, Any], reasons: dict[str, str]) -> list[str]:
+    """Lines for the user; ``reasons`` says why a field is null (field name → reason)."""
+    lines = [HEADER]
+    if ev.get("aphe") is None:
+        lines.append(f"Arterial phase: not assessed ({reasons.get('aphe', 'no arterial curve')}).")
+    elif ev["aphe"]:
+        pat = PATTERN_TEXT.get(ev.get("aphe_pattern") or "", "pattern not told")
+        lines.append(f"Arterial phase: hyperenhancement (APHE, {pat}); lesion {_x(ev.get('peak_ratio'))} the "
+                     f"liver at its peak, {format_t(ev.get('time_to_peak_s'))} after injection.")
+    else:
+        lines.append(f"Arterial phase: no hyperenhancement (lesion {_x(ev.get('peak_ratio'))} the liver at its "
+                     "peak).")
+    degree, onset = ev.get("washout_degree"), ev.get("washout_onset_s")
+    if degree is None:
+        lines.append(f"Washout: not assessed ({reasons.get('washout', 'no samples after the peak')}).")
+    elif onset is None:
+        lines.append(f"Washout: none (lesion not below the liver through {reasons.get('last_vascular', 'the last clip')}).")
+    else:
+        when = "early, < 60 s" if onset < EARLY_WASHOUT_S else "late, ≥ 60 s"
+        at = ", ".join(f"{k} {v}" for k, v in (ev.get("washout_degree_at") or {}).items() if v and k != "10:00")
+        lines.append(f"Washout: from {format_t(onset)} ({when}), {degree}" + (f" (degree at {at})." if at else "."))
+    if ev.get("kupffer_defect") is None:
+        lines.append(f"Kupffer phase: not assessed ({reasons.get('kupffer', 'no 10:00 image')}).")
+    else:
+        state = "defect" if ev["kupffer_defect"] else "no defect"
+        lines.append(f"Kupffer phase (10:00): {state}; lesion {_x(ev.get('kupffer_ratio'))} the liver.")
+    if ev.get("lesion_size_mm") is None:
+        lines.append(f"Size: not measured ({reasons.get('size', 'no segmentation')}).")
+    else:
+        lines.append(f"Size: {ev['lesion_size_mm']:.0f} mm (equivalent diameter of the segmented lesion).")
+    combo = combination(ev)
+    if combo:
+        lines.append(combo)
+    return lines
+
+
+def disagreement(ev: dict[str, Any], call: str | None) -> str | None:
+    """A line when the features point one way and the model's call the other; None when they agree,
+    when the features do not point either way, or when there is no call."""
+    lean, why = feature_lean(ev)
+    if lean is None or call not in ("benign", "malignant") or lean == call:
+        return None
+    return (f"The measured features point towards {lean} ({', '.join(why)}), the model's call is {call}: "
+            "review the images.")
