@@ -38,6 +38,7 @@ def test_bundled_packages_match_their_pins():
         name, record = model_pins.pin_record(manifest)
         assert model_pins.PINNED.get(name) == record, (
             f"{manifest}: not pinned or changed - run `python -m ceusdesk.model_pins {manifest.parent}`")
+        assert load_model(manifest).manifest_pinned
 
 
 def test_a_pinned_package_loads_and_says_so(package, pinned):
