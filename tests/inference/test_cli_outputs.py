@@ -77,6 +77,8 @@ def test_report_path_that_is_a_folder_keeps_the_result_and_exits_7(capsys, study
     assert "report not written" in err and "could not be written" in err
     (record,) = audit.read_records()  # the audit record was still written
     assert record["call"] == doc["result"]["call"] and record["report"] is None
+    assert record["model"]["manifest_sha256"] == doc["result"]["model"]["manifest_sha256"]
+    assert record["model"]["threshold"] == doc["result"]["threshold"]
 
 
 def test_report_under_a_file_and_unusable_audit_folder_are_both_named(capsys, study, package, tmp_path,
