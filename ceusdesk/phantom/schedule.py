@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..protocol import default_protocol
 from .options import COMPACT_FRAMES, PhantomOptions
 
 # clip name → the protocol slot it is meant for (None: no slot, e.g. 7–9 min)
@@ -63,6 +64,15 @@ def gapped_clips(rng: np.random.Generator, clinical: bool) -> set[str]:
     return {str(c) for c in rng.choice(GAPPABLE, size=k, replace=False)}
 
 
+def _stop_before_missing(start: float, duration: float, missing: tuple[str, ...]) -> float:
+    """Shorten a clip that would run into the window of a slot asked to be missing (e.g. an arterial
+    sweep past 50 s when 1:00 is missing), so that slot really stays empty."""
+    for slot in default_protocol().contrast_slots:
+        if slot.name in missing and slot.window_s is not None and start < slot.window_s[0]:
+            duration = min(duration, slot.window_s[0] - 0.5 - start)
+    return duration
+
+
 def make_schedule(rng: np.random.Generator, options: PhantomOptions,
                   fps_choices: tuple[float, ...] = (10.0, 12.0, 15.0)) -> list[Clip]:
     n = options.frames_per_clip
@@ -93,6 +103,7 @@ def make_schedule(rng: np.random.Generator, options: PhantomOptions,
     for name, kind, start, duration in plan:
         if name in skip:
             continue
+        duration = _stop_before_missing(start, duration, options.missing_slots)
         if options.realistic:
             frames = n if n is not None else max(2, int(round(duration * fps)))
             ft = 1.0 / fps

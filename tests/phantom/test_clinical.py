@@ -128,3 +128,14 @@ def test_protocol_windows_still_hold_every_slot_target():
     """The timing above assumes the default protocol's windows (±30 s from 2:00, 50–90 s at 1:00)."""
     slots = {s.name: s for s in default_protocol().contrast_slots}
     assert slots["1:00"].accepts(52.0) and slots["3:00"].accepts(180 + 25) and slots["10:00"].accepts(780)
+
+
+@pytest.mark.parametrize("acquisition", ["standard", "clinical"])
+def test_a_slot_asked_missing_stays_empty(tmp_path, acquisition):
+    """An arterial sweep past 50 s would fill 1:00; with 1:00 asked missing it stops before the window."""
+    opts = PhantomOptions(panel_size=(128, 96), frames_per_clip=2, missing_slots=("1:00",),
+                          acquisition=acquisition)
+    for seed in range(4):
+        rec = synthesize_case(tmp_path, seed=seed, options=opts, case_id=f"s{seed}")
+        st = open_study(tmp_path / rec["study"])
+        assert st.slots["1:00"] is None and st.phase_set == "incomplete", seed
