@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise ModelRefused(f"the model package is missing: no {manifest} - {HOW_TO_GET}")
     with tempfile.TemporaryDirectory(prefix="ceusdesk-demo-") as tmp:
         print("synthesizing a phantom study…", file=sys.stderr)
-        record = synthesize_case(Path(tmp), seed=args.seed, label=args.label,
+        record = synthesize_case(Path(tmp), seed=args.seed, label=args.label, textbook=True,
                                  options=PhantomOptions(realistic=args.realistic, **DEMO_OPTIONS))
         study_args = argparse.Namespace(
             study=str(Path(tmp) / record["study"]), injection_time=None, patient=None, contrast_panel=None,

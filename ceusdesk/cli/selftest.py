@@ -32,7 +32,7 @@ from . import print_document
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SELFTEST_SEED = 1  # one fixed, typical case (moderately differentiated HCC), the same everywhere
+SELFTEST_SEED = 1  # one fixed textbook case (moderately differentiated HCC), the same everywhere
 SELFTEST_LABEL = "hcc"
 SELFTEST_FRAMES = 2  # two frames per clip: every slot filled, the study written in about a second
 
@@ -127,7 +127,7 @@ def selftest(model_arg: str | None = None) -> dict[str, Any]:
     model = _step("verify model", timings, lambda: lib.get_model(manifest))  # every sha256, then the session
     with tempfile.TemporaryDirectory(prefix="ceusdesk-selftest-") as tmp:
         record = _step("synthesize case", timings, lambda: lib.synthesize_case(
-            Path(tmp), seed=SELFTEST_SEED, label=SELFTEST_LABEL,
+            Path(tmp), seed=SELFTEST_SEED, label=SELFTEST_LABEL, textbook=True,
             options=lib.PhantomOptions(frames_per_clip=SELFTEST_FRAMES)))
         roi = ",".join(str(v) for v in record["roi"])
         args = lib.build_parser().parse_args(

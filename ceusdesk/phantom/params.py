@@ -70,6 +70,8 @@ class Anatomy:
     texture_scale_cm: float  # correlation length of the texture
     vessels: tuple[tuple[str, float, float, float, float, float, float], ...]
     # (kind, x0 cm from the centre line, y0 cm depth, angle rad, length cm, radius cm, bend rad)
+    brightness: float = 1.0  # parenchymal reflectivity factor (cirrhosis and fatty liver are brighter)
+    surface_cm: float = 0.0  # amplitude of the capsule's nodular undulation (cirrhosis)
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,11 @@ def sample_kinetics(d: Draw, cirrhotic: bool) -> Kinetics:
         portal_spread=d.u(1.5, 2.2),
         equilibrium=d.u(0.30, 0.42),
         tau_clear=d.u(150.0, 280.0),
-        kupffer_max=d.u(0.17, 0.27) * (0.85 if cirrhotic else 1.0),
+        kupffer_max=d.u(0.17, 0.27) * (d.u(0.75, 1.0) if cirrhotic else 1.0),
         tau_kupffer=d.u(110.0, 230.0),
         blood_fraction=d.u(0.25, 0.35),
-        arterial_fraction=d.u(0.30, 0.40) if cirrhotic else d.u(0.20, 0.28),
+        # cirrhosis shifts perfusion toward the artery; the ranges overlap (cirrhosis is no kinetic giveaway)
+        arterial_fraction=d.u(0.24, 0.40) if cirrhotic else d.u(0.18, 0.32),
     )
 
 
@@ -176,8 +179,11 @@ def sample_anatomy(d: Draw, cirrhotic: bool) -> Anatomy:
     return Anatomy(
         depth_cm=depth, wall_cm=wall, diaphragm_cm=depth + d.u(-3.5, 1.5),
         diaphragm_tilt=d.u(-1.5, 1.5), cirrhotic=cirrhotic,
-        texture_sigma=d.u(0.25, 0.4) if cirrhotic else d.u(0.1, 0.2),
-        texture_scale_cm=d.u(0.5, 0.9) if cirrhotic else d.u(0.2, 0.4),
+        # coarser, brighter, nodular in cirrhosis; overlapping normal (fatty, heterogeneous) livers
+        texture_sigma=d.u(0.16, 0.38) if cirrhotic else d.u(0.10, 0.26),
+        texture_scale_cm=d.u(0.3, 0.9) if cirrhotic else d.u(0.2, 0.55),
+        brightness=d.u(1.1, 1.5) if cirrhotic else d.u(0.85, 1.25),
+        surface_cm=d.u(0.0, 0.12) if cirrhotic else (d.u(0.0, 0.04) if d.chance(0.15) else 0.0),
         vessels=tuple(vessels),
     )
 
@@ -215,16 +221,83 @@ def _blobs(d: Draw, n: int, r_lo: float, r_hi: float, size: tuple[float, float],
     return tuple(out)
 
 
-SIZE_RANGE_CM = {"hemangioma": (1.0, 5.0), "fnh": (1.5, 5.0), "benign_other": (1.0, 4.0),
-                 "hcc_well": (1.0, 3.0), "hcc_moderate": (1.5, 6.0), "metastasis": (1.0, 4.5),
-                 "icc": (2.0, 6.0)}
+# Diameter ranges (cm, log-uniform), overlapping as in clinical series.
+SIZE_RANGE_CM = {"hemangioma": (1.0, 6.0), "fnh": (1.0, 5.5), "benign_other": (1.0, 4.5),
+                 "hcc_well": (1.0, 3.5), "hcc_moderate": (1.3, 7.0), "metastasis": (0.8, 5.5),
+                 "icc": (1.5, 7.0)}
+
+PATTERNS = ("homogeneous", "rim", "mosaic", "nodular", "spoke")
+# Arterial pattern shares per subtype, in the order of PATTERNS. Each pattern stays the mode of the subtype
+# it is typical of, and every one turns up elsewhere as in clinical series: rim APHE in some HCC and benign
+# lesions (hemangioma's peripheral globules), nodular-like APHE in some HCC, metastases and adenomas,
+# spoke-like arteries in some HCC, homogeneous APHE in every class (flash-filling hemangiomas, diffuse
+# metastases). Tuned so the pattern alone separates benign from malignant with AUC ≈ 0.67.
+PATTERN_SHARES = {
+    "hemangioma": (0.33, 0.15, 0.00, 0.52, 0.00),
+    "fnh": (0.42, 0.00, 0.06, 0.05, 0.47),
+    "benign_other": (0.58, 0.12, 0.17, 0.08, 0.05),
+    "hcc_well": (0.68, 0.03, 0.07, 0.15, 0.07),
+    "hcc_moderate": (0.47, 0.10, 0.22, 0.14, 0.07),  # mosaic mostly in the large ones (see _pattern)
+    "metastasis": (0.38, 0.42, 0.06, 0.14, 0.00),
+    "icc": (0.32, 0.40, 0.23, 0.02, 0.03),
+}
+# B-mode echo (hypo, iso, hyper) shares: hyperechoic hemangiomas and focal fat, but also hyperechoic
+# metastases (colorectal, neuroendocrine) and fatty HCC; iso-echoic hemangiomas; hypoechoic FNH.
+ECHO_SHARES = {
+    "hemangioma": (0.10, 0.38, 0.52), "fnh": (0.15, 0.72, 0.13), "benign_other": (0.25, 0.45, 0.30),
+    "hcc_well": (0.25, 0.50, 0.25), "hcc_moderate": (0.50, 0.35, 0.15), "metastasis": (0.46, 0.24, 0.30),
+    "icc": (0.40, 0.48, 0.12),
+}
+ECHO_RANGE = ((0.45, 0.85), (0.85, 1.2), (1.25, 2.2))
+# (share with a hypoechoic halo, its strength range): pseudo-capsules of FNH and adenoma, no halo in many
+# malignant lesions.
+HALO = {"hemangioma": (0.10, (0.1, 0.4)), "fnh": (0.38, (0.1, 0.6)), "benign_other": (0.38, (0.1, 0.6)),
+        "hcc_well": (0.30, (0.1, 0.5)), "hcc_moderate": (0.55, (0.15, 0.85)),
+        "metastasis": (0.60, (0.2, 0.9)), "icc": (0.25, (0.1, 0.45))}
+# share with a soft (blurred, infiltrative-looking) edge: commonest in non-HCC malignancy, seen everywhere
+SOFT_EDGE = {"hemangioma": 0.10, "fnh": 0.10, "benign_other": 0.25, "hcc_well": 0.30, "hcc_moderate": 0.15,
+             "metastasis": 0.45, "icc": 0.60}
+VASCULAR_JITTER = (0.6, 1.6)  # per-lesion factor on blood volumes: vascularity varies within a subtype
+
+
+def _pattern(d: Draw, subtype: str, diameter: float) -> tuple[str, dict]:
+    """The arterial pattern and what it needs (nodules, spokes, blobs, fill time, necrosis)."""
+    shares = list(PATTERN_SHARES[subtype])
+    if subtype == "hcc_moderate":  # mosaic ("nodule in nodule") is a feature of large HCC
+        large = diameter > 3.0
+        shares[2], shares[0] = (0.35, 0.34) if large else (0.09, 0.60)
+    pattern = d.pick(PATTERNS, tuple(shares))
+    malignant = SUBTYPES[subtype].label != "benign"
+    p: dict = {"pattern": pattern}
+    if pattern == "nodular":
+        if subtype == "hemangioma":  # slow centripetal fill-in; small ones sometimes flash-fill
+            flash = diameter < 2.0 and d.chance(0.5)
+            p["tau_fill"] = d.u(2.0, 6.0) if flash else d.logu(25.0, 240.0)
+        else:  # nodular-like arterial enhancement that fills quickly
+            p["tau_fill"] = d.u(4.0, 20.0)
+        p["blobs"] = _blobs(d, int(d.rng.integers(5, 12)), 0.75, 0.98, (0.12, 0.25), (0.7, 1.0))
+    elif pattern == "spoke":
+        p["tau_fill"] = d.u(5.0, 14.0)
+        p["blobs"] = _blobs(d, int(d.rng.integers(4, 8)), 1.0, 1.0, (0.05, 0.1), (0.6, 1.0))
+    elif pattern == "mosaic":
+        p["blobs"] = _blobs(d, int(d.rng.integers(5, 10)), 0.0, 0.8, (0.2, 0.45), (0.3, 1.0))
+        p["mosaic"] = d.u(0.3, 0.8)
+        p["necrosis"] = d.u(0.0, 0.3) if malignant and diameter > 3.0 else 0.0
+    elif pattern == "rim":  # malignant rims surround a necrotic/hypovascular core
+        p["necrosis"] = d.u(0.2, 0.6) if malignant else d.u(0.0, 0.2)
+    return pattern, p
+
+
+def _washout(d: Draw, onset: tuple[float, float], tau: tuple[float, float],
+             floor: tuple[float, float]) -> dict:
+    return {"t_washout": d.u(*onset), "tau_washout": d.u(*tau), "washout_floor": d.u(*floor)}
 
 
 def sample_lesion(rng: np.random.Generator | Draw, subtype: str, anatomy: Anatomy) -> Lesion:
-    """Draw the lesion of ``subtype``; the spreads make the classes overlap as in life."""
+    """Draw the lesion of ``subtype``; the spreads make the classes overlap as in life (docs/phantom.md)."""
     d = rng if isinstance(rng, Draw) else Draw(rng)
+    u, chance = d.u, d.chance
     st = SUBTYPES[subtype]
-    inf = float("inf")
     diameter = d.logu(*SIZE_RANGE_CM[subtype])
     malignant = st.label != "benign"
     irregular = 0.10 if subtype in ("metastasis", "icc") else 0.06 if malignant else 0.04
@@ -234,69 +307,66 @@ def sample_lesion(rng: np.random.Generator | Draw, subtype: str, anatomy: Anatom
     r = diameter / 2
     dmin = anatomy.wall_cm + r + 0.4
     dmax = min(anatomy.diaphragm_cm - 0.8, anatomy.depth_cm - 0.4) - r
-    depth = d.u(dmin, max(dmin, dmax))
+    depth = u(dmin, max(dmin, dmax))
     common = dict(subtype=subtype, label=st.label, diameter_cm=diameter, depth_cm=depth,
-                  lateral=d.u(-0.6, 0.6), harmonics=harmonics)
-    p: dict = dict(edge_px=1.0, echo=1.0, halo=0.0, mosaic=0.0, scar=0.0, pattern="homogeneous",
-                   v_art=0.1, v_portal=0.15, arrival_shift=0.0, tau_fill=1.0, t_washout=inf,
-                   tau_washout=300.0, washout_floor=1.0, kupffer=1.0, kupffer_patchy=0.0, necrosis=0.0,
-                   blobs=())
-    u = d.u
+                  lateral=u(-0.6, 0.6), harmonics=harmonics)
+    # B-mode: echo, halo, edge, drawn alike for every subtype from its shares
+    echo = u(*ECHO_RANGE[d.pick((0, 1, 2), ECHO_SHARES[subtype])])
+    halo_share, halo_range = HALO[subtype]
+    halo = u(*halo_range) if chance(halo_share) else 0.0
+    edge = u(1.6, 3.0) if chance(SOFT_EDGE[subtype]) else u(0.7, 1.5)
+    pattern, pat = _pattern(d, subtype, diameter)
+    p: dict = dict(edge_px=edge, echo=echo, halo=halo, mosaic=0.0, scar=0.0, v_art=0.1, v_portal=0.15,
+                   arrival_shift=0.0, tau_fill=1.0, t_washout=float("inf"), tau_washout=300.0,
+                   washout_floor=1.0, kupffer=1.0, kupffer_patchy=0.0, necrosis=0.0, blobs=())
+    p.update(pat)
     if subtype == "hemangioma":
-        flash = diameter < 2.0 and d.chance(0.5)
-        p.update(echo=u(1.6, 2.6) if d.chance(0.85) else u(0.8, 1.2),
-                 pattern="nodular", v_art=u(0.1, 0.35), v_portal=u(0.55, 1.0),
-                 arrival_shift=u(-1.0, 3.0),
-                 tau_fill=u(2.0, 6.0) if flash else d.logu(25.0, 240.0),
-                 kupffer=u(0.2, 1.0), kupffer_patchy=u(0.3, 0.9),
-                 blobs=_blobs(d, int(d.rng.integers(5, 12)), 0.75, 0.98, (0.12, 0.25), (0.7, 1.0)))
-        if d.chance(0.25):  # some hemangiomas lose contrast late (thrombosed / sclerosed parts)
-            p.update(t_washout=u(90.0, 240.0), tau_washout=u(150.0, 400.0), washout_floor=u(0.3, 0.7))
+        p.update(v_art=u(0.1, 0.35), v_portal=u(0.55, 1.0), arrival_shift=u(-1.0, 3.0))
+        if chance(0.2):  # atypical (sclerosing / partly thrombosed): little blood pool left to fill
+            p.update(v_art=u(0.05, 0.2), v_portal=u(0.12, 0.4))
+        if chance(0.55):  # Kupffer near iso
+            p.update(kupffer=u(0.75, 1.05), kupffer_patchy=u(0.0, 0.3))
+        else:  # partial defect (no Kupffer cells in the vascular spaces)
+            p.update(kupffer=u(0.2, 0.75), kupffer_patchy=u(0.3, 0.9))
+        if chance(0.35):  # late loss of contrast (thrombosed / sclerosed parts)
+            p.update(_washout(d, (90.0, 240.0), (150.0, 400.0), (0.25, 0.65)))
     elif subtype == "fnh":
-        p.update(echo=u(0.85, 1.15), scar=u(0.08, 0.2) if d.chance(0.5) else 0.0,
-                 pattern="spoke", v_art=u(0.4, 0.8), v_portal=u(0.15, 0.3),
-                 arrival_shift=u(-3.0, -0.5), tau_fill=u(5.0, 14.0),
-                 kupffer=u(0.85, 1.25), kupffer_patchy=u(0.0, 0.2),
-                 blobs=_blobs(d, int(d.rng.integers(4, 8)), 1.0, 1.0, (0.05, 0.1), (0.6, 1.0)))  # spokes
-        if d.chance(0.12):
-            p.update(t_washout=u(120.0, 300.0), tau_washout=u(200.0, 500.0), washout_floor=u(0.4, 0.8))
+        p.update(scar=u(0.08, 0.2) if chance(0.5) else 0.0, v_art=u(0.4, 0.8), v_portal=u(0.15, 0.3),
+                 arrival_shift=u(-3.0, -0.5), kupffer=u(0.85, 1.25), kupffer_patchy=u(0.0, 0.2))
+        if chance(0.10):
+            p.update(kupffer=u(0.55, 0.85))
+        if chance(0.22):
+            p.update(_washout(d, (90.0, 240.0), (200.0, 500.0), (0.35, 0.75)))
     elif subtype == "benign_other":
-        p.update(echo=u(0.7, 1.6), v_art=u(0.04, 0.35), v_portal=u(0.15, 0.3),
-                 arrival_shift=u(-1.0, 2.0), kupffer=u(0.55, 1.15), kupffer_patchy=u(0.0, 0.3))
-        if d.chance(0.35):  # adenomas may wash out mildly
-            p.update(t_washout=u(60.0, 200.0), tau_washout=u(120.0, 400.0), washout_floor=u(0.35, 0.75))
-    elif subtype == "hcc_well":
-        p.update(echo=u(0.7, 1.4), halo=u(0.0, 0.4), v_art=u(0.05, 0.3),
-                 v_portal=u(0.05, 0.18), arrival_shift=u(-2.0, 1.0),
-                 kupffer=u(0.45, 1.05), kupffer_patchy=u(0.0, 0.3))
-        if d.chance(0.4):
-            p.update(t_washout=u(120.0, 300.0), tau_washout=u(200.0, 500.0), washout_floor=u(0.4, 0.8))
+        p.update(v_art=u(0.04, 0.45), v_portal=u(0.12, 0.3), arrival_shift=u(-2.0, 2.0),
+                 kupffer=u(0.75, 1.15), kupffer_patchy=u(0.0, 0.3))
+        if chance(0.40):  # adenomas hold few Kupffer cells: a partial defect late
+            p.update(kupffer=u(0.3, 0.75), kupffer_patchy=u(0.1, 0.5))
+        if chance(0.45):  # adenomas may wash out mildly
+            p.update(_washout(d, (60.0, 200.0), (120.0, 400.0), (0.3, 0.7)))
+    elif subtype == "hcc_well":  # nearly iso at 10 min when Kupffer cells are retained
+        p.update(v_art=u(0.05, 0.35), v_portal=u(0.08, 0.25), arrival_shift=u(-2.0, 1.0),
+                 kupffer=u(0.55, 1.1), kupffer_patchy=u(0.0, 0.3))
+        if chance(0.4):
+            p.update(_washout(d, (120.0, 300.0), (200.0, 500.0), (0.4, 0.8)))
     elif subtype == "hcc_moderate":
-        large = diameter > 3.0
-        p.update(echo=u(0.5, 1.2), halo=u(0.2, 0.8), mosaic=u(0.4, 0.9) if large else 0.15,
-                 pattern="mosaic" if large else "homogeneous", v_art=u(0.45, 1.0),
-                 v_portal=u(0.0, 0.06), arrival_shift=u(-3.0, -0.5),
-                 t_washout=u(60.0, 170.0), tau_washout=u(80.0, 300.0),
-                 washout_floor=u(0.1, 0.5), kupffer=u(0.0, 0.45),
-                 kupffer_patchy=u(0.0, 0.4), necrosis=u(0.0, 0.3) if large else 0.0,
-                 blobs=_blobs(d, int(d.rng.integers(5, 10)), 0.0, 0.8, (0.2, 0.45), (0.3, 1.0)))
+        if diameter > 3.0:
+            p.update(mosaic=max(p["mosaic"], u(0.4, 0.9)))
+        p.update(v_art=u(0.45, 1.0), v_portal=u(0.0, 0.06), arrival_shift=u(-3.0, -0.5),
+                 kupffer=u(0.0, 0.45) if chance(0.8) else u(0.45, 0.85), kupffer_patchy=u(0.0, 0.4))
+        if chance(0.85):  # the rest show no washout
+            p.update(_washout(d, (60.0, 170.0), (80.0, 300.0), (0.1, 0.5)))
     elif subtype in ("metastasis", "icc"):
-        diffuse = subtype == "metastasis" and d.chance(0.3)
-        icc = subtype == "icc"
-        p.update(echo=u(0.4, 0.8) if not icc else u(0.6, 1.1),
-                 halo=u(0.5, 1.0) if not icc else u(0.0, 0.4),
-                 edge_px=u(1.5, 3.0), pattern="homogeneous" if diffuse else "rim",
-                 mosaic=u(0.0, 0.3),
-                 v_art=u(0.12, 0.5), v_portal=u(0.0, 0.05), arrival_shift=u(-3.0, 0.0),
-                 t_washout=u(28.0, 40.0) if icc else u(25.0, 58.0),
-                 tau_washout=u(15.0, 60.0), washout_floor=u(0.0, 0.25),
-                 kupffer=u(0.0, 0.12), kupffer_patchy=0.0,
-                 necrosis=u(0.2, 0.6) if not diffuse else 0.0)
-        if subtype == "metastasis" and d.chance(0.12):  # a slowly washing-out metastasis
-            p.update(t_washout=u(70.0, 150.0), tau_washout=u(150.0, 300.0),
-                     washout_floor=u(0.4, 0.7), kupffer=u(0.2, 0.6))
+        p.update(v_art=u(0.12, 0.5) if subtype == "icc" else u(0.2, 0.65), v_portal=u(0.0, 0.05),
+                 arrival_shift=u(-3.0, 0.0), kupffer=u(0.0, 0.12), kupffer_patchy=0.0)
+        onset = (28.0, 40.0) if subtype == "icc" else (25.0, 58.0)
+        p.update(_washout(d, onset, (15.0, 60.0), (0.0, 0.25)))
+        if subtype == "metastasis" and chance(0.12):  # a slowly washing-out metastasis
+            p.update(_washout(d, (70.0, 150.0), (150.0, 300.0), (0.4, 0.7)), kupffer=u(0.2, 0.6))
     else:  # pragma: no cover - SUBTYPES lookup above already failed
         raise ValueError(subtype)
+    p["v_art"] *= d.logu(*VASCULAR_JITTER)
+    p["v_portal"] *= d.logu(*VASCULAR_JITTER)
     return Lesion(**common, **p)
 
 

@@ -26,7 +26,7 @@ from .lesion import build_maps
 from .params import CaseParams
 
 READER_SD_DB = 1.0
-CUTS_DB = (1.0, 2.3, 4.5, 8.0)  # score boundaries 1|2, 2|3, 3|4, 4|5
+CUTS_DB = (1.0, 1.8, 4.5, 8.0)  # score boundaries 1|2, 2|3, 3|4, 4|5
 VASCULAR_S = (60.0, 120.0, 180.0, 240.0, 300.0, 360.0)
 KUPFFER_S = 600.0
 POSITIVE_FROM = 3

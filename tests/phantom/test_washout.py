@@ -31,5 +31,5 @@ def test_washout_rule_operating_point_on_200_cases():
 @pytest.mark.slow
 def test_washout_rule_operating_point_on_2000_cases():
     sens, spec, _ = _operating_point(2000, seed=7)
-    assert 0.84 <= sens <= 0.92, sens
-    assert 0.58 <= spec <= 0.72, spec
+    assert 0.80 <= sens <= 0.92, sens  # issue 15's target band for the phantom's reader
+    assert 0.55 <= spec <= 0.75, spec
