@@ -24,10 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..inputs import check_roi_numbers  # finite and in range, as analyze checks it
+
     try:
-        roi = parse_roi(args.roi) if args.roi else None
-    except ValueError as err:
-        raise BadRoi(str(err)) from err
+        roi = check_roi_numbers(parse_roi(args.roi), "--roi") if args.roi else None
+    except (ValueError, OverflowError) as err:  # OverflowError: "inf" has no integer
+        raise BadRoi(f"--roi: {err}") from err
     if args.analyze and roi is None:
         raise BadRoi("--analyze needs --roi X,Y,W,H")
     if args.screenshot and sys.platform.startswith("linux") and not (

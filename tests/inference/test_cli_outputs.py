@@ -128,3 +128,8 @@ def test_inspect_and_analyze_json_map_non_finite_numbers_to_null(capsys, study, 
         assert code == 0
         clip = strict_json(out)["clips"][0]
         assert clip["end_s"] is None and clip["start_s"] is None
+
+
+def test_gui_roi_numbers_are_checked_like_analyzes(capsys):
+    code, out, err = run(capsys, "gui", "--roi=inf,1,10,10", "--analyze")
+    assert code == 2 and out == "" and "--roi" in err
