@@ -31,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ceusdesk.phantom.cohort import case_seed, cohort_labels
 from ceusdesk.phantom.params import CaseParams, sample_case
+from ceusdesk.phantom.patients import PatientRef, group_cases
 from ceusdesk.phantom.subtypes import LABELS, SUBTYPES
 from ceusdesk.phantom.washout import POSITIVE_FROM, expected_ratios, washout_score
 
@@ -70,14 +71,19 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def sample_cohort(cases: int, seed: int) -> tuple[list[CaseParams], np.ndarray]:
-    """The parameters and washout scores ``synth --cases N --seed S`` would draw (no images)."""
+    """The parameters and washout scores ``synth --cases N --seed S`` would draw (no images): the same
+    labels, case seeds and two-lesion patients as a clinical cohort (synth's default)."""
     labels = cohort_labels(cases, seed, CLASS_MIX)
+    seeds = [case_seed(seed, i) for i in range(cases)]
+    owner = group_cases(cases, seed, clinical=True)
+    shared = {o for i, o in enumerate(owner) if o != i}
     params, scores = [], []
     for i, label in enumerate(labels):
-        s = case_seed(seed, i)
-        p = sample_case(np.random.default_rng([s, 0]), label=label)
+        o = owner[i]
+        patient = PatientRef(seeds[o], labels[o]).draw() if o in shared else None
+        p = sample_case(np.random.default_rng([seeds[i], 0]), label=label, patient=patient)
         params.append(p)
-        scores.append(washout_score(p, np.random.default_rng([s, 5])))
+        scores.append(washout_score(p, np.random.default_rng([seeds[i], 5])))
     return params, np.array(scores)
 
 
