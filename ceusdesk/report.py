@@ -8,12 +8,11 @@ file paths (folder names often hold a patient's name): clips are named ``clip-01
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,8 +24,9 @@ from PIL import Image, ImageDraw
 
 from . import RESEARCH_USE
 from . import __version__ as CEUSDESK_VERSION
+from .atomicio import write_atomic
 from .preprocess import PREPROCESS_VERSION, Roi
-from .protocol import SLOT_NAMES, format_t
+from .protocol import SLOT_NAMES, default_protocol, format_t
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class ReportInput:
     rois: Mapping[str, Roi] = field(default_factory=dict)  # per-slot ROI (defaults to ``roi``)
     patient: Mapping[str, str | None] = field(default_factory=dict)  # PATIENT_FIELDS
     study_path: str | None = None
+    injection_confirmed: bool = False  # an estimated injection time the user confirmed in the app
 
 
 def badge_text(phase_set: str | None) -> str:
@@ -61,6 +62,51 @@ def badge_text(phase_set: str | None) -> str:
 def badge_detail(phase_set: str | None) -> str:
     """The line under the badge: which phases the result rests on."""
     return BADGE_DETAIL.get(str(phase_set), "")
+
+
+def gaps_text(gaps: Sequence[str]) -> str:
+    """The badge's second line: the slots no frame fills ("4:00, 5:00 not acquired")."""
+    return f"{', '.join(gaps)} not acquired" if gaps else "every slot acquired"
+
+
+def not_acquired(study: Mapping[str, Any]) -> list[str]:
+    """The slots of a study document that hold no frame (``missing`` plus empty slots), slot order."""
+    slots = study.get("slots") or {}
+    gone = set(study.get("missing") or []) | {k for k, v in slots.items() if v is None}
+    order = list(slots) or list(SLOT_NAMES)
+    return [n for n in order if n in gone] + sorted(gone - set(order))
+
+
+def contrast_panel_line(study: Mapping[str, Any]) -> str | None:
+    """"contrast panel: left, chosen by the user" (None for a single display)."""
+    side = study.get("contrast_panel")
+    if side is None:
+        return None
+    by_user = study.get("contrast_panel_source") == "user"
+    return f"contrast panel: {side}, " + ("chosen by the user" if by_user else "decided from the image cues")
+
+
+def injection_line(study: Mapping[str, Any], confirmed: bool) -> str | None:
+    """The page-1 chip for an estimated injection time (None when DICOM or the user gave it)."""
+    inj = study.get("injection") or {}
+    if inj.get("source") != "estimated":
+        return None
+    return "injection time ESTIMATED from the contrast arrival" + (
+        ", confirmed by the user" if confirmed else ", not confirmed")
+
+
+def flag_text(info: Mapping[str, Any] | None, target_s: float | None) -> str:
+    """Why a slot's frame is doubtful (its ``flags``), as the PDF prints it under the thumbnail."""
+    parts = []
+    for f in (info or {}).get("flags") or []:
+        offset = (info or {}).get("offset_s")
+        if offset is None and info.get("t_s") is not None and target_s is not None:
+            offset = float(info["t_s"]) - target_s
+        if f == "far_from_target" and offset is not None:
+            parts.append(f"{float(offset):+.0f} s from target")
+        else:
+            parts.append(str(f).replace("_", " "))
+    return ", ".join(parts)
 
 
 def _alias_paths(doc: dict[str, Any]) -> dict[str, str]:
@@ -126,6 +172,9 @@ def report_document(inp: ReportInput, *, deidentify: bool = False) -> dict[str, 
     doc["rois"] = {k: list(v) for k, v in inp.rois.items() if tuple(v) != tuple(inp.roi)} or None
     doc["result"] = copy.deepcopy(inp.result)
     doc["patient"] = None if deidentify else {k: inp.patient.get(k) for k in PATIENT_FIELDS if inp.patient}
+    doc["not_acquired"] = not_acquired(study)
+    if (study.get("injection") or {}).get("source") == "estimated":
+        doc["injection_confirmed"] = bool(inp.injection_confirmed)
     if not deidentify and inp.study_path:
         doc["study_path"] = str(inp.study_path)
     doc["report"] = {
@@ -155,9 +204,14 @@ def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360) -> Im
 
 
 
-def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
-    from xml.sax.saxutils import escape
+@functools.cache
+def _target_s(slot: str) -> float | None:
+    """The slot's target time in the default protocol (a study document names its offsets itself)."""
+    protocol = default_protocol()
+    return protocol.slot(slot).target_s if slot in protocol.slot_names else None
 
+
+def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -165,6 +219,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     from reportlab.platypus import Image as RLImage
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
     from reportlab.platypus.flowables import KeepTogether
+
+    from .pdftext import markup  # any script: CJK, Arabic, Hebrew names in embedded fonts
 
     styles = getSampleStyleSheet()
     body = styles["BodyText"]
@@ -177,7 +233,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     phase_set = result.get("phase_set")
     story: list[Any] = [
         Paragraph("ceusdesk - CEUS focal liver lesion report", styles["Title"]),
-        Paragraph(escape(RESEARCH_USE), ruo),
+        Paragraph(markup(RESEARCH_USE), ruo),
         Spacer(1, 3 * mm),
     ]
 
@@ -194,7 +250,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     probs = result.get("probabilities") or {}
     threshold = result.get("threshold")
     call = str(result.get("call", "-"))
-    call_line = f"Call: <b>{escape(call)}</b>"
+    call_line = f"Call: <b>{markup(call)}</b>"
     if result.get("malignant_probability") is not None:
         call_line += f" (malignant probability {float(result['malignant_probability']):.3f}"
         call_line += f", threshold {float(threshold):.2f})" if threshold is not None else ")"
@@ -205,11 +261,21 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
         ("FONTSIZE", (0, 0), (-1, -1), 9),
     ]))
+    amber = ParagraphStyle("amber", parent=body, fontName="Helvetica-Bold", fontSize=9, leading=11,
+                           textColor=colors.white, backColor=colors.HexColor("#b36b00"), borderPadding=2)
+    left: list[Any] = [badge, Spacer(1, 1 * mm),
+                       # Noto Sans has no ≤ either
+                       Paragraph(markup(badge_detail(phase_set).replace("≤", "<=")), body),
+                       Paragraph(f"<b>{markup(gaps_text(doc.get('not_acquired') or []))}</b>", body)]
+    chip = injection_line(doc, inp.injection_confirmed)
+    if chip:
+        left += [Spacer(1, 2 * mm), Paragraph(markup(chip), amber)]
+    side = contrast_panel_line(doc)
+    right: list[Any] = [Paragraph(call_line, body), Spacer(1, 2 * mm), prob_table]
+    if side:
+        right += [Spacer(1, 2 * mm), Paragraph(markup(side.capitalize()), body)]
     story += [
-        Table([[[badge, Spacer(1, 1 * mm),
-                 Paragraph(escape(badge_detail(phase_set).replace("≤", "<=")), body)],  # Helvetica lacks ≤
-                [Paragraph(call_line, body), Spacer(1, 2 * mm), prob_table]]],
-              colWidths=[68 * mm, 100 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]),
+        Table([[left, right]], colWidths=[68 * mm, 100 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]),
         Spacer(1, 4 * mm),
     ]
 
@@ -230,19 +296,26 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         else:
             flow = Paragraph("<i>missing</i>", small)
         t_text = format_t(info.get("t_s") if info else None, decimals=1, ascii_only=True)
-        caption = f"<b>{escape(name)}</b>  t = {t_text}"
+        caption = f"<b>{markup(name)}</b>  t = {t_text}"
         if info and info.get("source"):
-            caption += f"  ({escape(str(info['source']))})"
+            caption += f"  ({markup(str(info['source']))})"
+        flagged = flag_text(info, _target_s(name))
+        if flagged:
+            caption += f"<br/><font color='#b36b00'><b>check: {markup(flagged)}</b></font>"
         cells.append([flow, Paragraph(caption, small)])
     grid_rows = [cells[i:i + 3] for i in range(0, len(cells), 3)]
     grid_rows[-1] += [""] * (3 - len(grid_rows[-1]))
     grid = Table(grid_rows, colWidths=[58 * mm] * 3)
-    grid.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")]))
+    grid_style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")]
+    for i, name in enumerate(names):  # an amber frame round a doubtful slot
+        if flag_text(slots.get(name), _target_s(name)):
+            grid_style.append(("BOX", (i % 3, i // 3), (i % 3, i // 3), 1.2, colors.HexColor("#ffb300")))
+    grid.setStyle(TableStyle(grid_style))
     story += [Paragraph("Phase slots (ROI in yellow, time after injection m:ss)", styles["Heading3"]), grid]
 
     importance = result.get("phase_importance") or {}
     if importance:
-        imp = ", ".join(f"{escape(k)} {float(v):+.3f}" for k, v in importance.items())
+        imp = ", ".join(f"{markup(k)} {float(v):+.3f}" for k, v in importance.items())
         story += [Paragraph(f"Phase importance (change of malignant probability without the slot): {imp}",
                             small)]
 
@@ -250,56 +323,42 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     inj = doc.get("injection") or {}
     x, y, w, h = inp.roi
     prov = [
-        f"Model: {escape(str(model.get('name')))} version {escape(str(model.get('version')))}",
-        f"Model uid: {escape(str(model.get('uid')))}",
-        f"Model sha256: {escape(str(model.get('sha256')))}",
-        f"ceusdesk {escape(CEUSDESK_VERSION)}, preprocess version {escape(PREPROCESS_VERSION)}",
-        f"Injection time: {escape(str(inj.get('time') or 'removed'))}"
-        f" (source: {escape(str(inj.get('source')))})",
+        f"Model: {markup(str(model.get('name')))} version {markup(str(model.get('version')))}",
+        f"Model uid: {markup(str(model.get('uid')))}",
+        f"Model sha256: {markup(str(model.get('sha256')))}",
+        f"ceusdesk {markup(CEUSDESK_VERSION)}, preprocess version {markup(PREPROCESS_VERSION)}",
+        f"Injection time: {markup(str(inj.get('time') or 'removed'))}"
+        f" (source: {markup(str(inj.get('source')))}"
+        + (", confirmed by the user" if inj.get("source") == "estimated" and inp.injection_confirmed else "")
+        + ")",
         f"ROI (contrast-panel pixels): x={x}, y={y}, w={w}, h={h}",
     ]
     if doc.get("patient"):
         p = doc["patient"]
         shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in p.items() if v)
-        prov.insert(0, "Patient: " + escape(shown))
+        prov.insert(0, "Patient: " + markup(shown))
     else:
         prov.insert(0, "De-identified report: no patient name, id, birth date, dates or file paths.")
     if doc.get("study_path"):
-        prov.append(f"Study: {escape(str(doc['study_path']))}")
+        prov.append(f"Study: {markup(str(doc['study_path']))}")
     if doc["report"].get("created"):
-        prov.append(f"Report created {escape(doc['report']['created'])}")
+        prov.append(f"Report created {markup(doc['report']['created'])}")
     story += [KeepTogether([Paragraph("Provenance", styles["Heading3"])]
                            + [Paragraph(line, small) for line in prov])]
 
     warnings = doc.get("warnings") or []
     story.append(Paragraph(f"Warnings ({len(warnings)})", styles["Heading3"]))
     for wr in warnings or [{"path": "", "message": "none"}]:
-        text = f"{escape(str(wr.get('path') or ''))}: {escape(str(wr.get('message')))}" if wr.get("path") \
-            else escape(str(wr.get("message")))
+        text = f"{markup(str(wr.get('path') or ''))}: {markup(str(wr.get('message')))}" if wr.get("path") \
+            else markup(str(wr.get("message")))
         story.append(Paragraph(text, warn_style))
-    story += [Spacer(1, 4 * mm), Paragraph(escape(RESEARCH_USE), ruo)]
+    story += [Spacer(1, 4 * mm), Paragraph(markup(RESEARCH_USE), ruo)]
 
     out = io.BytesIO()
     SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=12 * mm,
                       bottomMargin=12 * mm, title="ceusdesk report", author="ceusdesk",
                       subject=RESEARCH_USE).build(story)
     return out.getvalue()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file beside ``path`` and rename: a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report(pdf_path: str | Path, inp: ReportInput, *, deidentify: bool = False) -> tuple[Path, Path]:
@@ -309,26 +368,38 @@ def write_report(pdf_path: str | Path, inp: ReportInput, *, deidentify: bool = F
         pdf_path = pdf_path.with_name(pdf_path.name + ".pdf")
     doc = report_document(inp, deidentify=deidentify)
     json_path = pdf_path.with_suffix(".json")
-    _atomic_write(pdf_path, _pdf_bytes(doc, inp))
-    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
-    _atomic_write(json_path, text.encode("utf-8"))
+    write_atomic(pdf_path, _pdf_bytes(doc, inp))
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+    write_atomic(json_path, text)
     log.info("report written: %s and %s", pdf_path.name, json_path.name)
     return pdf_path, json_path
 
 
 # ---------------------------------------------------------------- from a Study (core API)
 
+_CLIP_FIELDS = {"id": "patient_id", "name": "patient_name", "birth_date": "patient_birth_date",
+                "sex": "patient_sex"}
+
+
 def patient_of(study: Any) -> dict[str, str | None]:
-    """Patient name/id/birth date/study date from the study's first clip that has them (for the report)."""
+    """The report's patient block, from the study's own clips only.
+
+    A clip the study excluded (another patient's or another study's, a truncated file) never names the
+    patient, and neither does a clip whose patient id differs from the study's. The first kept clip that
+    has a field gives it; the study date is the first kept clip's acquisition date.
+    """
     out: dict[str, str | None] = {k: None for k in PATIENT_FIELDS}
+    own = getattr(study, "patient_id", None)
     for entry in getattr(study, "clips", []):
+        if getattr(entry, "excluded", None):
+            continue
         clip = getattr(entry, "clip", entry)
-        if out["id"] is None and getattr(clip, "patient_id", None):
-            out["id"] = str(clip.patient_id)
-        if out["name"] is None and getattr(clip, "patient_name", None):
-            out["name"] = str(clip.patient_name)
-        if out["birth_date"] is None and getattr(clip, "patient_birth_date", None):
-            out["birth_date"] = str(clip.patient_birth_date)
+        if own is not None and getattr(clip, "patient_id", None) not in (None, own):
+            continue
+        for key, attr in _CLIP_FIELDS.items():
+            value = getattr(clip, attr, None)
+            if out[key] is None and value is not None and str(value).strip():
+                out[key] = str(value).strip()
         if out["study_date"] is None and getattr(clip, "start", None) is not None:
             out["study_date"] = clip.start.date().isoformat()
     return out

@@ -3,6 +3,10 @@
 Everything here is plain Python (no Qt) and runs in workers. The window keeps a :class:`StudyParams`
 (what the user chose: injection time, slot overrides, contrast panel) and re-opens the study with it,
 so an override in the app means exactly what ``--assign``/``--injection-time`` mean on the CLI.
+
+A result belongs to its inputs: :class:`AnalysisRun` holds what one analysis was computed from (the study
+object, its ROIs, the panels, the user's confirmations); the report, the training case and the audit
+record are built from the run and its result, never from what the window shows later.
 """
 from __future__ import annotations
 
@@ -53,6 +57,49 @@ class AnalysisParams:
     rois: dict[str, Roi] = field(default_factory=dict)  # slot → ROI the user adjusted for that slot
     model: str | None = None  # manifest path; None: the bundled default
     threads: int = 0  # 0: onnxruntime decides
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a result depends on, comparable: a result is shown only while these are unchanged."""
+
+    study: int  # the window's generation number of the loaded study (a re-open is a new study)
+    roi: Roi | None
+    rois: tuple[tuple[str, Roi], ...]
+    track: bool
+    slots: tuple[tuple[str, str, int], ...]  # slot, clip path, frame index as the study assigns them
+    injection: tuple[str | None, str | None]  # time, source
+    contrast_panel: str | None
+    model: str | None
+
+
+def inputs_of(study: Any, generation: int, params: AnalysisParams | None) -> Inputs:
+    """The :class:`Inputs` of ``study`` (loaded as ``generation``) with the window's analysis parameters."""
+    slots = tuple((name, str(sf.clip.path), int(sf.frame_index))
+                  for name, sf in (study.slots or {}).items() if sf is not None)
+    inj = study.injection_time
+    return Inputs(
+        study=generation,
+        roi=None if params is None or params.roi is None else tuple(int(v) for v in params.roi),
+        rois=tuple(sorted((k, tuple(int(v) for v in r)) for k, r in (params.rois if params else {}).items())),
+        track=bool(params and params.track_roi),
+        slots=slots,
+        injection=(inj.isoformat() if inj is not None else None, study.injection_source),
+        contrast_panel=study.contrast_panel,
+        model=params.model if params else None,
+    )
+
+
+@dataclass
+class AnalysisRun:
+    """One analysis as started: its inputs and the objects it used, kept with its result."""
+
+    generation: int  # the token a late result is checked against
+    inputs: Inputs
+    study: Any
+    params: AnalysisParams
+    panels: dict[str, np.ndarray | None]
+    injection_confirmed: bool = False
 
 
 def slot_status(study: Any, slot: str) -> str:
@@ -165,3 +212,134 @@ def clip_panels(study: Any, row: int) -> tuple[tuple[int, ...] | None, tuple[int
     contrast = tuple(layout.panel("contrast", side)[0])
     bmode = tuple(layout.panel("bmode", side)[0]) if layout.dual else None
     return contrast, bmode
+
+
+# ---------------------------------------------------------------- what the app must ask about
+
+FAR_FROM_TARGET_S = 10.0  # a slot frame further than this from its target is flagged (issue 12 §2)
+
+
+def side_sure(study: Any) -> bool:
+    """Whether the study's contrast side needs no question: a single display, cues that settle it, or
+    the user's own choice (the study re-opened with ``contrast_panel=``)."""
+    return not getattr(study, "contrast_panel_unsure", False)
+
+
+def side_chosen_by_user(study: Any) -> bool:
+    return study.contrast_panel is not None and getattr(study, "contrast_panel_source", None) == "user"
+
+
+def side_evidence(study: Any) -> list[dict[str, Any]]:
+    """The cues the study weighed ({cue, favours, strength}), for the side question's text."""
+    return [dict(e) for e in getattr(study, "contrast_panel_evidence", None) or []]
+
+
+def side_images(study: Any) -> dict[str, np.ndarray]:
+    """{"left": image, "right": image}: both panels of one frame of the first contrast clip (the 0:30
+    slot's frame when there is one), for the user to say which one shows contrast."""
+    order = [sf.clip for name, sf in (study.slots or {}).items()
+             if sf is not None and name != "B"]
+    order += [e.clip for e in study.clips if e.excluded is None]
+    for clip in order:
+        entry = next((e for e in study.clips if e.clip is clip), None)
+        layout = getattr(entry, "layout", None)
+        if layout is None or not layout.dual:
+            continue
+        sf = next((sf for sf in (study.slots or {}).values() if sf is not None and sf.clip is clip), None)
+        index = sf.frame_index if sf is not None else max(0, clip.usable_frames // 2)
+        frame = clip_frame(clip, index)
+        return {side: np.ascontiguousarray(frame[y0:y1, x0:x1])
+                for side, (x0, y0, x1, y1) in zip(("left", "right"), layout.panels, strict=True)}
+    return {}
+
+
+def not_acquired(study: Any) -> list[str]:
+    """The protocol's slots that no frame fills, in protocol order (named for every phase set)."""
+    missing = set(getattr(study, "missing", None) or [])
+    missing |= {name for name, sf in (study.slots or {}).items() if sf is None}
+    return [name for name in study.protocol.slot_names if name in missing]
+
+
+def slot_flags(study: Any) -> dict[str, list[str]]:
+    """slot → flags ("far_from_target", "clip_reused") for the slots filled from a doubtful frame.
+
+    The study's own ``flags`` are used when it gives them (``to_json`` slots); otherwise they are worked
+    out here from the slot's time and the clips used by more than one slot.
+    """
+    doc = study.to_json().get("slots") or {}
+    if any(s is not None and "flags" in s for s in doc.values()):
+        return {k: list(s["flags"]) for k, s in doc.items() if s is not None and s.get("flags")}
+    users: dict[int, int] = {}
+    for sf in (study.slots or {}).values():
+        if sf is not None:
+            users[id(sf.clip)] = users.get(id(sf.clip), 0) + 1
+    out: dict[str, list[str]] = {}
+    for name, sf in (study.slots or {}).items():
+        if sf is None:
+            continue
+        flags = []
+        target = study.protocol.slot(name).target_s
+        if target is not None and sf.t_s is not None and abs(sf.t_s - target) > FAR_FROM_TARGET_S:
+            flags.append("far_from_target")
+        if users[id(sf.clip)] > 1 and name != "B":
+            flags.append("clip_reused")
+        if flags:
+            out[name] = flags
+    return out
+
+
+def injection_needs_confirmation(study: Any) -> bool:
+    return str(getattr(study, "injection_source", "")) == "estimated"
+
+
+# ---------------------------------------------------------------- outputs of a run: audit, report, case
+
+def audit_run(run: AnalysisRun, result: Mapping[str, Any]) -> None:
+    """The analysis's audit record, under the run's own study and ROI."""
+    from .. import audit
+
+    audit.log_analysis(result, patient_id=run.study.patient_id, study_path=run.study.root,
+                       roi=run.params.roi, source="app")
+
+
+def audit_side_choice(study: Any, side: str) -> None:
+    """The user's answer to "which panel shows contrast?" goes into the audit log."""
+    from datetime import UTC, datetime
+
+    from .. import audit
+
+    audit.append_record({
+        "time": datetime.now(UTC).isoformat(timespec="seconds"), "event": "contrast_panel_chosen",
+        "source": "app", "patient": audit.hash_id(study.patient_id),
+        "study": audit.hash_id(str(Path(study.root).resolve())), "contrast_panel": side,
+        "automatic": study.contrast_panel, "sure": side_sure(study),
+    })
+
+
+def used_rois(run: AnalysisRun, result: Mapping[str, Any]) -> dict[str, Roi]:
+    """slot → the ROI the analysis placed there (tracked, adjusted, mapped or as given)."""
+    return {k: tuple(int(x) for x in v) for k, v in (result.get("rois") or {}).items()}
+
+
+def report_input(run: AnalysisRun, result: Mapping[str, Any]) -> Any:
+    from ..report import ReportInput, patient_of
+
+    return ReportInput(study=run.study.to_json(), result=dict(result), roi=run.params.roi,
+                       panels=dict(run.panels), rois=used_rois(run, result), patient=patient_of(run.study),
+                       study_path=str(run.study.root), injection_confirmed=run.injection_confirmed)
+
+
+def write_report(path: str | Path, run: AnalysisRun, result: Mapping[str, Any], deidentify: bool) -> str:
+    from ..report import write_report as write
+
+    return str(write(path, report_input(run, result), deidentify=deidentify)[0])
+
+
+def save_case(folder: str | Path, run: AnalysisRun, result: Mapping[str, Any], label: str) -> str:
+    """The training case of what the analysis used: its frames, its shared ROI and every slot ROI that
+    differs from it (tracked ones included), so the trainer sees the same inputs."""
+    from ..cases_out import save_training_case
+
+    roi = tuple(run.params.roi)
+    slot_rois = {k: v for k, v in used_rois(run, result).items() if v != roi}
+    return str(save_training_case(folder, run.study, roi, label, slot_rois=slot_rois))

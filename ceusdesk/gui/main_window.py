@@ -1,4 +1,11 @@
-"""The main window: wires the widgets to the core through ``backend`` and runs long work in workers."""
+"""The main window: wires the widgets to the core through ``backend`` and runs long work in workers.
+
+A result belongs to its inputs. Each analysis is an :class:`backend.AnalysisRun` with a generation
+number; a result is shown only when it comes from the latest run and the inputs (study, ROIs, tracking,
+slots, injection time, contrast side, model) are still those the run started with. Any change clears it
+("out of date — analyze again") and disables Export and Save as training case; opening or re-reading a
+study cancels a running analysis, and its late result is dropped, never shown nor audited.
+"""
 from __future__ import annotations
 
 import logging
@@ -23,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import RESEARCH_USE, audit
+from .. import RESEARCH_USE
 from ..classes import CLASSES
 from ..preprocess import Roi
 from . import backend
@@ -32,12 +39,14 @@ from .clip_viewer import ClipViewer
 from .result_panel import ResultPanel
 from .roi_editor import ADJUSTED, PLACED, SHARED, RoiEditor
 from .settings_dialog import AppSettings, SettingsDialog, add_recent, recent_studies
+from .side_question import SideQuestion
 from .slot_timeline import SlotTimeline
 from .workers import Runner, Task
 
 log = logging.getLogger(__name__)
 
 LABELS = CLASSES
+OUT_OF_DATE = "Out of date — analyze again (Ctrl+R)."
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +62,7 @@ class MainWindow(QMainWindow):
         self.qs = qsettings or QSettings("ceusdesk", "ceusdesk")
         self.settings = AppSettings.load(self.qs)
         self.runner = Runner(self, threads=2)
+        self._task_generation: dict[Any, int] = {}  # analysis task signals → its run generation
         self.params: backend.StudyParams | None = None
         self.study: Any = None
         self.panels: dict[str, np.ndarray | None] = {}
@@ -61,7 +71,12 @@ class MainWindow(QMainWindow):
         self.rois: dict[str, Roi] = {}  # slot → the ROI shown (placed, adjusted, or as the analysis used it)
         self.reference: str | None = None  # the slot the shared ROI refers to
         self.track = False
-        self.result: dict[str, Any] | None = None
+        self.study_generation = 0  # bumped by every open/re-read: a late study load is dropped
+        self.loaded_generation = -1  # the generation of ``self.study``
+        self.run_generation = 0  # bumped by every analysis start and every change: the result token
+        self.bound: tuple[backend.AnalysisRun, dict[str, Any]] | None = None  # the result and its run
+        self.injection_confirmed = False  # the user confirmed the estimated injection time
+        self.side_images: dict[str, np.ndarray] = {}
         self.error_box: QMessageBox | None = None
         self.setWindowTitle("ceusdesk — research use only")
         self.setAcceptDrops(True)
@@ -91,6 +106,10 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(260)
         self.progress.hide()
         self.status_text = QLabel("Open a study: File ▸ Open folder (Ctrl+O), or drop it here.")
+        self.analyze_reason = QLabel("", objectName="analyzeReason")
+        self.analyze_reason.setWordWrap(True)
+        self.side_question = SideQuestion()
+        self.side_question.chosen.connect(self.choose_side)
 
         centre = QSplitter(Qt.Orientation.Horizontal)
         centre.addWidget(self.viewer)
@@ -113,7 +132,9 @@ class MainWindow(QMainWindow):
         buttons = QHBoxLayout()
         buttons.addWidget(self.analyze_btn, 1)
         buttons.addWidget(self.cancel_btn)
+        lay.addWidget(self.side_question)
         lay.addLayout(buttons)
+        lay.addWidget(self.analyze_reason)
         lay.addWidget(self.result_panel, 1)
         dock("Result", side, Qt.DockWidgetArea.RightDockWidgetArea, "resultDock")
         dock("Phase slots", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea, "slotsDock")
@@ -129,6 +150,7 @@ class MainWindow(QMainWindow):
         self.timeline.clipDropped.connect(self.assign_clip)
         self.timeline.clearRequested.connect(self.clear_override)
         self.timeline.injectionChanged.connect(self.set_injection_time)
+        self.timeline.confirmInjection.connect(self.ask_confirm_injection)
         self.roi_editor.roiChanged.connect(self.set_roi)
         self.roi_editor.resetRequested.connect(self.reset_slot_roi)
         self.roi_editor.trackingChanged.connect(self._set_tracking)
@@ -164,11 +186,63 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(path, lambda p=path: self.open_study(p))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
+    # ------------------------------------------------------------------ the result and its inputs
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The result on screen: only while the inputs it was computed from are unchanged."""
+        if self.bound is None or self.bound[0].inputs != self.current_inputs():
+            return None
+        return self.bound[1]
+
+    def current_inputs(self) -> backend.Inputs | None:
+        if self.study is None:
+            return None
+        return backend.inputs_of(self.study, self.loaded_generation, self.analysis_params())
+
+    def _drop_result(self, message: str = OUT_OF_DATE) -> None:
+        """Cancel a running analysis (its result will not be taken) and clear the result shown."""
+        self.run_generation += 1
+        self.runner.cancel("analyze")
+        if self.bound is not None or self.result_panel.result is not None:
+            self.bound = None
+            self.result_panel.clear(message)
+        self._update_actions()
+
+    def _inputs_changed(self) -> None:
+        """After any change of what an analysis depends on: a result that no longer matches goes."""
+        running = self.runner.busy("analyze")
+        if running or (self.bound is not None and self.result is None):
+            self._drop_result()
+        else:
+            self._update_actions()
+
+    def analysis_blockers(self) -> list[str]:
+        """Why Analyze is disabled: questions only the user can answer (the ROI is asked on click)."""
+        if self.study is None:
+            return ["Open a study first."]
+        reasons = []
+        if not self.side_settled():
+            reasons.append("Pick the contrast panel (left or right) above before analyzing.")
+        if backend.injection_needs_confirmation(self.study) and not self.injection_confirmed:
+            reasons.append("Confirm the estimated injection time (Phase slots ▸ Confirm injection time…).")
+        return reasons
+
+    def side_settled(self) -> bool:
+        return backend.side_sure(self.study)
+
     def _update_actions(self) -> None:
         has_result = self.result is not None
+        busy = self.runner.busy("analyze")
         self.report_action.setEnabled(has_result)
-        self.case_action.setEnabled(self.study is not None and self.roi is not None)
-        self.analyze_btn.setEnabled(self.study is not None and not self.runner.busy("analyze"))
+        self.case_action.setEnabled(has_result)
+        blockers = self.analysis_blockers()
+        self.analyze_btn.setEnabled(self.study is not None and not blockers and not busy)
+        self.cancel_btn.setEnabled(busy)
+        hint = blockers[0] if blockers else ""
+        if not hint and self.study is not None and self.roi is None:
+            hint = "Draw the ROI around the lesion on any slot, then Analyze."
+        self.analyze_reason.setText(hint)
+        self.analyze_reason.setVisible(bool(hint))
 
     # ------------------------------------------------------------------ errors and progress
     def show_error(self, message: str) -> None:
@@ -216,8 +290,10 @@ class MainWindow(QMainWindow):
             self.show_error(f"{path}: no such file or folder")
             return
         self.params = backend.StudyParams(path=path)
-        self.roi, self.user_rois, self.rois, self.result = None, {}, {}, None
-        self.result_panel.clear()
+        self.roi, self.user_rois, self.rois = None, {}, {}
+        self.injection_confirmed = False
+        self.side_question.hide()
+        self._drop_result("Draw the ROI and press Analyze (Ctrl+R).")
         self.reload()
 
     def reload(self) -> None:
@@ -225,10 +301,15 @@ class MainWindow(QMainWindow):
         if self.params is None:
             return
         params = self.params
+        self.study_generation += 1
+        generation = self.study_generation
+        self._drop_result()  # a re-read study is another study: no result carries over
 
         def work(progress, cancel):
             study = params.open(progress=progress, cancel=cancel)
-            return study, backend.all_slot_panels(study, cancel)
+            panels = backend.all_slot_panels(study, cancel)
+            images = {} if backend.side_sure(study) else backend.side_images(study)
+            return generation, study, panels, images
 
         self.status_text.setText(f"reading {params.path.name} …")
         task = Task(work, "open study")
@@ -242,15 +323,23 @@ class MainWindow(QMainWindow):
         self.show_error(message)
         self._update_actions()
 
-    def _study_ready(self, payload: tuple[Any, dict[str, np.ndarray | None]]) -> None:
-        study, panels = payload
+    def _study_ready(self, payload: tuple[int, Any, dict[str, np.ndarray | None], dict]) -> None:
+        generation, study, panels, images = payload
+        if generation != self.study_generation:
+            log.info("a superseded study load finished: dropped")
+            return
         first_open = self.study is None or Path(self.study.root) != Path(study.root)
-        self.study, self.panels = study, panels
+        self.study, self.panels, self.loaded_generation = study, panels, generation
+        self.side_images = images
         self.clips.set_study(study)
         self.viewer.set_study(study)
-        self.timeline.set_study(study)
-        self.result = None
-        self.result_panel.clear()
+        self.timeline.set_study(study, self.injection_confirmed)
+        self._drop_result("Draw the ROI and press Analyze (Ctrl+R)." if self.roi is None else OUT_OF_DATE)
+        if self.side_settled():
+            self.side_question.hide()
+        else:
+            self.side_question.ask(images, backend.side_evidence(study), study.contrast_panel,
+                                   getattr(study, "contrast_panel_reason", ""))
         self.reference = backend.reference_slot(study, panels)
         self.user_rois.pop(self.reference, None)  # the reference slot's ROI is the shared one
         self._update_placements()
@@ -291,12 +380,49 @@ class MainWindow(QMainWindow):
         if self.params is None:
             return
         self.params.injection_time = text or None
+        self.injection_confirmed = False  # a new estimate (Reset) must be confirmed again
+        self.reload()
+
+    def ask_confirm_injection(self) -> None:
+        """The estimated injection time: the user confirms it, or types the right one."""
+        if self.study is None or self.study.injection_time is None:
+            return
+        shown = self.study.injection_time.strftime("%H:%M:%S")
+        box = QMessageBox(QMessageBox.Icon.Question, "Confirm the injection time",
+                          f"The injection time {shown} was estimated from the arrival of contrast in the "
+                          "first contrast clip. Every slot's time depends on it.\n\nIs it right? If not, "
+                          "type the time of injection in the box and press Set injection time.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.button(QMessageBox.StandardButton.Yes).setText("Confirm " + shown)
+        box.button(QMessageBox.StandardButton.No).setText("Not right")
+        if box.exec() == QMessageBox.StandardButton.Yes:
+            self.confirm_injection()
+        else:
+            self.timeline.inj_edit.setFocus()
+
+    def confirm_injection(self) -> None:
+        if self.study is None:
+            return
+        self.injection_confirmed = True
+        self.timeline.set_injection_confirmed(self.study, True)
+        self.status_text.setText("estimated injection time confirmed")
+        self._update_actions()
+
+    def choose_side(self, side: str) -> None:
+        """The user's answer to "which panel shows contrast?": audited, then the study is re-read."""
+        if self.params is None or self.study is None:
+            return
+        try:
+            backend.audit_side_choice(self.study, side)
+        except OSError as err:
+            self.show_error(f"the audit log could not be written: {err}")
+        self.params.contrast_panel = side
+        self.side_question.hide()
         self.reload()
 
     def swap_panels(self) -> None:
         if self.params is not None and self.study is not None:
-            self.params.contrast_panel = backend.other_side(self.study.contrast_panel)
-            self.reload()
+            self.choose_side(backend.other_side(self.study.contrast_panel))
 
     # ------------------------------------------------------------------ ROI
     def roi_mode(self, slot: str) -> str:
@@ -324,11 +450,13 @@ class MainWindow(QMainWindow):
         else:
             self.user_rois[slot] = roi
         self._roi_edited()
+        self._inputs_changed()
 
     def reset_slot_roi(self, slot: str) -> None:
         """Forget ``slot``'s hand-set ROI: the shared ROI is placed there again."""
         if self.user_rois.pop(slot, None) is not None:
             self._roi_edited()
+            self._inputs_changed()
 
     def _roi_edited(self) -> None:
         """The placements of the last analysis (tracked ones) no longer hold: show the new ones."""
@@ -347,6 +475,7 @@ class MainWindow(QMainWindow):
 
     def _set_tracking(self, on: bool) -> None:
         self.track = bool(on)
+        self._inputs_changed()
 
     def _refresh_thumbnails(self) -> None:
         for name, card in self.timeline.cards.items():
@@ -359,24 +488,30 @@ class MainWindow(QMainWindow):
                                       model=self.settings.model or None, threads=self.settings.threads)
 
     def analyze(self) -> None:
-        if self.study is None:
-            self.show_error("Open a study first.")
+        blockers = self.analysis_blockers()
+        if blockers:
+            self.show_error(blockers[0])
             return
         if self.roi is None:
             self.show_error("Draw the ROI around the lesion on any slot first.")
             return
         if self.runner.busy("analyze"):
             return
-        study, params, panels = self.study, self.analysis_params(), dict(self.panels)
-        task = Task(lambda progress, cancel: backend.analyze(study, params, panels, progress, cancel),
-                    "analyze")
+        self.run_generation += 1
+        params = self.analysis_params()
+        run = backend.AnalysisRun(
+            generation=self.run_generation, inputs=self.current_inputs(), study=self.study, params=params,
+            panels=dict(self.panels), injection_confirmed=self.injection_confirmed)
+        self.bound = None
+        task = Task(lambda progress, cancel: (run, backend.analyze(run.study, params, run.panels, progress,
+                                                                   cancel)), "analyze")
         task.signals.progress.connect(self._progress)
         task.signals.finished.connect(self._analysis_ready)
         task.signals.failed.connect(self._analysis_failed)
         task.signals.cancelled.connect(self._analysis_cancelled)
         task.signals.done.connect(self._analysis_done)
+        self._task_generation[task.signals] = run.generation
         self.runner.start("analyze", task)
-        self.cancel_btn.setEnabled(True)
         self.status_text.setText("analyzing …")
         self._update_actions()
 
@@ -384,36 +519,58 @@ class MainWindow(QMainWindow):
         if self.runner.cancel("analyze"):
             self.status_text.setText("cancelling …")
 
+    def _current_task(self) -> bool:
+        """Whether the signal being handled comes from the latest analysis (the generation token)."""
+        return self._task_generation.get(self.sender()) == self.run_generation
+
     def _analysis_done(self) -> None:
-        self.cancel_btn.setEnabled(False)
+        self._task_generation.pop(self.sender(), None)
         self._idle()
         # the runner forgets the task in its own slot: update once that has run
         QTimer.singleShot(0, self._update_actions)
 
     def _analysis_failed(self, message: str) -> None:
+        if not self._current_task():
+            log.info("a superseded analysis failed: %s", message)
+            return
         self.result_panel.clear("No result: " + message)
         self.show_error(message)
 
     def _analysis_cancelled(self) -> None:
+        if not self._current_task():
+            return
         self.result_panel.clear("Analysis cancelled.")
         self.status_text.setText("analysis cancelled")
         self.analysisCancelled.emit()
 
-    def _analysis_ready(self, result: dict) -> None:
-        self.result = result
+    def _analysis_ready(self, payload: tuple[backend.AnalysisRun, dict]) -> None:
+        run, result = payload
+        if run.generation != self.run_generation or run.inputs != self.current_inputs():
+            # another study was opened or an input changed since it started: never shown, never audited
+            log.info("a result of superseded inputs arrived: dropped")
+            return
+        self.bound = (run, result)
         # where the engine placed the ROI on each slot (mapped to other panel sizes, tracked, adjusted)
-        self._update_placements({k: tuple(v) for k, v in (result.get("rois") or {}).items()})
+        self._update_placements(backend.used_rois(run, result))
         if self.timeline.selected is not None:
             self.select_slot(self.timeline.selected)
-        self.result_panel.show_result(result)
+        self.result_panel.show_result(result, backend.not_acquired(run.study), self._result_chips(run))
         self.status_text.setText(f"result: {result.get('call')} ({result.get('phase_set')} set)")
         try:
-            audit.log_analysis(result, patient_id=self.study.patient_id, study_path=self.study.root,
-                               roi=self.roi, source="app")
+            backend.audit_run(run, result)
         except OSError as err:
             self.show_error(f"the audit log could not be written: {err}")
         self._update_actions()
         self.analysisFinished.emit(result)
+
+    @staticmethod
+    def _result_chips(run: backend.AnalysisRun) -> list[str]:
+        chips = []
+        if backend.injection_needs_confirmation(run.study):
+            chips.append("injection time estimated, confirmed by you")
+        if backend.side_chosen_by_user(run.study):
+            chips.append(f"contrast panel: {run.study.contrast_panel}, chosen by you")
+        return chips
 
     # ------------------------------------------------------------------ report and training case
     def export_report_dialog(self) -> None:
@@ -424,13 +581,13 @@ class MainWindow(QMainWindow):
             self.export_report(path)
 
     def export_report(self, path: str | Path) -> None:
-        from ..report import ReportInput, patient_of, write_report
-
-        inp = ReportInput(study=self.study.to_json(), result=dict(self.result), roi=self.roi,
-                          panels=dict(self.panels), rois=dict(self.rois), patient=patient_of(self.study),
-                          study_path=str(self.study.root))
+        """The report of the result on screen, built from what its analysis used."""
+        if self.result is None:
+            self.show_error("No current result to export: analyze first.")
+            return
+        run, result = self.bound
         deid = self.settings.deidentify
-        task = Task(lambda _p, _c: str(write_report(path, inp, deidentify=deid)[0]), "report")
+        task = Task(lambda _p, _c: backend.write_report(path, run, result, deid), "report")
         task.signals.finished.connect(self._report_written)
         task.signals.failed.connect(self.show_error)
         self.runner.start("report", task)
@@ -440,7 +597,7 @@ class MainWindow(QMainWindow):
         self.reportWritten.emit(path)
 
     def save_case_dialog(self) -> None:
-        if self.study is None or self.roi is None:
+        if self.result is None:
             return
         label, ok = QInputDialog.getItem(self, "Save as training case", "Label (from pathology):",
                                          list(LABELS), 0, False)
@@ -451,13 +608,12 @@ class MainWindow(QMainWindow):
             self.save_case(folder, label)
 
     def save_case(self, folder: str | Path, label: str) -> None:
-        from ..cases_out import save_training_case
-
-        study, roi, slot_rois = self.study, self.roi, dict(self.user_rois)
-        inj = self.params.injection_time if self.params else None
-        task = Task(lambda _p, _c: str(save_training_case(folder, study, roi, label, injection_time=inj,
-                                                          slot_rois=slot_rois)),
-                    "training case")
+        """The training case of the result on screen: the frames, ROIs and times its analysis used."""
+        if self.result is None:
+            self.show_error("No current result to save: analyze first.")
+            return
+        run, result = self.bound
+        task = Task(lambda _p, _c: backend.save_case(folder, run, result, label), "training case")
         task.signals.finished.connect(self._case_saved)
         task.signals.failed.connect(self.show_error)
         self.runner.start("case", task)
@@ -472,6 +628,7 @@ class MainWindow(QMainWindow):
         if dlg.exec():
             self.settings = dlg.values()
             self.settings.save(self.qs)
+            self._inputs_changed()  # another model package: the result on screen is not its
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.qs.setValue("window/geometry", self.saveGeometry())

@@ -1,15 +1,16 @@
-"""Result panel: the EARLY SET / FULL SET badge, three probabilities, the call, phase importance,
-the model's provenance and "research use only"."""
+"""Result panel: the EARLY SET / FULL SET badge with the slots not acquired, chips for what the user
+confirmed (an estimated injection time, the contrast side), three probabilities, the call, phase
+importance, the model's provenance and "research use only"."""
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from .. import RESEARCH_USE
 from ..protocol import SLOT_NAMES
-from ..report import badge_detail, badge_text
+from ..report import badge_detail, badge_text, gaps_text
 
 CLASS_LABELS = {"benign": "benign", "hcc": "HCC", "non_hcc_malignant": "non-HCC malignant"}
 
@@ -30,6 +31,11 @@ class ResultPanel(QWidget):
         self.badge_detail = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter)
         self.badge_detail.setWordWrap(True)
         self.badge_detail.setStyleSheet("font-size: 12pt; font-weight: bold")
+        self.gaps = QLabel("", objectName="badgeGaps", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.gaps.setWordWrap(True)
+        self.chips = QLabel("", objectName="estimatedChip", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.chips.setWordWrap(True)
+        self.chips.hide()
         self.call = QLabel("Draw the ROI and press Analyze (Ctrl+R).")
         self.call.setWordWrap(True)
         self.call.setStyleSheet("font-size: 13pt")
@@ -56,8 +62,12 @@ class ResultPanel(QWidget):
         self.ruo = QLabel(RESEARCH_USE, objectName="researchUse")
         self.ruo.setWordWrap(True)
         lay = QVBoxLayout(self)
-        lay.addWidget(self.badge)
+        top = QHBoxLayout()
+        top.addWidget(self.badge, 1)
+        lay.addLayout(top)
         lay.addWidget(self.badge_detail)
+        lay.addWidget(self.gaps)
+        lay.addWidget(self.chips)
         lay.addWidget(self.call)
         lay.addLayout(grid)
         lay.addLayout(imp)
@@ -75,16 +85,24 @@ class ResultPanel(QWidget):
     def clear(self, message: str = "Draw the ROI and press Analyze (Ctrl+R).") -> None:
         self.result = None
         self._set_badge("NO RESULT", "incomplete")
+        self.gaps.setText("")
+        self.chips.hide()
         self.call.setText(message)
         for bar in [*self.probs.values(), *self.importance.values()]:
             bar.setValue(0)
             bar.setFormat("—")
         self.model.setText("model: —")
 
-    def show_result(self, result: dict[str, Any]) -> None:
+    def show_result(self, result: dict[str, Any], gaps: list[str] | None = None,
+                    chips: list[str] | None = None) -> None:
+        """``gaps``: the slots not acquired (the badge's second line); ``chips``: what the result rests on
+        that the user confirmed (an estimated injection time, a contrast side chosen by hand)."""
         self.result = result
         phase_set = str(result.get("phase_set"))
         self._set_badge(badge_text(phase_set), phase_set)
+        self.gaps.setText(gaps_text(gaps or []))
+        self.chips.setText("<br>".join(chips or []))
+        self.chips.setVisible(bool(chips))
         mal = result.get("malignant_probability")
         thr = result.get("threshold")
         text = f"Call: <b>{str(result.get('call', '—')).upper()}</b>"

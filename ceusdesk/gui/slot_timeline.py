@@ -1,5 +1,7 @@
-"""The nine-slot timeline: a card per slot (thumbnail with the ROI, time, status), drop a clip on a card
-to assign it; and the injection-time editor that shows the study's estimate."""
+"""The nine-slot timeline: a card per slot (thumbnail with the ROI, time, status, an amber flag when its
+frame is far from the target or its clip fills another slot too), drop a clip on a card to assign it; the
+phase set with the slots not acquired; and the injection-time editor, with a chip and a confirm button
+when the time is an estimate."""
 from __future__ import annotations
 
 from typing import Any
@@ -26,7 +28,19 @@ from .imaging import thumbnail
 
 STATUS_TEXT = {"assigned": "assigned", "missing": "MISSING", "estimated": "estimated time",
                "manual": "set by hand"}
+FLAG_TEXT = {"far_from_target": "far from target", "clip_reused": "clip reused"}
 THUMB = 104
+
+
+def flag_line(flags: list[str], t_s: float | None, target_s: float | None) -> str:
+    """The amber line on a card: why its frame is doubtful."""
+    parts = []
+    for f in flags:
+        if f == "far_from_target" and t_s is not None and target_s is not None:
+            parts.append(f"{t_s - target_s:+.0f} s from target")
+        else:
+            parts.append(FLAG_TEXT.get(f, f.replace("_", " ")))
+    return ", ".join(parts)
 
 
 class SlotCard(QFrame):
@@ -50,6 +64,10 @@ class SlotCard(QFrame):
         policy.setRetainSizeWhenHidden(True)  # showing it must not resize the window's panes
         self.roi_note.setSizePolicy(policy)
         self.roi_note.hide()
+        self.flags: list[str] = []
+        self.flag_note = QLabel(objectName="slotFlag")
+        self.flag_note.setWordWrap(True)
+        self.flag_note.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(2)
@@ -61,6 +79,7 @@ class SlotCard(QFrame):
         lay.addWidget(self.image)
         lay.addWidget(self.state)
         lay.addWidget(self.roi_note)
+        lay.addWidget(self.flag_note)
         self.set_image(None, None)
 
     def set_info(self, t_s: float | None, status: str) -> None:
@@ -68,6 +87,17 @@ class SlotCard(QFrame):
         self.time.setText(format_t(t_s))
         self.state.setText(STATUS_TEXT.get(status, status))
         self.setProperty("status", status)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def set_flags(self, flags: list[str], text: str) -> None:
+        """Amber card and a line naming the doubt; no flags: back to normal."""
+        self.flags = list(flags)
+        self.flag_note.setText(text)
+        self.flag_note.setToolTip("This slot's frame is more than 10 s from its target, or its clip fills "
+                                  "another slot too: check it, or put another frame in the slot")
+        self.flag_note.setVisible(bool(flags))
+        self.setProperty("flagged", "true" if flags else "false")
         self.style().unpolish(self)
         self.style().polish(self)
 
@@ -106,6 +136,7 @@ class SlotTimeline(QWidget):
     clipDropped = Signal(str, int)  # noqa: N815
     clearRequested = Signal(str)  # noqa: N815
     injectionChanged = Signal(str)  # noqa: N815  HH:MM:SS, or "" for the study's own
+    confirmInjection = Signal()  # noqa: N815  the user asked to confirm the estimated time
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -130,8 +161,16 @@ class SlotTimeline(QWidget):
         self.inj_reset.setToolTip("Use the study's own injection time (DICOM or estimated)")
         self.inj_reset.clicked.connect(lambda: self.injectionChanged.emit(""))
         self.inj_info = QLabel("injection: —")
+        self.inj_chip = QLabel(objectName="estimatedChip")
+        self.inj_chip.hide()
+        self.inj_confirm = QPushButton("Confirm injection time…", objectName="confirmInjection")
+        self.inj_confirm.setToolTip("The injection time was estimated from the contrast arrival: check it")
+        self.inj_confirm.clicked.connect(self.confirmInjection)
+        self.inj_confirm.hide()
         bar = QHBoxLayout()
         bar.addWidget(self.phase)
+        bar.addWidget(self.inj_chip)
+        bar.addWidget(self.inj_confirm)
         bar.addStretch(1)
         bar.addWidget(self.inj_info)
         bar.addWidget(self.inj_edit)
@@ -142,20 +181,34 @@ class SlotTimeline(QWidget):
         lay.addLayout(bar)
         lay.addLayout(grid)
 
-    def set_study(self, study: Any) -> None:
+    def set_study(self, study: Any, confirmed: bool = False) -> None:
+        flags = backend.slot_flags(study)
         for name, card in self.cards.items():
             sf = (study.slots or {}).get(name)
-            card.set_info(None if sf is None else sf.t_s, backend.slot_status(study, name))
+            t_s = None if sf is None else sf.t_s
+            card.set_info(t_s, backend.slot_status(study, name))
             if sf is None:
                 card.set_image(None, None)
-        missing = list(getattr(study, "missing", []) or [])
+            target = study.protocol.slot(name).target_s if name in study.protocol.slot_names else None
+            card.set_flags(flags.get(name, []), flag_line(flags.get(name, []), t_s, target))
+        gaps = backend.not_acquired(study)
         text = f"phase set: <b>{str(study.phase_set).upper()}</b>"
-        if missing:
-            text += f" — missing {', '.join(missing)}"
+        if gaps:
+            text += f" — {', '.join(gaps)} not acquired"
         self.phase.setText(text)
         inj = study.injection_time
         shown = inj.strftime("%H:%M:%S") if hasattr(inj, "strftime") else (str(inj) if inj else "unknown")
         self.inj_info.setText(f"injection: <b>{shown}</b> ({study.injection_source or 'none'})")
+        self.set_injection_confirmed(study, confirmed)
+
+    def set_injection_confirmed(self, study: Any, confirmed: bool) -> None:
+        """The chip stays while the time is an estimate; the confirm button until the user confirmed."""
+        estimated = backend.injection_needs_confirmation(study)
+        inj = study.injection_time
+        shown = inj.strftime("%H:%M:%S") if hasattr(inj, "strftime") else "unknown"
+        self.inj_chip.setText(f"injection time ESTIMATED {shown}" + (" (confirmed)" if confirmed else ""))
+        self.inj_chip.setVisible(estimated)
+        self.inj_confirm.setVisible(estimated and not confirmed)
 
     def select(self, slot: str) -> None:
         self.selected = slot

@@ -67,3 +67,13 @@ def open_and_wait(qtbot, win, path, timeout: int = 30000):
     with qtbot.waitSignal(win.studyLoaded, timeout=timeout) as blocker:
         win.open_study(path)
     return blocker.args[0]
+
+
+@pytest.fixture(scope="session")
+def gappy_study(tmp_path_factory) -> tuple[Path, list[int]]:
+    """A full set with 4:00 and 5:00 not recorded and no Contrast/Bolus Start Time (estimated injection)."""
+    out = tmp_path_factory.mktemp("phantom-gappy")
+    rec = synthesize_case(out, seed=7, label="hcc",
+                          options=PhantomOptions(encoding="raw", missing_slots=("4:00", "5:00"),
+                                                 write_contrast_start=False))
+    return out / rec["study"], rec["roi"]

@@ -238,6 +238,9 @@ def test_save_as_training_case_reads_back_the_same_frames(qtbot, window, full_st
 
     study = open_and_wait(qtbot, window, full_study[0])
     window.set_roi("0:30", tuple(full_study[1]))
+    assert not window.case_action.isEnabled()  # a case is saved from a result, never without one
+    analyze_and_wait(qtbot, window)
+    assert window.case_action.isEnabled()
     with qtbot.waitSignal(window.caseSaved, timeout=30000) as blocker:
         window.save_case(tmp_path / "cases", "hcc")
     (line,) = (tmp_path / "cases" / "cases.jsonl").read_text().splitlines()
