@@ -1,11 +1,12 @@
 """Held-back evaluation of the contrast-side decision on dual displays that fool a brightness rule.
 
-Builds N studies (``tests/ingest/side_studies.py``: phantom studies post-processed as scanners show them)
-with brightness ratios from "contrast darker than the reference" to "much brighter", both orientations,
-with and without the pre-injection single-panel clip, grey or swapped tints, scanner persistence, probe
-motion, a late arterial clip, JPEG; and, when the phantom offers them, its virtual scanners. Seeds are
-disjoint from the tests'. Reports, per condition and overall: right (sure and correct), refused (unsure:
-analyze exits 6), wrong (sure and incorrect: must be 0) — and what the old brightness rule would have said.
+Builds N studies (``tests/ingest/side_studies.py``: phantom studies post-processed as scanners show
+them) with brightness ratios from "contrast darker than the reference" to "much brighter", both
+orientations, with and without the pre-injection single-panel clip, grey or swapped tints, scanner
+persistence, tissue leak, probe motion, a late arterial clip, JPEG; and, when the phantom offers them,
+its virtual scanners. Seeds are disjoint from the tests'. Reports, per condition and overall: right
+(sure and correct), refused (unsure: analyze exits 6), wrong (sure and incorrect: must be 0) — and what
+the old brightness rule would have said.
 
     .venv/bin/python -m benchmarks.contrast_side [--studies 48] [--seed 1200] [--json]
 """
@@ -50,6 +51,7 @@ def variants(n: int, seed: int) -> list[tuple[int, SideVariant, str | None]]:
             persistence=bool(rng.random() < 0.25),
             jpeg=bool(rng.random() < 0.5),
             motion_px=int(rng.choice([0, 0, 3, 8])),
+            tissue_leak=float(rng.choice([0.0, 0.0, 0.15, 0.35])),
             panel_size=((160, 128) if rng.random() < 0.5 else (256, 192)),
             frames_per_clip=int(rng.choice([2, 3, 4])),
         )
@@ -87,7 +89,7 @@ def evaluate(n: int, seed: int, workdir: Path) -> dict:
             "seed": case_seed, "side": v.side, "scanner": scanner, "outcome": outcome,
             "ratio": round(v.contrast_gain / v.reference_gain, 2), "tint": v.tint, "pre_clip": v.pre_clip,
             "late_arterial": v.late_arterial, "persistence": v.persistence, "jpeg": v.jpeg,
-            "motion_px": v.motion_px,
+            "motion_px": v.motion_px, "tissue_leak": v.tissue_leak,
             "old_rule": "right" if old_rule(study) == v.side else "wrong",
             "frames_decoded": study.frames_decoded, "open_ms": round(ms),
             "reason": study.contrast_panel_reason,
@@ -95,6 +97,8 @@ def evaluate(n: int, seed: int, workdir: Path) -> dict:
         })
     return {"studies": n, "seed": seed, "totals": dict(Counter(r["outcome"] for r in rows)),
             "old_rule_totals": dict(Counter(r["old_rule"] for r in rows)),
+            "frames_decoded_median": float(np.median([r["frames_decoded"] for r in rows])),
+            "open_ms_median": float(np.median([r["open_ms"] for r in rows])),
             "by_condition": _by_condition(rows), "rows": rows}
 
 
@@ -105,6 +109,7 @@ def _by_condition(rows: list[dict]) -> dict[str, dict[str, int]]:
         "bright (ratio>=1.4)": lambda r: r["ratio"] >= 1.4, "pre_clip": lambda r: r["pre_clip"],
         "no pre_clip": lambda r: not r["pre_clip"], "late_arterial": lambda r: r["late_arterial"],
         "persistence": lambda r: r["persistence"], "motion 8 px": lambda r: r["motion_px"] == 8,
+        "tissue leak": lambda r: r["tissue_leak"] > 0,
         "tint=swap": lambda r: r["tint"] == "swap",
         "tint=grey": lambda r: r["tint"] == "grey", "jpeg": lambda r: r["jpeg"],
         "phantom scanner": lambda r: r["scanner"] is not None,
@@ -130,9 +135,11 @@ def main() -> int:
         cues = " ".join(f"{k[:6]}={f[0][0]}{s:.1f}" for k, (f, s) in r["cues"].items())
         print(f"{r['seed']:>8} {r['side']:<5} {r['outcome']:<7} ratio {r['ratio']:<4} tint {r['tint']:<4} "
               f"pre {int(r['pre_clip'])} late {int(r['late_arterial'])} pers {int(r['persistence'])} "
-              f"mot {r['motion_px']} "
+              f"mot {r['motion_px']} leak {r['tissue_leak']:.2f} "
               f"{r['scanner'] or '-':<12} old {r['old_rule']:<5} {cues}")
     print("totals:", doc["totals"], " old brightness rule:", doc["old_rule_totals"])
+    print(f"per study (median): {doc['frames_decoded_median']:.0f} frames decoded, "
+          f"open_study {doc['open_ms_median']:.0f} ms")
     for k, v in doc["by_condition"].items():
         print(f"  {k:<22} {v}")
     return 0

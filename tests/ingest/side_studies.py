@@ -2,10 +2,10 @@
 
 :func:`make_side_study` renders a phantom study (uncompressed) and rewrites its dual-display clips: the
 contrast panel brightened after arrival (low-MI presets), the B-mode reference dimmed, the tint kept,
-removed or moved to the reference, scanner persistence on the contrast panel, probe motion, the arterial
-clip started after arrival, the pre-injection single-panel clip dropped, JPEG re-encoding; or a
-deliberately ambiguous study whose two panels show the same B-mode image. Used by the contrast-side
-tests and by ``benchmarks/contrast_side.py`` (held-back evaluation).
+removed or moved to the reference, scanner persistence and tissue leaking into the contrast panel, probe
+motion, the arterial clip started after arrival, the pre-injection single-panel clip dropped, JPEG
+re-encoding; or a deliberately ambiguous study whose two panels show the same B-mode image. Used by the
+contrast-side tests and by ``benchmarks/contrast_side.py`` (held-back evaluation).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class SideVariant:
     late_arterial: bool = False  # the arterial clip starts after arrival (no wash-in to see)
     persistence: bool = False  # contrast frames averaged with the previous one (bubbles decorrelate less)
     jpeg: bool = False
+    tissue_leak: float = 0.0  # share of the B-mode image showing through the contrast panel (higher MI)
     motion_px: int = 0  # probe motion: both panels shift by up to this many pixels from frame to frame
     ambiguous: bool = False  # both panels show the same B-mode image: nothing can tell them apart
     panel_size: tuple[int, int] = (128, 96)
@@ -73,7 +74,7 @@ def _rewrite(path: Path, ds, v: SideVariant, arterial: bool) -> None:
     if v.ambiguous:
         c = r.copy()
     else:
-        c = c * v.contrast_gain
+        c = c * v.contrast_gain + v.tissue_leak * r
         if v.persistence:
             c[1:] = 0.5 * (c[1:] + c[:-1])
         if v.tint in ("grey", "swap"):
