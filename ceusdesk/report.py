@@ -8,7 +8,6 @@ file paths (folder names often hold a patient's name): clips are named ``clip-01
 from __future__ import annotations
 
 import copy
-import functools
 import io
 import json
 import logging
@@ -26,7 +25,7 @@ from . import RESEARCH_USE
 from . import __version__ as CEUSDESK_VERSION
 from .atomicio import write_atomic
 from .preprocess import PREPROCESS_VERSION, Roi
-from .protocol import SLOT_NAMES, default_protocol, format_t
+from .protocol import SLOT_NAMES, format_t
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +94,11 @@ def injection_line(study: Mapping[str, Any], confirmed: bool) -> str | None:
         ", confirmed by the user" if confirmed else ", not confirmed")
 
 
-def flag_text(info: Mapping[str, Any] | None, target_s: float | None) -> str:
+def flag_text(info: Mapping[str, Any] | None) -> str:
     """Why a slot's frame is doubtful (its ``flags``), as the PDF prints it under the thumbnail."""
     parts = []
+    offset = (info or {}).get("offset_s")
     for f in (info or {}).get("flags") or []:
-        offset = (info or {}).get("offset_s")
-        if offset is None and info.get("t_s") is not None and target_s is not None:
-            offset = float(info["t_s"]) - target_s
         if f == "far_from_target" and offset is not None:
             parts.append(f"{float(offset):+.0f} s from target")
         else:
@@ -204,13 +201,6 @@ def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360) -> Im
 
 
 
-@functools.cache
-def _target_s(slot: str) -> float | None:
-    """The slot's target time in the default protocol (a study document names its offsets itself)."""
-    protocol = default_protocol()
-    return protocol.slot(slot).target_s if slot in protocol.slot_names else None
-
-
 def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -294,12 +284,12 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
             w = 52 * mm
             flow: Any = RLImage(buf, width=w, height=w * thumb.height / thumb.width)
         else:
-            flow = Paragraph("<i>missing</i>", small)
+            flow = Paragraph("<i>not acquired</i>", small)
         t_text = format_t(info.get("t_s") if info else None, decimals=1, ascii_only=True)
         caption = f"<b>{markup(name)}</b>  t = {t_text}"
         if info and info.get("source"):
             caption += f"  ({markup(str(info['source']))})"
-        flagged = flag_text(info, _target_s(name))
+        flagged = flag_text(info)
         if flagged:
             caption += f"<br/><font color='#b36b00'><b>check: {markup(flagged)}</b></font>"
         cells.append([flow, Paragraph(caption, small)])
@@ -308,7 +298,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     grid = Table(grid_rows, colWidths=[58 * mm] * 3)
     grid_style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")]
     for i, name in enumerate(names):  # an amber frame round a doubtful slot
-        if flag_text(slots.get(name), _target_s(name)):
+        if flag_text(slots.get(name)):
             grid_style.append(("BOX", (i % 3, i // 3), (i % 3, i // 3), 1.2, colors.HexColor("#ffb300")))
     grid.setStyle(TableStyle(grid_style))
     story += [Paragraph("Phase slots (ROI in yellow, time after injection m:ss)", styles["Heading3"]), grid]

@@ -216,9 +216,6 @@ def clip_panels(study: Any, row: int) -> tuple[tuple[int, ...] | None, tuple[int
 
 # ---------------------------------------------------------------- what the app must ask about
 
-FAR_FROM_TARGET_S = 10.0  # a slot frame further than this from its target is flagged (issue 12 §2)
-
-
 def side_sure(study: Any) -> bool:
     """Whether the study's contrast side needs no question: a single display, cues that settle it, or
     the user's own choice (the study re-opened with ``contrast_panel=``)."""
@@ -254,37 +251,18 @@ def side_images(study: Any) -> dict[str, np.ndarray]:
 
 
 def not_acquired(study: Any) -> list[str]:
-    """The protocol's slots that no frame fills, in protocol order (named for every phase set)."""
-    missing = set(getattr(study, "missing", None) or [])
-    missing |= {name for name, sf in (study.slots or {}).items() if sf is None}
-    return [name for name in study.protocol.slot_names if name in missing]
+    """The protocol's slots that no frame fills (the study names them for every phase set)."""
+    return list(study.missing)
 
 
-def slot_flags(study: Any) -> dict[str, list[str]]:
-    """slot → flags ("far_from_target", "clip_reused") for the slots filled from a doubtful frame.
-
-    The study's own ``flags`` are used when it gives them (``to_json`` slots); otherwise they are worked
-    out here from the slot's time and the clips used by more than one slot.
-    """
-    doc = study.to_json().get("slots") or {}
-    if any(s is not None and "flags" in s for s in doc.values()):
-        return {k: list(s["flags"]) for k, s in doc.items() if s is not None and s.get("flags")}
-    users: dict[int, int] = {}
-    for sf in (study.slots or {}).values():
-        if sf is not None:
-            users[id(sf.clip)] = users.get(id(sf.clip), 0) + 1
-    out: dict[str, list[str]] = {}
-    for name, sf in (study.slots or {}).items():
-        if sf is None:
-            continue
-        flags = []
-        target = study.protocol.slot(name).target_s
-        if target is not None and sf.t_s is not None and abs(sf.t_s - target) > FAR_FROM_TARGET_S:
-            flags.append("far_from_target")
-        if users[id(sf.clip)] > 1 and name != "B":
-            flags.append("clip_reused")
+def slot_flags(study: Any) -> dict[str, tuple[list[str], float | None]]:
+    """slot → (flags, seconds from its target) for the slots filled from a doubtful frame
+    (``far_from_target``, ``clip_reused``: ``Study.slot_flags``)."""
+    out = {}
+    for name in study.slots:
+        flags = study.slot_flags(name)
         if flags:
-            out[name] = flags
+            out[name] = (flags, study.slot_offset_s(name))
     return out
 
 

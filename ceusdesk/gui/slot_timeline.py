@@ -32,12 +32,12 @@ FLAG_TEXT = {"far_from_target": "far from target", "clip_reused": "clip reused"}
 THUMB = 104
 
 
-def flag_line(flags: list[str], t_s: float | None, target_s: float | None) -> str:
+def flag_line(flags: list[str], offset_s: float | None) -> str:
     """The amber line on a card: why its frame is doubtful."""
     parts = []
     for f in flags:
-        if f == "far_from_target" and t_s is not None and target_s is not None:
-            parts.append(f"{t_s - target_s:+.0f} s from target")
+        if f == "far_from_target" and offset_s is not None:
+            parts.append(f"{offset_s:+.0f} s from target")
         else:
             parts.append(FLAG_TEXT.get(f, f.replace("_", " ")))
     return ", ".join(parts)
@@ -189,8 +189,8 @@ class SlotTimeline(QWidget):
             card.set_info(t_s, backend.slot_status(study, name))
             if sf is None:
                 card.set_image(None, None)
-            target = study.protocol.slot(name).target_s if name in study.protocol.slot_names else None
-            card.set_flags(flags.get(name, []), flag_line(flags.get(name, []), t_s, target))
+            names, offset = flags.get(name, ([], None))
+            card.set_flags(names, flag_line(names, offset))
         gaps = backend.not_acquired(study)
         text = f"phase set: <b>{str(study.phase_set).upper()}</b>"
         if gaps:
