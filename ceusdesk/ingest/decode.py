@@ -17,7 +17,8 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_voi_lut, pixel_array
 
-from .dicom import transfer_syntax
+from .dicom import CappedFile, transfer_syntax
+from .limits import frame_size_problem, sample_format_problem
 from .records import Clip
 
 DECODING_PLUGIN = "pylibjpeg"
@@ -31,7 +32,8 @@ class FrameError(ValueError):
 
 @functools.lru_cache(maxsize=64)
 def _header(path: str, _mtime_ns: int, _size: int) -> Dataset:
-    return dcmread(path, stop_before_pixels=True, force=True)
+    with CappedFile(path) as fp:
+        return dcmread(fp, stop_before_pixels=True, force=True)
 
 
 def dicom_header(path: Path) -> Dataset:
@@ -50,23 +52,42 @@ def read_frame(clip: Clip, index: int) -> np.ndarray:
         raise FrameError(f"{clip.path}: frame {index} does not exist ({clip.usable_frames} frames present)")
     if clip.kind == "dicom":
         return _dicom_frame(clip, index)
-    from .media import read_still_frame, read_video_frame
+    from .media import MediaError, read_still_frame, read_video_frame
 
-    if clip.kind == "video":
-        return read_video_frame(clip, index)
-    return read_still_frame(clip)
+    try:
+        if clip.kind == "video":
+            return read_video_frame(clip, index)
+        return read_still_frame(clip)
+    except MediaError:
+        raise
+    except Exception as err:  # OpenCV raises cv2.error (and others) on damaged media
+        raise FrameError(f"{clip.path}: frame {index} could not be decoded: {_one_line(err)}") from err
 
 
 def _dicom_frame(clip: Clip, index: int) -> np.ndarray:
-    ds = dicom_header(clip.path)
-    transfer = transfer_syntax(ds)
-    plugin = DECODING_PLUGIN if transfer.is_compressed else ""
-    extra = {} if ds.file_meta.get("TransferSyntaxUID") else {"transfer_syntax_uid": transfer}
+    problem = frame_size_problem(clip.rows, clip.cols)
+    if problem is None and clip.bits_allocated is not None:
+        problem = sample_format_problem(clip.bits_allocated, clip.bits_allocated,
+                                        clip.samples_per_pixel or 1, (clip.photometric or "").upper())
+    if problem:
+        raise FrameError(f"{clip.path}: frame {index} cannot be decoded: {problem}")
     try:
-        arr = pixel_array(os.fspath(clip.path), index=index, decoding_plugin=plugin, **extra)
-    except Exception as err:  # decoders raise many types; re-raised with the file named
-        raise FrameError(f"{clip.path}: frame {index} could not be decoded: {err}") from err
-    return to_display(arr, ds)
+        ds = dicom_header(clip.path)
+        transfer = transfer_syntax(ds)
+        plugin = DECODING_PLUGIN if transfer.is_compressed else ""
+        extra = {} if ds.file_meta.get("TransferSyntaxUID") else {"transfer_syntax_uid": transfer}
+        with CappedFile(clip.path) as fp:
+            arr = pixel_array(fp, index=index, decoding_plugin=plugin, **extra)
+        if arr.shape[:2] != (clip.rows, clip.cols):  # e.g. a JPEG of another size than Rows x Columns
+            raise ValueError(f"decoded {arr.shape[1]}x{arr.shape[0]}, header says {clip.cols}x{clip.rows}")
+        return to_display(arr, ds)
+    except Exception as err:  # decoders and LUTs raise many types; re-raised with the file and frame named
+        raise FrameError(f"{clip.path}: frame {index} could not be decoded: {_one_line(err)}") from err
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def to_display(arr: np.ndarray, ds: Dataset) -> np.ndarray:

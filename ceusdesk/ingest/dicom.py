@@ -1,7 +1,9 @@
 """DICOM headers → :class:`Clip` (timing, identity, regions, truncation), without decoding pixels."""
 from __future__ import annotations
 
+import io
 import logging
+import os
 from pathlib import Path
 
 from pydicom import dcmread
@@ -9,6 +11,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from .limits import Undecodable, frame_size_problem, sample_format_problem
 from .pixeldata import NoPixelData, PixelDataError, frames_present
 from .records import Clip, Region, Warn
 from .timing import acquisition_start, contrast_start, frame_offsets
@@ -22,6 +25,23 @@ _UNITS_CM = 3
 
 class NotAnImage(ValueError):
     """A valid DICOM object that holds no image (report, structured report, DICOMDIR, ...)."""
+
+
+class CappedFile(io.BufferedReader):
+    """A binary file whose ``read(n)`` never asks for more than what is left in it.
+
+    A corrupt element length (a flipped byte) makes pydicom call ``read(4 GB)``; Python allocates the
+    whole request before reading, so one 300 kB file could take gigabytes. Capped, it takes what is there.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        super().__init__(io.FileIO(os.fspath(path), "rb"))
+        self._end = os.fstat(self.fileno()).st_size
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > 0:
+            size = min(size, max(0, self._end - self.tell()))
+        return super().read(size)
 
 
 def _str(ds: Dataset, keyword: str) -> str | None:
@@ -44,7 +64,7 @@ def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
         The object carries no pixel data.
     """
     warns: list[Warn] = []
-    with open(path, "rb") as fp:
+    with CappedFile(path) as fp:
         ds = dcmread(fp, stop_before_pixels=True, force=force)
         sop_class = _str(ds, "SOPClassUID") or _str(ds.file_meta, "MediaStorageSOPClassUID")
         if sop_class is None and "Rows" not in ds:
@@ -63,6 +83,11 @@ def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
         implicit, little = ds.original_encoding
         spp = int(ds.get("SamplesPerPixel") or 1)
         bits = int(ds.get("BitsAllocated") or 8)
+        photometric = (_str(ds, "PhotometricInterpretation") or "").upper()
+        stored = int(ds.get("BitsStored") or bits)
+        problem = frame_size_problem(rows, cols) or sample_format_problem(bits, stored, spp, photometric)
+        if problem:
+            raise Undecodable(problem)
         frame_bytes = rows * cols * spp * bits // 8
         eot = ds.get("ExtendedOffsetTable")
         try:
@@ -78,7 +103,8 @@ def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
         except PixelDataError as err:
             raise ValueError(f"pixel data unreadable: {err}") from err
     start, source, notes = acquisition_start(ds)
-    offsets, frame_notes = frame_offsets(ds, n_frames)
+    # times only for the frames present: a 2.7 kB file may claim 300 million frames
+    offsets, frame_notes = frame_offsets(ds, n_frames, present=available)
     warns += [Warn(str(path), n) for n in notes + (frame_notes if start is not None else [])]
     regions, region_note = read_regions(ds, rows, cols)
     if region_note:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .limits import MAX_FRAME_PIXELS, Undecodable, frame_size_problem
 from .records import Clip
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ def read_video(path: Path) -> Clip:
             raise MediaError("unreadable video: OpenCV cannot open it (unknown codec or damaged file)")
         cols = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         rows = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        problem = frame_size_problem(rows, cols)
+        if problem:
+            raise Undecodable(problem)  # before grabbing: every grab decodes a frame
         stamps: list[float] = []
         while cap.grab():
             stamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
@@ -79,9 +83,15 @@ def read_video_frame(clip: Clip, index: int) -> np.ndarray:
 def read_still(path: Path) -> Clip:
     """A still image: one frame; its time from EXIF DateTimeOriginal when a camera-style export has it."""
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
             cols, rows = im.size
+            problem = frame_size_problem(rows, cols)
+            if problem:
+                raise Undecodable(problem)
             start = _exif_time(im)
+    except Image.DecompressionBombError as err:  # Pillow's own limit, above ours: refused at open
+        raise Undecodable(f"image larger than the {MAX_FRAME_PIXELS / 1e6:.1f}-megapixel limit "
+                          "(MAX_FRAME_PIXELS); not read") from err
     except (UnidentifiedImageError, OSError) as err:
         raise MediaError(f"unreadable image: {err}") from err
     return Clip(path=path, kind="still", n_frames=1, rows=rows, cols=cols, start=start,

@@ -1,8 +1,11 @@
 """Find every readable clip under a folder, in a DICOMDIR, or in one file. Never writes to the source."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
+import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from pydicom.fileset import FileSet
 
 from ..errors import Cancelled, NothingReadable
 from .dicom import NotAnImage, read_header
+from .limits import Undecodable
 from .media import STILL_SUFFIXES, VIDEO_SUFFIXES, MediaError, read_still, read_video
 from .records import Clip, ScanResult, Warn
 
@@ -41,15 +45,17 @@ def scan(
         ``path`` does not exist.
     """
     src = Path(path).expanduser()
-    if not src.exists():
-        raise NothingReadable(f"{src}: no such file or folder")
+    try:
+        mode = src.stat().st_mode  # follows links; a link loop or a dangling link raises
+    except OSError as err:
+        raise NothingReadable(f"{src}: {_os_problem(err)}") from err
     warnings: list[Warn] = []
-    if src.is_dir():
+    if stat.S_ISDIR(mode):
         root = src
-        files = _walk(src)
-        for dicomdir in (f for f in files if f.name.upper() == "DICOMDIR"):
+        files = _walk(src, warnings)
+        for dicomdir in (f for f in files if f.name.upper() == "DICOMDIR" and f.is_file()):
             warnings += _check_dicomdir(dicomdir)
-    elif _is_dicomdir(src):
+    elif stat.S_ISREG(mode) and _is_dicomdir(src):
         root = src.parent
         files, dir_warnings = _dicomdir_files(src)
         warnings += dir_warnings
@@ -70,9 +76,15 @@ def scan(
     return ScanResult(clips=clips, warnings=warnings + dup_warnings, root=root)
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path, warnings: list[Warn]) -> list[Path]:
+    """Every file under ``folder`` (links to folders are not followed: no cycles); a folder that cannot
+    be listed is warned about, never skipped in silence."""
+    def unreadable(err: OSError) -> None:
+        where = err.filename or str(folder)
+        warnings.append(Warn(str(where), f"folder not read: {_os_problem(err)}; its files are left out"))
+
     out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
         dirnames.sort()
         for name in sorted(filenames):
             if not name.startswith("."):
@@ -134,11 +146,31 @@ def _looks_like_dicom(path: Path) -> bool:
 
 
 def read_one(path: Path) -> tuple[Clip | None, list[Warn]]:
-    """One file → a clip (or None) and its warnings. Never raises for bad content."""
-    name = path.name.lower()
-    suffix = path.suffix.lower()
-    if name in _IGNORED_NAMES:
+    """One file → a clip (or None) and its warnings. Never raises: whatever is wrong with the file
+    (content, type, permissions, size) becomes one warning naming it."""
+    if path.name.lower() in _IGNORED_NAMES:
         return None, []
+    try:
+        mode = path.stat().st_mode  # follows links: the kind of file a link points to is what counts
+    except OSError as err:
+        return None, [Warn(str(path), f"not read: {_os_problem(err)}")]
+    if not stat.S_ISREG(mode):
+        # FIFOs and devices (a link to /dev/zero) would block or never end: never opened
+        return None, [Warn(str(path), f"skipped: not a regular file ({_file_kind(mode)})")]
+    try:
+        return _read_regular(path)
+    except RecursionError as err:
+        return None, [Warn(str(path), "corrupt file: structure nested too deeply to read "
+                                      f"({type(err).__name__})")]
+    except MemoryError as err:
+        return None, [Warn(str(path), f"not read: the file claims more data than can be held ({err})")]
+    except Exception as err:  # the one catch-all: a parser bug on a damaged file must cost only this file
+        log.debug("unexpected error reading %s", path.name, exc_info=True)
+        return None, [Warn(str(path), f"unreadable file: {type(err).__name__}: {_one_line(err)}")]
+
+
+def _read_regular(path: Path) -> tuple[Clip | None, list[Warn]]:
+    suffix = path.suffix.lower()
     try:
         if _looks_like_dicom(path):
             return read_header(path)
@@ -151,14 +183,39 @@ def read_one(path: Path) -> tuple[Clip | None, list[Warn]]:
             return read_header(path, force=True)
     except NotAnImage as err:
         return None, [Warn(str(path), f"skipped: {err}")]
+    except Undecodable as err:
+        return None, [Warn(str(path), f"cannot be decoded: {err}")]
     except MediaError as err:
         return None, [Warn(str(path), str(err))]
-    except (InvalidDicomError, OSError, ValueError, KeyError, AttributeError, TypeError, EOFError) as err:
+    except PermissionError as err:
+        return None, [Warn(str(path), f"not read: {_os_problem(err)}")]
+    except (InvalidDicomError, OSError, ValueError, KeyError, AttributeError, TypeError, EOFError,
+            struct.error) as err:
         dicomish = _looks_like_dicom(path) or suffix == ".dcm"
         kind = "corrupt DICOM file" if dicomish else "not a readable DICOM file"
         return None, [Warn(str(path), f"{kind}: {_one_line(err)}")]
     log.debug("skipping a file that is neither DICOM, video nor image")
     return None, []
+
+
+def _os_problem(err: OSError) -> str:
+    """An OS error in words a user can act on (permission denied is not corruption)."""
+    if isinstance(err, PermissionError):
+        return "permission denied (check the file's or folder's permissions)"
+    if err.errno == errno.ELOOP:
+        return "symbolic link loop (the link points back to itself)"
+    if isinstance(err, FileNotFoundError):
+        return "no such file or folder (a dangling link?)"
+    return err.strerror or _one_line(err)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def _one_line(err: BaseException) -> str:

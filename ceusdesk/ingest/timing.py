@@ -7,6 +7,10 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.valuerep import DA, DT, TM
 
+from .limits import MAX_CLIP_SECONDS, YEARS, plausible
+
+_LABELS = {"FrameTime": "Frame Time", "CineRate": "Cine Rate",
+           "RecommendedDisplayFrameRate": "Recommended Display Frame Rate"}
 # a disagreement between two timing tags larger than this is reported
 CONTRADICTION_S = 2.0
 
@@ -68,6 +72,11 @@ def acquisition_start(ds: Dataset) -> tuple[datetime | None, str | None, list[st
             t = parse_tm(_text(ds, kw))
             if t is not None:
                 candidates.append((label, datetime.combine(day, t)))
+    if candidates and not plausible(candidates[0][1]):
+        day_text = candidates[0][1].date().isoformat()
+        notes.append(f"acquisition date {day_text} is outside {YEARS[0]}-{YEARS[1]}: timing ignored"
+                     "; assign the clip with --assign FILE=SLOT")
+        candidates = []
     if not candidates:
         return None, None, notes
     label, start = candidates[0]
@@ -82,19 +91,31 @@ def acquisition_start(ds: Dataset) -> tuple[datetime | None, str | None, list[st
     return start, label, notes
 
 
-def frame_offsets(ds: Dataset, n_frames: int) -> tuple[np.ndarray | None, list[str]]:
-    """Per-frame seconds from the first frame (Frame Time Vector, Frame Time, or Cine Rate)."""
+def frame_offsets(
+    ds: Dataset, n_frames: int, present: int | None = None
+) -> tuple[np.ndarray | None, list[str]]:
+    """Per-frame seconds from the first frame (Frame Time Vector, Frame Time, or Cine Rate).
+
+    Only the ``present`` frames (default all) get a time, so memory follows the pixel data, not the
+    header's claim. Times that put the clip's end more than ``MAX_CLIP_SECONDS`` after its start are
+    ignored with a note.
+    """
     notes: list[str] = []
-    if n_frames <= 1:
-        return np.zeros(max(n_frames, 1)), notes
+    n = n_frames if present is None else max(1, min(n_frames, present))
+    if n <= 1:
+        return np.zeros(1), notes
     vector = ds.get("FrameTimeVector")
     if vector is not None:
         values = np.atleast_1d(np.asarray(vector, dtype=float))
         if len(values) == n_frames and np.all(np.isfinite(values)) and np.all(values >= 0):
             # increments in ms between frames; the first entry is 0 by definition
-            out = np.cumsum(values) / 1000.0
-            return out - out[0], notes
-        notes.append(f"Frame Time Vector has {len(values)} entries for {n_frames} frames; ignored")
+            out = np.cumsum(values[:n]) / 1000.0
+            out -= out[0]
+            if out[-1] <= MAX_CLIP_SECONDS:
+                return out, notes
+            notes.append(f"Frame Time Vector makes the clip {out[-1]:.3g} s long; ignored")
+        else:
+            notes.append(f"Frame Time Vector has {len(values)} entries for {n_frames} frames; ignored")
     for kw, to_ms in (("FrameTime", lambda v: v), ("CineRate", lambda v: 1000.0 / v if v else 0.0),
                       ("RecommendedDisplayFrameRate", lambda v: 1000.0 / v if v else 0.0)):
         raw = ds.get(kw)
@@ -105,7 +126,10 @@ def frame_offsets(ds: Dataset, n_frames: int) -> tuple[np.ndarray | None, list[s
         except (TypeError, ValueError):
             continue
         if ms > 0 and np.isfinite(ms):
-            return np.arange(n_frames, dtype=float) * ms / 1000.0, notes
+            if (n - 1) * ms / 1000.0 <= MAX_CLIP_SECONDS:
+                return np.arange(n, dtype=float) * ms / 1000.0, notes
+            notes.append(f"{_LABELS[kw]} {ms:.3g} ms per frame makes the clip longer than "
+                         f"{MAX_CLIP_SECONDS:g} s; ignored")
     notes.append("no Frame Time (Vector): frame times unknown; the first frame stands for the clip")
     return None, notes
 
@@ -118,10 +142,16 @@ def contrast_start(ds: Dataset, start: datetime | None) -> datetime | None:
     if start is not None:
         return nearest_on_day(t, start)
     day = parse_da(_text(ds, "StudyDate"))
-    return None if day is None else datetime.combine(day, t)
+    when = None if day is None else datetime.combine(day, t)
+    return when if plausible(when) else None
 
 
 def nearest_on_day(t: time, ref: datetime) -> datetime:
     """``t`` on the day before, of, or after ``ref``, whichever is nearest (studies can span midnight)."""
-    options = [datetime.combine(ref.date() + timedelta(days=d), t) for d in (-1, 0, 1)]
+    options = []
+    for d in (-1, 0, 1):
+        try:
+            options.append(datetime.combine(ref.date() + timedelta(days=d), t))
+        except OverflowError:  # 0001-01-01 or 9999-12-31: no day before or after
+            continue
     return min(options, key=lambda x: abs((x - ref).total_seconds()))
