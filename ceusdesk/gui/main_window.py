@@ -115,7 +115,12 @@ class MainWindow(QMainWindow):
         centre.addWidget(self.viewer)
         centre.addWidget(self.roi_editor)
         centre.setSizes([560, 420])
-        self.setCentralWidget(centre)
+        middle = QWidget()  # the side question, while open, sits above the viewer: it blocks analysis
+        mid = QVBoxLayout(middle)
+        mid.setContentsMargins(0, 0, 0, 0)
+        mid.addWidget(self.side_question)
+        mid.addWidget(centre, 1)
+        self.setCentralWidget(middle)
 
         def dock(title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
             d = QDockWidget(title, self, objectName=name)
@@ -132,7 +137,6 @@ class MainWindow(QMainWindow):
         buttons = QHBoxLayout()
         buttons.addWidget(self.analyze_btn, 1)
         buttons.addWidget(self.cancel_btn)
-        lay.addWidget(self.side_question)
         lay.addLayout(buttons)
         lay.addWidget(self.analyze_reason)
         lay.addWidget(self.result_panel, 1)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QWidg
 
 from .imaging import thumbnail
 
-SIDE_THUMB = 170
+SIDE_THUMB = 150
 
 
 def evidence_text(evidence: list[dict[str, Any]]) -> str:
@@ -41,13 +41,14 @@ class SideQuestion(QGroupBox):
         self.buttons = {side: QPushButton(f"{side.capitalize()} is contrast", objectName=f"{side}Contrast")
                         for side in ("left", "right")}
         lay = QGridLayout(self)
-        lay.addWidget(self.text, 0, 0, 1, 2)
+        lay.addWidget(self.text, 0, 0, 1, 3)
         for col, side in enumerate(("left", "right")):
             self.images[side].setFixedSize(SIDE_THUMB, SIDE_THUMB)
             lay.addWidget(self.images[side], 1, col)
             lay.addWidget(self.buttons[side], 2, col)
             self.buttons[side].clicked.connect(lambda _=False, s=side: self.chosen.emit(s))
-        lay.addWidget(self.cues, 3, 0, 1, 2)
+        lay.addWidget(self.cues, 1, 2, 2, 1, Qt.AlignmentFlag.AlignTop)
+        lay.setColumnStretch(2, 1)
         self.hide()
 
     def ask(self, images: dict[str, np.ndarray], evidence: list[dict[str, Any]], current: str | None,

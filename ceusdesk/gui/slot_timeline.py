@@ -26,7 +26,7 @@ from . import backend
 from .clip_list import CLIP_MIME
 from .imaging import thumbnail
 
-STATUS_TEXT = {"assigned": "assigned", "missing": "MISSING", "estimated": "estimated time",
+STATUS_TEXT = {"assigned": "assigned", "missing": "NOT ACQUIRED", "estimated": "estimated time",
                "manual": "set by hand"}
 FLAG_TEXT = {"far_from_target": "far from target", "clip_reused": "clip reused"}
 THUMB = 104
