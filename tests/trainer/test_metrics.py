@@ -48,3 +48,32 @@ def test_ece_zero_when_calibrated_and_large_when_overconfident():
     assert metrics.ece(calibrated, labels) == pytest.approx(0.0, abs=1e-12)
     overconfident = np.tile([0.01, 0.98, 0.01], (10, 1))
     assert metrics.ece(overconfident, labels) == pytest.approx(0.98 - 0.2)
+
+
+def test_per_case_thresholds_and_rechosen_thresholds_widen_the_interval():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 200)
+    p_mal = np.clip(np.where(labels > 0, 0.65, 0.35) + 0.2 * rng.standard_normal(200), 0.001, 0.999)
+    probs = np.stack([1 - p_mal, p_mal / 2, p_mal / 2], 1)
+    per_case = np.where(np.arange(200) < 100, 0.3, 0.7)  # two folds, two thresholds
+    row = metrics.evaluate_probs(labels, probs, per_case, n_boot=300)
+    mal = labels > 0
+    assert row["sensitivity"] == pytest.approx((p_mal[mal] >= per_case[mal]).mean())
+    fixed = metrics.evaluate_probs(labels, probs, 0.5, n_boot=300)
+    boot = np.clip(0.5 + 0.1 * rng.standard_normal((300, 1)), 0, 1) * np.ones((1, 200))  # uncertain t
+    moving = metrics.evaluate_probs(labels, probs, 0.5, n_boot=300, boot_thresholds=boot)
+    assert moving["sensitivity"] == fixed["sensitivity"]  # the point estimate uses the chosen threshold
+    width = lambda r: r["sensitivity_ci"][1] - r["sensitivity_ci"][0]  # noqa: E731
+    assert width(moving) > width(fixed)
+
+
+def test_reader_is_thresholded_at_the_models_sensitivity():
+    labels = np.array([0] * 10 + [1] * 10)
+    model_calls = np.array([0] * 8 + [1] * 2 + [1] * 9 + [0])  # sensitivity 0.9, specificity 0.8
+    score = np.concatenate([np.linspace(0, 0.5, 10), np.linspace(0.3, 1.0, 10)])
+    out = metrics.matched_sensitivity(labels, model_calls, score, n_boot=200)
+    assert out["model_sensitivity"] == pytest.approx(0.9) and out["model_specificity"] == pytest.approx(0.8)
+    assert out["sensitivity"] >= 0.9 and out["threshold"] == pytest.approx(score[11])
+    assert out["specificity_difference"] == pytest.approx(0.8 - out["specificity"])
+    lo, hi = out["specificity_difference_ci"]
+    assert lo <= out["specificity_difference"] <= hi
