@@ -72,11 +72,14 @@ def acquisition_start(ds: Dataset) -> tuple[datetime | None, str | None, list[st
             t = parse_tm(_text(ds, kw))
             if t is not None:
                 candidates.append((label, datetime.combine(day, t)))
-    if candidates and not plausible(candidates[0][1]):
-        day_text = candidates[0][1].date().isoformat()
-        notes.append(f"acquisition date {day_text} is outside {YEARS[0]}-{YEARS[1]}: timing ignored"
-                     "; assign the clip with --assign FILE=SLOT")
-        candidates = []
+    wrong = [(label, when) for label, when in candidates if not plausible(when)]
+    candidates = [(label, when) for label, when in candidates if plausible(when)]
+    if wrong:
+        label, when = wrong[0]
+        what = (f"using {candidates[0][0]}" if candidates
+                else "timing unknown: assign the clip with --assign FILE=SLOT")
+        notes.append(f"acquisition date {when.date().isoformat()} ({label}) is outside "
+                     f"{YEARS[0]}-{YEARS[1]}: ignored; {what}")
     if not candidates:
         return None, None, notes
     label, start = candidates[0]
