@@ -1,0 +1,125 @@
+"""Seeded mutation fuzzing of real scanner files and phantom clips (issue 12, §4).
+
+Each mutant (1-4 flipped bytes, a cut, or a header tag set to a bad value) must cost at most a warning:
+no exception leaves the per-file reader or the frame decoder (other than FrameError/MediaError, which
+the study turns into a warning), memory stays bounded, and the good clips in the same folder are kept
+and fill the same slots. The default run makes FAST mutants; ``-m slow`` makes SLOW.
+"""
+from __future__ import annotations
+
+import shutil
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ceusdesk.frames import slot_panels
+from ceusdesk.ingest import FrameError, read_frame
+from ceusdesk.ingest.media import MediaError
+from ceusdesk.ingest.scan import read_one
+from ceusdesk.phantom import PhantomOptions, synthesize_case
+from ceusdesk.study import open_study
+
+from . import badfiles as bf
+from .conftest import data_file
+
+FAST, SLOW = 48, 1500
+MEMORY_BOUND = 96e6  # bytes traced per mutant: reading it and decoding two frames (a good one: < 20 MB)
+# GE LOGIQ (native, JPEG 2000), Aloka (16-bit palette, two regions), Philips (RLE palette), SonoSite (JPEG)
+REAL = ["US1_UNCR.dcm", "US1_J2KR.dcm", "gdcm-US-ALOKA-16.dcm", "OBXXXX1A_rle_2frame.dcm",
+        "color3d_jpeg_baseline.dcm"]
+TAG_EDITS: dict[str, list[object]] = {
+    "NumberOfFrames": [0, 2, 2**31 - 1, 300_000_000],
+    "Rows": [0, 1, 20000, 65535],
+    "Columns": [0, 3, 20000],
+    "BitsAllocated": [1, 12, 32, 64],
+    "BitsStored": [0, 17],
+    "SamplesPerPixel": [0, 2, 4],
+    "AcquisitionDateTime": ["00010101000000", "99991231235959", "2024"],
+    "StudyDate": ["00010101", "99991231"],
+    "ContentDate": ["00010101", "99991231"],
+    "ContrastBolusStartTime": ["000000", "235959.999999"],
+    "FrameTime": [1e300, -1.0, 0.0, 1e-300],
+    "PhotometricInterpretation": ["ARGB", "PALETTE COLOR", "YBR_FULL", ""],
+}
+
+
+@pytest.fixture(scope="session")
+def phantom_study(tmp_path_factory) -> Path:
+    """One tiny phantom study (every protocol clip, two frames each)."""
+    out = tmp_path_factory.mktemp("fuzz-phantom")
+    synthesize_case(out, seed=7, options=PhantomOptions(panel_size=(128, 96), frames_per_clip=2))
+    return next(p for p in out.iterdir() if p.is_dir())
+
+
+def _sources(phantom: Path) -> list[Path]:
+    return [data_file(n) for n in REAL] + sorted(phantom.rglob("*.dcm"))[:4]
+
+
+def mutate(src: Path, dst: Path, rng: np.random.Generator) -> str:
+    """Write one mutant of ``src`` to ``dst``; returns what was done (for the failure message)."""
+    kind = int(rng.integers(0, 4))
+    if kind == 0:
+        bf.truncate(src, dst, rng)
+        return "truncated"
+    if kind == 1:  # flips in the header, where they change lengths, tags and VRs
+        data = bytearray(src.read_bytes())
+        for _ in range(int(rng.integers(1, 5))):
+            data[int(rng.integers(0, min(len(data), 4096)))] = int(rng.integers(0, 256))
+        dst.write_bytes(bytes(data))
+        return "header bytes flipped"
+    if kind == 2:
+        bf.flip_bytes(src, dst, rng)
+        return "bytes flipped"
+    keyword = str(rng.choice(sorted(TAG_EDITS)))
+    value = TAG_EDITS[keyword][int(rng.integers(0, len(TAG_EDITS[keyword])))]
+    bf.tag_edit(src, dst, **{keyword: value})
+    return f"{keyword}={value!r}"
+
+
+def _check_mutant(path: Path, what: str) -> None:
+    tracemalloc.start()
+    try:
+        clip, warns = read_one(path)  # must not raise, whatever the bytes
+        assert all("\n" not in w.message and w.path == str(path) for w in warns), (what, warns)
+        if clip is not None:
+            for index in sorted({0, clip.usable_frames - 1} - {-1}):
+                try:
+                    read_frame(clip, index)
+                except (FrameError, MediaError):
+                    pass  # reported by open_study as "could not be decoded", the clip fills no slot
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MEMORY_BOUND, f"{what}: {peak / 1e6:.0f} MB traced"
+
+
+def _run(n: int, seed: int, phantom: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(seed)
+    sources = _sources(phantom)
+    folder = tmp_path / "study"
+    shutil.copytree(phantom, folder)
+    clean = open_study(phantom)
+    for k in range(n):
+        src = sources[k % len(sources)]
+        dst = folder / f"zz{k:05d}.dcm"  # sorts after the good clips: a duplicate UID keeps the good one
+        what = f"mutant {k} of {src.name}: " + mutate(src, dst, rng)
+        _check_mutant(dst, what)
+    # the good clips beside the mutants are read and fill the same slots as without them
+    study = open_study(folder, patient=clean.patient_id)  # the real files' patients may outnumber it
+    kept = {e.clip.path.name for e in study.clips if e.excluded is None}
+    assert {p.name for p in phantom.glob("*.dcm")} <= kept
+    assert study.phase_set == clean.phase_set
+    panels = slot_panels(study)
+    assert all(panels[n] is not None for n, sf in clean.slots.items() if sf is not None)
+
+
+def test_mutants_cost_a_warning_not_the_study(phantom_study, tmp_path):
+    _run(FAST, seed=20261201, phantom=phantom_study, tmp_path=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_many_mutants_cost_a_warning_not_the_study(phantom_study, tmp_path, seed):
+    _run(SLOW, seed=seed, phantom=phantom_study, tmp_path=tmp_path)
