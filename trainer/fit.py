@@ -86,7 +86,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--max-cases", type=int, default=None, help="seeded random subset of the cohort")
     p.add_argument("--workers", type=int, default=None, help="processes building the preprocessing cache")
-    p.add_argument("--no-referential", action="store_true", help="skip the referential single-ResNet50")
+    ref = p.add_mutually_exclusive_group()
+    ref.add_argument("--no-referential", action="store_true", help="skip the referential single-ResNet50")
+    ref.add_argument("--referential", action="store_true",
+                     help="also train the referential single-ResNet50 when the preset does not")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", default=None, help="preprocessing cache (default: CASES/.ceusdesk-cache)")
@@ -511,7 +514,7 @@ def main(args: argparse.Namespace) -> int:
         lr=args.lr,
         max_cases=args.max_cases,
         workers=args.workers,
-        referential=False if args.no_referential else None,
+        referential=False if args.no_referential else (True if getattr(args, "referential", False) else None),
     )
     preset = get_preset(args.preset).override(**overrides)
     protocol = default_protocol()
