@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Cancelled
+from ..ingest.decode import FrameError
 from ..preprocess import Roi
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def all_slot_panels(study: Any, cancel: CancelFn | None = None) -> dict[str, np.
 
 
 def clip_frame(clip: Any, index: int) -> np.ndarray:
+    """One decoded frame (RGB uint8); raises ``FrameError`` for a frame that cannot be decoded."""
     from ..ingest import read_frame
 
     return read_frame(clip, index)
@@ -244,7 +246,11 @@ def side_images(study: Any) -> dict[str, np.ndarray]:
             continue
         sf = next((sf for sf in (study.slots or {}).values() if sf is not None and sf.clip is clip), None)
         index = sf.frame_index if sf is not None else max(0, clip.usable_frames // 2)
-        frame = clip_frame(clip, index)
+        try:
+            frame = clip_frame(clip, index)
+        except FrameError as err:  # the question is still asked; the viewer shows the clips
+            log.warning("side question: %s", err)
+            continue
         return {side: np.ascontiguousarray(frame[y0:y1, x0:x1])
                 for side, (x0, y0, x1, y1) in zip(("left", "right"), layout.panels, strict=True)}
     return {}

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QMessageBox
 
 from ceusdesk import audit
 from ceusdesk.gui import backend
@@ -171,7 +172,15 @@ def test_gaps_and_estimated_injection_are_shown_and_confirmed(qtbot, window, gap
     assert window.timeline.inj_confirm.isVisible()
     window.set_roi("0:30", tuple(gappy_study[1]))
     assert not window.analyze_btn.isEnabled() and "injection time" in window.analyze_reason.text()
-    window.confirm_injection()
+    asked = []
+
+    def answer_yes(box):  # the user reads the estimate and confirms it
+        asked.append(box.text())
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "exec", answer_yes)
+    window.timeline.inj_confirm.click()
+    assert asked and study.injection_time.strftime("%H:%M:%S") in asked[0]
     assert window.analyze_btn.isEnabled() and not window.timeline.inj_confirm.isVisible()
     assert window.timeline.inj_chip.isVisible()  # an estimate stays visible once confirmed
     monkeypatch.setattr(backend, "analyze", lambda *a, **k: fake_result())
