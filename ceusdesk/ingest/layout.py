@@ -16,6 +16,7 @@ from .records import Clip
 log = logging.getLogger(__name__)
 
 SIDES = ("left", "right")
+WIDE_SINGLE = 2.0  # width/height of one detected panel above which it probably holds two
 
 
 class FrameSampler:
@@ -105,4 +106,9 @@ def clip_layout(clip: Clip, sampler: FrameSampler) -> tuple[ClipLayout, str | No
     if clip.kind == "dicom":
         what = "no usable tissue region" if clip.regions else "no ultrasound regions"
         note = f"{what}: panels found from the image ({len(boxes)} panel{'s' if len(boxes) > 1 else ''})"
+    x0, y0, x1, y1 = boxes[0]
+    if len(boxes) == 1 and x1 - x0 >= WIDE_SINGLE * (y1 - y0):
+        # an ultrasound image is rarely this wide: more likely two panels that could not be told apart
+        note = (f"{note}; " if note else "") + ("one very wide image found: if it shows two panels side "
+                                                 "by side, they could not be separated; check the panel")
     return ClipLayout(boxes, "detected", (None,) * len(boxes)), note

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pydicom
 import pytest
 
 from ceusdesk.ingest.panels import detect_panels
+from ceusdesk.study import open_study
+
+from .conftest import ClipSpec, write_clip
 
 LEFT, RIGHT = (8, 24, 168, 152), (176, 24, 336, 152)
 
@@ -45,3 +49,15 @@ def test_one_panel_with_a_banner_is_not_split():
     img[24:152, 160:184] = 90  # one wide image across the middle
     boxes = detect_panels(img)
     assert len(boxes) == 1 and abs(boxes[0][1] - 24) <= 2
+
+
+def test_an_unsplittable_wide_image_is_warned(tmp_path):
+    path = write_clip(tmp_path / "s" / "wide.dcm", ClipSpec(start_s=30, n_frames=2, regions=False))
+    ds = pydicom.dcmread(path)
+    frames = ds.pixel_array.copy()
+    frames[:] = 0
+    frames[:, 20:76, 8:152] = 120  # one 144x56 block: two panels without a gap or a valley, or one odd image
+    ds.PixelData = frames.tobytes()
+    ds.save_as(path)
+    study = open_study(tmp_path / "s", injection_time="10:00:00")
+    assert any("could not be separated" in w.message for w in study.warnings)
