@@ -24,6 +24,7 @@ VASCULAR_END_S = 390.0  # the 6:00 slot's window ends here; later samples are po
 KUPFFER_FROM_S = 570.0  # the 10:00 slot's window opens here
 ARRIVAL_FRACTION = 0.1  # arrival: the lesion reaches this share of its enhancement
 SMOOTH_HALF_WINDOW_S = 1.0
+PEAK_SHARE = 0.95
 DEGREE_WINDOWS: dict[str, tuple[float, float]] = {
     "1:00": (50.0, 90.0), "2:00": (90.0, 150.0), "5:00": (270.0, 330.0), "10:00": (570.0, 1200.0),
 }
@@ -103,7 +104,8 @@ def arrival_peak(curve: Curve, lesion_s: np.ndarray) -> tuple[float | None, floa
                                                                int | None, list[str]]:
     """(arrival_s, time_to_peak_s, wash_in_rate, index of the peak sample, notes) from the arterial clip.
 
-    Peak: the smoothed lesion maximum in the arterial clip. Arrival: where the lesion first reaches
+    Peak: the first sample of the arterial clip where the smoothed lesion reaches ``PEAK_SHARE`` of its
+    maximum. Arrival: where the lesion first reaches
     ``ARRIVAL_FRACTION`` of its enhancement (peak − the lowest level before it), interpolated; None when
     the clip starts after contrast arrived. Wash-in rate: mean slope from 10 % to 90 % of enhancement,
     in linear units (full white = 1) per second.
@@ -113,7 +115,9 @@ def arrival_peak(curve: Curve, lesion_s: np.ndarray) -> tuple[float | None, floa
     if len(idx) < 2:
         return None, None, None, None, ["the arterial clip has fewer than 2 timed frames: no arrival or peak"]
     t, v = curve.t[idx], lesion_s[idx]
-    k = int(np.argmax(v))
+    # the first sample within PEAK_SHARE of the maximum: a lesion that saturates the display plateaus,
+    # and the plateau's noise must not move its peak to the plateau's end
+    k = int(np.flatnonzero(v >= PEAK_SHARE * float(v.max()))[0]) if float(v.max()) > 0 else 0
     peak_i = int(idx[k])
     base = float(v[: k + 1].min())
     rise = float(v[k]) - base

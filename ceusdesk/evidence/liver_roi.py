@@ -1,13 +1,16 @@
 """The reference liver ROI: a square of parenchyma beside the lesion, at the same depth.
 
 Contrast signal falls with depth (attenuation that time-gain compensation only partly undoes), so the
-liver is sampled at the lesion's depth. Candidates sit left and right of the lesion ROI (a gap of
-:data:`GAP` × its side away), nudged up or down by a quarter of their side, fully inside the imaged sector.
+liver is sampled at the lesion's depth along the beam: on the arc through the lesion around the probe's
+apex (found where the sector's side edges meet; a linear probe's depth is the row). Candidates sit left
+and right of the lesion ROI (a gap of :data:`GAP` × its side away), nudged up or down by a quarter of their
+side, fully inside the imaged sector.
 A candidate is rejected when, on any slot frame, its mean is below :data:`LOW_MEAN` × the median of all
 candidates (a vessel, shadow or the edge of the liver: Sonazoid leaves vessels dark from the late phase
 on) or more than :data:`DARK_SHARE` of it is dark (a vessel crossing it). The nearest surviving candidate
-wins, the more homogeneous one on a tie. None when nothing survives: the caller then asks for
-``--liver-roi``.
+wins, the more homogeneous one on a tie. When nothing survives (a large lesion leaves no room beside
+its ROI), a smaller square may reach into the ROI's liver margin (avoiding its central :data:`INNER`
+share). None when still nothing survives: the caller then asks for ``--liver-roi``.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ LOW_MEAN = 0.7
 DARK_SHARE = 0.12
 MIN_SIDE, MAX_SIDE = 12, 48
 EDGE_PX = 3  # keep this far from the sector's edge and the panel border
+INNER = 0.7  # second try: only this central share of the lesion ROI (the lesion, ~1/1.6) is avoided
 
 
 @dataclass(frozen=True)
@@ -38,33 +42,72 @@ def liver_side(lesion_roi: Roi) -> int:
 
 
 def imaged_mask(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Pixels inside the imaged sector: ever non-black in the frames, shrunk by ``EDGE_PX``."""
+    """Pixels inside the imaged sector: ever non-black in the frames."""
     seen = np.zeros(frames[0].shape[:2], bool)
     for f in frames:
         seen |= f > 0
-    seen = cv2.morphologyEx(seen.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
-    return cv2.erode(seen.astype(np.uint8), np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)) > 0
+    return cv2.morphologyEx(seen.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
 
 
-def candidates(lesion_roi: Roi, shape: Sequence[int], imaged: np.ndarray) -> list[Candidate]:
-    """Every admissible position (inside the imaged sector, clear of the lesion ROI plus its gap)."""
+def apex_of(imaged: np.ndarray) -> tuple[float, float] | None:
+    """Where the sector's straight side edges meet (a convex or phased probe's apex), in panel pixels;
+    None for parallel edges (a linear probe: depth is then simply the row)."""
+    rows = np.flatnonzero(imaged.any(axis=1))
+    if len(rows) < 10:
+        return None
+    H, W = imaged.shape
+    ys, left, right = [], [], []
+    for y in rows[len(rows) // 5: len(rows) * 4 // 5]:
+        xs = np.flatnonzero(imaged[y])
+        if xs[0] > 0 and xs[-1] < W - 1:  # both edges inside the panel on this row
+            ys.append(y)
+            left.append(xs[0])
+            right.append(xs[-1])
+    if len(ys) < 10:
+        return None
+    al, bl = np.polyfit(ys, left, 1)
+    ar, br = np.polyfit(ys, right, 1)
+    if abs(al - ar) < 0.05:
+        return None
+    ay = (br - bl) / (al - ar)
+    if ay > rows[0]:
+        return None  # the edges meet inside the image: not a sector
+    return float(al * ay + bl), float(ay)
+
+
+def candidates(lesion_roi: Roi, shape: Sequence[int], imaged: np.ndarray, side: int | None = None
+               ) -> list[Candidate]:
+    """Every admissible position (inside the imaged sector, ``EDGE_PX`` from its edge, clear of the lesion
+    ROI plus its gap), at the lesion's depth along the beam: on the arc through the lesion's centre around
+    the probe's apex."""
     x, y, w, h = lesion_roi
-    s = liver_side(lesion_roi)
+    apex = apex_of(imaged)
+    imaged = cv2.erode(imaged.astype(np.uint8), np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)) > 0
+    s = side or liver_side(lesion_roi)
     H, W = int(shape[0]), int(shape[1])
     cx, cy = x + w / 2.0, y + h / 2.0
+    radius = float(np.hypot(cx - apex[0], cy - apex[1])) if apex is not None else 0.0
     gap = max(3, int(round(GAP * max(w, h))))
     step = max(2, s // 4)
     out: list[Candidate] = []
-    for dy in (0, -s // 4, s // 4):
-        top = int(round(cy - s / 2.0)) + dy
-        if top < 0 or top + s > H:
-            continue
-        lefts = list(range(x - gap - s, -1, -step)) + list(range(x + w + gap, W - s + 1, step))
-        for left in lefts:
+    lefts = list(range(x - gap - s, -1, -step)) + list(range(x + w + gap, W - s + 1, step))
+    for left in lefts:
+        mid = left + s / 2.0
+        depth_y = cy
+        if apex is not None:
+            if radius <= abs(mid - apex[0]):
+                continue
+            depth_y = apex[1] + float(np.sqrt(radius ** 2 - (mid - apex[0]) ** 2))
+        for dy in (0, -s // 4, s // 4):
+            top = int(round(depth_y - s / 2.0)) + dy
+            if top < 0 or top + s > H:
+                continue
             box = imaged[top:top + s, left:left + s]
             if box.shape != (s, s) or not box.all():
                 continue
-            out.append(Candidate((left, top, s, s), abs(left + s / 2.0 - cx) + abs(dy)))
+            if top < y + h + gap and top + s > y - gap and left < x + w + gap and left + s > x - gap:
+                continue  # the arc bends back towards the lesion ROI
+            out.append(Candidate((left, top, s, s), abs(mid - cx) + abs(dy)))
     return out
 
 
@@ -121,4 +164,9 @@ def place_liver_roi(lesion_roi: Roi, frames: Sequence[np.ndarray], display: Sequ
     """
     imaged = imaged_mask(display)
     found = choose(candidates(lesion_roi, frames[0].shape, imaged), frames, offsets)
+    if found is None:  # a large lesion leaves no room: a smaller square, into the ROI's liver margin
+        x, y, w, h = lesion_roi
+        inner = (int(round(x + w * (1 - INNER) / 2)), int(round(y + h * (1 - INNER) / 2)),
+                 int(round(w * INNER)), int(round(h * INNER)))
+        found = choose(candidates(inner, frames[0].shape, imaged, MIN_SIDE), frames, offsets)
     return None if found is None else found.roi

@@ -2,10 +2,9 @@
 
 On the slot frame where the lesion differs most from the liver (largest |log(core / liver)|; the next
 one when that gives no plausible region), the ROI is
-smoothed (speckle), thresholded half-way between the lesion's level and the liver's (in linear power,
-where a blurred edge crosses half-way at the true edge), and the connected region at the ROI's centre is
-kept, holes filled. Its size is the equivalent diameter (the circle of the same area), in mm through the
-pixel spacing. A region that touches most of the ROI's border, or is far smaller or larger than a lesion
+smoothed (speckle) and the lesion's outline found along rays from its centre, where a step from the
+lesion's level to the liver's fits best (see :func:`segment`). Its size is the equivalent diameter (the circle of the
+same area), in mm through the pixel spacing. A region that touches most of the ROI's border, or is far smaller or larger than a lesion
 the ROI could frame, is not trusted: size None, and the curve uses the default core (a disk of
 :data:`CORE_FRACTION` × the ROI side, centred).
 """
@@ -22,6 +21,10 @@ CORE_FRACTION = 0.28  # radius / ROI side: 0.9 × a lesion framed by an ROI of 1
 MIN_CONTRAST = 0.15   # |log ratio| (natural log, ~0.65 dB) below which the lesion does not stand out
 ERODE = 0.1           # the curve's region: the segmented lesion shrunk by this share of its radius
 SMOOTH_MIN_PX = 2.0   # speckle smoothing (Gaussian sigma): averages a few dozen speckle cells
+CENTRE_FRACTION = 0.15  # the lesion's level is read in a central disk of this radius / ROI side
+RAYS = 64
+RAY_CLIP = 0.4
+LOG_FLOOR = 0.1  # intensities below this share of the liver's count as this share
 
 
 @dataclass
@@ -33,10 +36,11 @@ class Segmentation:
     note: str | None = None
 
 
-def default_core(w: int, h: int) -> np.ndarray:
+def default_core(w: int, h: int, fraction: float = CORE_FRACTION) -> np.ndarray:
+    """A centred ellipse of radii ``fraction`` × the ROI's width and height."""
     yy, xx = np.mgrid[0:h, 0:w]
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-    return ((xx - cx) / (CORE_FRACTION * w)) ** 2 + ((yy - cy) / (CORE_FRACTION * h)) ** 2 <= 1.0
+    return ((xx - cx) / (fraction * w)) ** 2 + ((yy - cy) / (fraction * h)) ** 2 <= 1.0
 
 
 def crop(img: np.ndarray, roi: Roi) -> np.ndarray | None:
@@ -47,51 +51,82 @@ def crop(img: np.ndarray, roi: Roi) -> np.ndarray | None:
 
 
 def contrast(patch: np.ndarray, liver_mean: float) -> float:
-    """|log(core mean / liver mean)|: how much the lesion stands out on this frame."""
-    core = default_core(patch.shape[1], patch.shape[0])
-    m = float(patch[core].mean())
-    if liver_mean <= 1e-6 or m <= 1e-6:
-        return 0.0 if liver_mean <= 1e-6 else float(np.log(liver_mean / 1e-6))
-    return abs(float(np.log(m / liver_mean)))
+    """How much the whole lesion stands out on this frame: the smaller |log(level / liver)| of its centre
+    and of the ring around it, 0 when they lie on opposite sides of the liver (a rim, nodules, a lesion
+    filling in: no single outline to find there)."""
+    if liver_mean <= 1e-6:
+        return 0.0
+    h, w = patch.shape
+    centre = default_core(w, h, CENTRE_FRACTION)
+    ring = default_core(w, h) & ~centre
+    c = np.log(max(float(patch[centre].mean()), 1e-9) / liver_mean)
+    a = np.log(max(float(patch[ring].mean()), 1e-9) / liver_mean)
+    if c * a <= 0:
+        return 0.0
+    return float(min(abs(c), abs(a)))
 
 
 def segment(patch: np.ndarray, liver_mean: float) -> tuple[np.ndarray | None, str | None]:
-    """The lesion's mask in a linear ROI image, or (None, why)."""
+    """The lesion's mask in a linear ROI image, or (None, why).
+
+    Star-shaped: along :data:`RAYS` rays from the centre to the ROI's inscribed circle (liver there,
+    when the ROI frames the lesion with a margin), the boundary is where a step from the lesion's level to
+    the liver's fits the ray's profile best. Rays that run into a vessel or a neighbour are outliers,
+    clipped to within :data:`RAY_CLIP` of the median radius. Then once more from the region's centroid.
+    """
     h, w = patch.shape
     sigma = max(SMOOTH_MIN_PX, min(w, h) / 30.0)
     sm = cv2.GaussianBlur(patch.astype(np.float32), (0, 0), sigma)
-    core = default_core(w, h)
-    lesion_level = float(np.median(sm[core]))
-    level = 0.5 * (lesion_level + liver_mean)
-    inside = sm < level if lesion_level < liver_mean else sm > level
-    # the connected region at the centre (the lesion the ROI frames); closing bridges speckle gaps
-    k = max(3, int(round(min(w, h) / 16)) | 1)
-    inside = cv2.morphologyEx(inside.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
-    n, labels = cv2.connectedComponents(inside, connectivity=8)
-    if n <= 1:
-        return None, "no region stands out at the ROI's centre"
-    centre_labels = labels[core]
-    counts = np.bincount(centre_labels[centre_labels > 0], minlength=n)
-    if counts.sum() == 0:
-        return None, "no region stands out at the ROI's centre"
-    region = labels == int(np.argmax(counts))
-    region = _fill_holes(region)
-    border = np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]])
-    frac = region.sum() / float(w * h)
-    if border.mean() > 0.3:
-        return None, "the lesion's region reaches the ROI's border (ROI too small or lesion iso)"
-    if not 0.03 <= frac <= 0.7:
+    lesion_level = float(np.median(sm[default_core(w, h, CENTRE_FRACTION)]))
+    if abs(np.log(max(lesion_level, 1e-9) / liver_mean)) < MIN_CONTRAST:
+        return None, "the lesion does not stand out from the liver at the ROI's centre"
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    mask = None
+    for _ in range(2):
+        radii, hit_edge = _ray_radii(sm, cx, cy, lesion_level, liver_mean)
+        if hit_edge > 0.25:
+            return None, "the lesion's region reaches the ROI's border (ROI too small or lesion iso)"
+        med = float(np.median(radii))
+        if med < 2.0:
+            return None, "no region stands out at the ROI's centre"
+        radii = np.clip(radii, (1 - RAY_CLIP) * med, (1 + RAY_CLIP) * med)
+        theta = np.linspace(0, 2 * np.pi, RAYS, endpoint=False)
+        poly = np.stack([cx + radii * np.cos(theta), cy + radii * np.sin(theta)], axis=1)
+        mask = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(mask, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
+        ys, xs = np.nonzero(mask)
+        if not len(xs):
+            return None, "no region stands out at the ROI's centre"
+        cx, cy = float(xs.mean()), float(ys.mean())
+    frac = mask.sum() / float(w * h)
+    if not 0.02 <= frac <= 0.6:
         return None, "the segmented region is implausibly small or large for this ROI"
-    return region, None
+    return mask > 0, None
 
 
-def _fill_holes(region: np.ndarray) -> np.ndarray:
-    m = region.astype(np.uint8)
-    pad = np.pad(m, 1)
-    flood = pad.copy()
-    cv2.floodFill(flood, None, (0, 0), 1)
-    holes = (flood == 0)[1:-1, 1:-1]
-    return region | holes
+def _ray_radii(sm: np.ndarray, cx: float, cy: float, lesion: float, liver: float) -> tuple[np.ndarray, float]:
+    """Per ray, the radius that best splits its profile into the lesion's level inside and the liver's
+    outside (least squares in log intensity, robust to a stray dark or bright speck on either side), and
+    the share of rays whose best split lies at the inscribed circle (the lesion reaches the ROI's edge)."""
+    h, w = sm.shape
+    r_max = 0.5 * min(w, h) - 1.0
+    steps = np.arange(0.0, r_max, 0.5)
+    theta = np.linspace(0, 2 * np.pi, RAYS, endpoint=False)
+    xs = np.clip(cx + np.outer(np.cos(theta), steps), 0, w - 1)
+    ys = np.clip(cy + np.outer(np.sin(theta), steps), 0, h - 1)
+    vals = cv2.remap(sm, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR)
+    floor = LOG_FLOOR * liver  # display-black pixels would otherwise weigh without bound in log
+    logv = np.log(np.maximum(vals, floor))
+    in_cost = np.cumsum((logv - np.log(max(lesion, floor))) ** 2, axis=1)
+    out_cost = np.cumsum(((logv - np.log(liver)) ** 2)[:, ::-1], axis=1)[:, ::-1]
+    # split k: samples < k inside, >= k outside
+    n = len(steps)
+    cost = np.zeros((RAYS, n + 1))
+    cost[:, 1:] += in_cost
+    cost[:, :n] += out_cost
+    k = np.argmin(cost, axis=1)
+    radii = np.where(k > 0, steps[np.clip(k - 1, 0, n - 1)] + 0.25, 0.0)
+    return radii, float(np.mean(k >= n - 1))
 
 
 def lesion_region(patches: dict[str, np.ndarray], liver_means: dict[str, float]) -> Segmentation:

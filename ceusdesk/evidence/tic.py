@@ -5,8 +5,8 @@ that), and up to :data:`FRAMES_PER_CLIP` frames, evenly spaced and including the
 clip. Frames are decoded one at a time (``ceusdesk.ingest.read_frame``): memory stays at a frame or two.
 
 Within a clip the lesion is followed from the slot frame outwards, frame to frame, by the same bounded
-template matching the slot ROIs use (``ceusdesk.inputs.track_shift``); a weak match keeps the previous
-position. The liver ROI moves with the lesion ROI (breathing moves both).
+template matching the slot ROIs use (``ceusdesk.inputs.track_shift``), within :data:`CLIP_MAX_SHIFT` of
+the slot's ROI (breathing within one clip); a weak match keeps the previous position. The liver ROI moves with the lesion ROI (breathing moves both).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_ARTERIAL_FRAMES = 900
 FRAMES_PER_CLIP = 8
 TRACK_MIN_SCORE = 0.5  # frame-to-frame: lower than this keeps the previous position
+CLIP_MAX_SHIFT = 0.15  # within a clip the lesion stays within this share of its ROI side of the slot's ROI
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def measure(study: Any, groups: list[list[FrameRef]], rois: dict[str, Roi], live
                 gray = _blur(bright, side)
                 roi = prev_roi
                 if prev_gray is not None:
-                    found, score = track_shift(prev_gray, prev_roi, gray, anchor)
+                    found, score = track_shift(prev_gray, prev_roi, gray, anchor, CLIP_MAX_SHIFT)
                     if score >= TRACK_MIN_SCORE:
                         roi = found
                 prev_gray, prev_roi = gray, roi
