@@ -3,7 +3,8 @@
 Builds N studies (``tests/ingest/side_studies.py``: phantom studies post-processed as scanners show
 them) with brightness ratios from "contrast darker than the reference" to "much brighter", both
 orientations, with and without the pre-injection single-panel clip, grey or swapped tints, scanner
-persistence, tissue leak, probe motion, a late arterial clip, JPEG; and, when the phantom offers them,
+persistence, tissue leak, probe motion, a late arterial clip, a contrast-only single-panel clip
+before the dual clips (no injection tag), JPEG; and, when the phantom offers them,
 its virtual scanners. Seeds are disjoint from the tests'. Reports, per condition and overall: right
 (sure and correct), refused (unsure: analyze exits 6), wrong (sure and incorrect: must be 0) — and what
 the old brightness rule would have said.
@@ -52,6 +53,7 @@ def variants(n: int, seed: int) -> list[tuple[int, SideVariant, str | None]]:
             jpeg=bool(rng.random() < 0.5),
             motion_px=int(rng.choice([0, 0, 3, 8])),
             tissue_leak=float(rng.choice([0.0, 0.0, 0.15, 0.35])),
+            single_is_contrast=bool(rng.random() < 0.15),
             panel_size=((160, 128) if rng.random() < 0.5 else (256, 192)),
             frames_per_clip=int(rng.choice([2, 3, 4])),
         )
@@ -90,6 +92,7 @@ def evaluate(n: int, seed: int, workdir: Path) -> dict:
             "ratio": round(v.contrast_gain / v.reference_gain, 2), "tint": v.tint, "pre_clip": v.pre_clip,
             "late_arterial": v.late_arterial, "persistence": v.persistence, "jpeg": v.jpeg,
             "motion_px": v.motion_px, "tissue_leak": v.tissue_leak,
+            "single_is_contrast": v.single_is_contrast,
             "old_rule": "right" if old_rule(study) == v.side else "wrong",
             "frames_decoded": study.frames_decoded, "open_ms": round(ms),
             "reason": study.contrast_panel_reason,
@@ -110,6 +113,7 @@ def _by_condition(rows: list[dict]) -> dict[str, dict[str, int]]:
         "no pre_clip": lambda r: not r["pre_clip"], "late_arterial": lambda r: r["late_arterial"],
         "persistence": lambda r: r["persistence"], "motion 8 px": lambda r: r["motion_px"] == 8,
         "tissue leak": lambda r: r["tissue_leak"] > 0,
+        "single clip is contrast": lambda r: r["single_is_contrast"],
         "tint=swap": lambda r: r["tint"] == "swap",
         "tint=grey": lambda r: r["tint"] == "grey", "jpeg": lambda r: r["jpeg"],
         "phantom scanner": lambda r: r["scanner"] is not None,

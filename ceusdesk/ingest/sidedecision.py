@@ -129,7 +129,8 @@ def _wash_in(first: tuple[Clip, ClipLayout], sampler: FrameSampler) -> Cue:
 
 def _bmode_match(clips: Sequence[tuple[Clip, ClipLayout]], first: tuple[Clip, ClipLayout],
                  sampler: FrameSampler, injection: datetime | None) -> Cue:
-    """The last single-panel clip recorded before the first contrast clip (and before injection)."""
+    """The last single-panel clip recorded before the first contrast clip (and before injection), when
+    its speckle holds still from frame to frame as B-mode does."""
     dual_clip, dual_layout = first
     if dual_clip.start is None:
         return Cue("bmode_match", cues.NONE, 0.0, "the first contrast clip has no time")
@@ -139,10 +140,17 @@ def _bmode_match(clips: Sequence[tuple[Clip, ClipLayout]], first: tuple[Clip, Cl
     if not singles:
         return Cue("bmode_match", cues.NONE, 0.0, "no single-panel B-mode clip before contrast")
     single, single_layout = max(singles, key=lambda cl: cl[0].start)
-    s = sampler.gray(single, single.usable_frames - 1)
+    last = single.usable_frames - 1
+    s = sampler.gray(single, last)
     d = sampler.gray(dual_clip, 0)
     if s is None or d is None:
         return Cue("bmode_match", cues.NONE, 0.0, "frame could not be decoded")
+    if last >= 1:  # a contrast-only clip is no reference: its echoes change from frame to frame
+        prev = sampler.gray(single, last - 1)
+        stable = None if prev is None else cues.frame_stability(prev, s, single_layout.panels[0])
+        if stable is not None and stable < cues.DECORR_MIN_STABLE:
+            return Cue("bmode_match", cues.NONE, 0.0, f"the single-panel clip before contrast is not "
+                                                      f"B-mode (speckle correlation {stable:.2f})")
     return cues.bmode_match(s, single_layout.panels[0], d, dual_layout.panels)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pydicom
 
@@ -35,6 +36,9 @@ class SideVariant:
     tissue_leak: float = 0.0  # share of the B-mode image showing through the contrast panel (higher MI)
     motion_px: int = 0  # probe motion: both panels shift by up to this many pixels from frame to frame
     ambiguous: bool = False  # both panels show the same B-mode image: nothing can tell them apart
+    # the single-panel clip is a contrast-only clip taken just before the first dual clip (after
+    # injection), and no clip carries Contrast/Bolus Start Time: it must not pass for the B-mode clip
+    single_is_contrast: bool = False
     panel_size: tuple[int, int] = (128, 96)
     frames_per_clip: int | None = 3
 
@@ -56,7 +60,32 @@ def make_side_study(root: Path, seed: int, variant: SideVariant, case_id: str | 
             p.unlink()
     for k, (p, ds) in enumerate(duals):
         _rewrite(p, ds, variant, arterial=k == 0)
+    if variant.single_is_contrast:
+        _contrast_single(folder, duals[0][0], variant.side)
     return folder
+
+
+def _contrast_single(folder: Path, arterial_path: Path, side: str) -> None:
+    """Turn the single-panel clip into contrast-only frames shown just before the arterial clip."""
+    art = pydicom.dcmread(arterial_path)
+    art_frames = art.pixel_array.reshape(int(art.NumberOfFrames), art.Rows, art.Columns, 3)
+    cx0, cy0, cx1, cy1 = _boxes(art)[0 if side == "left" else 1]
+    art_start = datetime.strptime(str(art.AcquisitionDateTime), "%Y%m%d%H%M%S.%f")
+    for p in sorted(q for q in folder.rglob("*") if q.is_file()):
+        ds = pydicom.dcmread(p)
+        ds.pop("ContrastBolusStartTime", None)
+        if len(ds.SequenceOfUltrasoundRegions) == 1:
+            n = int(ds.NumberOfFrames)
+            x0, y0, x1, y1 = _boxes(ds)[0]
+            frames = np.zeros((n, ds.Rows, ds.Columns, 3), np.uint8)
+            for i in range(n):  # later arterial frames, one per frame: bubbles change between them
+                src = art_frames[max(len(art_frames) - n + i, 0), cy0:cy1, cx0:cx1]
+                frames[i, y0:y1, x0:x1] = cv2.resize(src, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+            start = art_start - timedelta(seconds=n * float(ds.FrameTime) / 1000.0 + 1.0)
+            ds.AcquisitionDateTime = start.strftime("%Y%m%d%H%M%S.%f")
+            ds.ContentTime = ds.AcquisitionTime = start.strftime("%H%M%S.%f")
+            ds.PixelData = frames.tobytes()
+        ds.save_as(p, enforce_file_format=True)
 
 
 def _boxes(ds) -> list[tuple[int, int, int, int]]:

@@ -110,3 +110,13 @@ def test_combination_rule(cues, side, sure):
     decision = combine([Cue(n, f, s, "") for n, f, s in cues])
     assert (decision.side, decision.sure) == (side, sure)
     assert bool(decision.reason) != sure
+
+
+def test_a_contrast_only_clip_before_the_dual_clips_is_not_taken_for_the_reference(tmp_path):
+    # no injection tag, the arterial clip starts after arrival, and the single-panel clip just before it
+    # shows contrast: matching it would point at the contrast panel as the "reference"
+    variant = SideVariant("left", single_is_contrast=True, late_arterial=True, **BRIGHT)
+    study = open_study(make_side_study(tmp_path, 21, variant))
+    match = next(c for c in study.contrast_panel_evidence if c["cue"] == "bmode_match")
+    assert match["favours"] == "none" and "not B-mode" in match["detail"]
+    assert study.contrast_panel == "left" and study.contrast_panel_sure
