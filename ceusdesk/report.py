@@ -316,6 +316,9 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         f"Model: {markup(str(model.get('name')))} version {markup(str(model.get('version')))}",
         f"Model uid: {markup(str(model.get('uid')))}",
         f"Model sha256: {markup(str(model.get('sha256')))}",
+        f"Manifest sha256: {markup(str(model.get('manifest_sha256')))}",
+        f"Operating threshold: {markup(str(threshold))}"
+        f" ({markup(str(model.get('threshold_source', 'threshold')))})",
         f"ceusdesk {markup(CEUSDESK_VERSION)}, preprocess version {markup(PREPROCESS_VERSION)}",
         f"Injection time: {markup(str(inj.get('time') or 'removed'))}"
         f" (source: {markup(str(inj.get('source')))}"
@@ -336,7 +339,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     story += [KeepTogether([Paragraph("Provenance", styles["Heading3"])]
                            + [Paragraph(line, small) for line in prov])]
 
-    warnings = doc.get("warnings") or []
+    warnings = list(doc.get("warnings") or [])
+    warnings += [{"path": "", "message": m} for m in result.get("warnings") or []]  # the engine's notes
     story.append(Paragraph(f"Warnings ({len(warnings)})", styles["Heading3"]))
     for wr in warnings or [{"path": "", "message": "none"}]:
         text = f"{markup(str(wr.get('path') or ''))}: {markup(str(wr.get('message')))}" if wr.get("path") \

@@ -108,7 +108,9 @@ class ResultPanel(QWidget):
         text = f"Call: <b>{str(result.get('call', '—')).upper()}</b>"
         if mal is not None:
             text += f" — malignant probability {float(mal):.2f}"
-            text += f" (threshold {float(thr):.2f})" if thr is not None else ""
+            which = str((result.get("model") or {}).get("threshold_source") or "")
+            which = f", {which.split('.')[-1]} set" if which.startswith("thresholds.") else ""
+            text += f" (threshold {float(thr):.2f}{which})" if thr is not None else ""
         self.call.setText(text)
         for key, bar in self.probs.items():
             p = float((result.get("probabilities") or {}).get(key, 0.0))

@@ -66,3 +66,12 @@ def test_patient_comes_from_the_studys_own_clips_with_birth_date_and_sex(tmp_pat
     stranger_clip = next(e.clip for e in study.clips if e.excluded)
     assert patient["name"] != stranger_clip.patient_name
     assert patient["birth_date"] and patient["sex"] in ("F", "M", "O")
+
+
+def test_provenance_names_the_threshold_used_and_the_engines_notes(tmp_path, report_input):
+    report_input.result["model"].update(threshold_source="thresholds.early", manifest_sha256="cd" * 32)
+    report_input.result["warnings"] = ["an engine note the reader must see"]
+    pdf, _ = write_report(tmp_path / "r.pdf", report_input)
+    text = " ".join(pdf_text(pdf).split())
+    assert "Operating threshold: 0.5 (thresholds.early)" in text and "cd" * 32 in text
+    assert "an engine note the reader must see" in text and "Warnings (2)" in text
