@@ -14,7 +14,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.fileset import FileSet
 
 from ..errors import Cancelled, NothingReadable
-from .dicom import NotAnImage, read_header
+from .dicom import CappedFile, NotAnImage, read_header
 from .limits import Undecodable
 from .media import STILL_SUFFIXES, VIDEO_SUFFIXES, MediaError, read_still, read_video
 from .records import Clip, ScanResult, Warn
@@ -100,16 +100,19 @@ def _is_dicomdir(path: Path) -> bool:
             fp.seek(128)
             if fp.read(4) != b"DICM":
                 return False
-        ds = dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+        with CappedFile(path) as fp:
+            ds = dcmread(fp, stop_before_pixels=True, specific_tags=["SOPClassUID"])
         return str(ds.file_meta.get("MediaStorageSOPClassUID", "")) == "1.2.840.10008.1.3.10"
-    except (OSError, InvalidDicomError, ValueError):
+    except Exception:  # only a probe: read_one then says what is wrong with the file
+        log.debug("%s: not a DICOMDIR", path.name, exc_info=True)
         return False
 
 
 def _dicomdir_files(dicomdir: Path) -> tuple[list[Path], list[Warn]]:
     """The files a DICOMDIR references (read-only: the FileSet is never written)."""
     try:
-        ds = dcmread(dicomdir)
+        with CappedFile(dicomdir) as fp:
+            ds = dcmread(fp)
         fs = FileSet(ds)
     except Exception as err:  # pydicom raises several types for a malformed DICOMDIR
         raise NothingReadable(f"{dicomdir}: not a readable DICOMDIR ({_one_line(err)})") from err
@@ -193,6 +196,8 @@ def _read_regular(path: Path) -> tuple[Clip | None, list[Warn]]:
             struct.error) as err:
         dicomish = _looks_like_dicom(path) or suffix == ".dcm"
         kind = "corrupt DICOM file" if dicomish else "not a readable DICOM file"
+        if isinstance(err, struct.error | EOFError):
+            kind += " (it ends early or a length in it is wrong)"
         return None, [Warn(str(path), f"{kind}: {_one_line(err)}")]
     log.debug("skipping a file that is neither DICOM, video nor image")
     return None, []
