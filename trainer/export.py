@@ -397,6 +397,10 @@ def describe_training(run: Run, device: str | None) -> dict:
     how = (f"{kind} ({preset.get('name', '?')} preset): {run.spec.size}², {data.get('n', '?')} cases, "
            f"{preset.get('folds', '?')}-fold CV, up to {preset.get('epochs', '?')} epochs; "
            f"model from {run.selected_from or 'the final checkpoint'}")
+    if cfg.get("selection"):
+        inner = cfg["selection"].get("inner_folds")
+        how += (f" (nested: epoch and per-set thresholds from a 1/{inner} inner validation; the fold with "
+                "the lowest inner-validation loss)")
     return {"how": how, "device": dev, "preset": preset, "arch": cfg.get("arch"), "data": data,
             "pretrained": cfg.get("pretrained"), "early_drop": cfg.get("early_drop"),
             "gapped_drop": cfg.get("gapped_drop"), "roi_jitter": cfg.get("roi_jitter"),
