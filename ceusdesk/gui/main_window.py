@@ -206,7 +206,8 @@ class MainWindow(QMainWindow):
     def _drop_result(self, message: str = OUT_OF_DATE) -> None:
         """Cancel a running analysis (its result will not be taken) and clear the result shown."""
         self.run_generation += 1
-        self.runner.cancel("analyze")
+        if self.runner.cancel("analyze"):
+            self.status_text.setText("analysis cancelled: its inputs changed")
         if self.bound is not None or self.result_panel.result is not None:
             self.bound = None
             self.result_panel.clear(message)
