@@ -45,6 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--slot-roi", action="append", default=[], metavar="SLOT=X,Y,W,H",
                    help="the ROI of one slot, set by hand in that slot's panel pixels (repeatable); "
                         "used as is, never moved by tracking")
+    p.add_argument("--liver-roi", metavar="X,Y,W,H",
+                   help="reference liver ROI for the enhancement evidence, in contrast-panel pixels "
+                        "(default: placed beside the lesion at its depth)")
     p.add_argument("--json", action="store_true", help="print only the JSON document on stdout")
     p.add_argument("--report", metavar="FILE.pdf", help="also write a PDF report and FILE.json beside it")
     p.add_argument("--deidentify", action="store_true",
@@ -107,18 +110,23 @@ def analyze_study(args: argparse.Namespace) -> tuple[Study, LoadedModel, Analysi
     return study, model, result, roi
 
 
-def analysis_document(study: Study, result: AnalysisResult, roi: Roi) -> dict[str, Any]:
-    """analyze's JSON: inspect's document plus the ROI given and ``result``."""
+def analysis_document(study: Study, result: AnalysisResult, roi: Roi, liver_roi: str | None = None
+                      ) -> dict[str, Any]:
+    """analyze's JSON: inspect's document plus the ROI given and ``result`` (with ``evidence``)."""
+    from ..evidence import compute_evidence
+
     doc = study.to_json()
     doc["roi"] = list(roi)
     doc["result"] = result.to_json()
     doc["result"]["contrast_panel"] = {"side": study.contrast_panel, "source": study.contrast_panel_source}
+    liver = parse_roi_arg(liver_roi, "--liver-roi") if liver_roi else None
+    doc["result"]["evidence"] = compute_evidence(study, result, roi, liver_roi=liver).to_json()
     return doc
 
 
 def run(args: argparse.Namespace) -> int:
     study, _model, result, roi = analyze_study(args)
-    doc = analysis_document(study, result, roi)
+    doc = analysis_document(study, result, roi, getattr(args, "liver_roi", None))
     failed = write_report_and_audit(args, study, doc["result"], roi)
     if failed:
         doc["outputs_not_written"] = failed
@@ -196,6 +204,10 @@ def format_summary(doc: dict[str, Any]) -> str:
         per_slot = "  ".join(f"{k} {','.join(map(str, v))}" + (f" ({sources[k]})" if k in sources else "")
                              for k, v in moved.items())
         lines.append(f"           per slot: {per_slot}")
+    if r.get("evidence"):
+        from ..evidence.readout import summary_lines
+
+        lines += summary_lines(r["evidence"])
     m = r["model"]
     lines.append(f"model      {m['name']} {m['version']} (uid {m['uid']}, sha256 {m['sha256'][:12]}…)")
     if m.get("manifest_sha256"):

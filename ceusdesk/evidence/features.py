@@ -104,8 +104,8 @@ def arrival_peak(curve: Curve, lesion_s: np.ndarray) -> tuple[float | None, floa
                                                                int | None, list[str]]:
     """(arrival_s, time_to_peak_s, wash_in_rate, index of the peak sample, notes) from the arterial clip.
 
-    Peak: the first sample of the arterial clip where the smoothed lesion reaches ``PEAK_SHARE`` of its
-    maximum. Arrival: where the lesion first reaches
+    Peak: the middle of the first run of samples where the smoothed lesion stays within ``PEAK_SHARE`` of
+    its maximum (the maximum itself, unless the display saturates). Arrival: where the lesion first reaches
     ``ARRIVAL_FRACTION`` of its enhancement (peak − the lowest level before it), interpolated; None when
     the clip starts after contrast arrived. Wash-in rate: mean slope from 10 % to 90 % of enhancement,
     in linear units (full white = 1) per second.
@@ -115,9 +115,14 @@ def arrival_peak(curve: Curve, lesion_s: np.ndarray) -> tuple[float | None, floa
     if len(idx) < 2:
         return None, None, None, None, ["the arterial clip has fewer than 2 timed frames: no arrival or peak"]
     t, v = curve.t[idx], lesion_s[idx]
-    # the first sample within PEAK_SHARE of the maximum: a lesion that saturates the display plateaus,
-    # and the plateau's noise must not move its peak to the plateau's end
-    k = int(np.flatnonzero(v >= PEAK_SHARE * float(v.max()))[0]) if float(v.max()) > 0 else 0
+    # the middle of the first run within PEAK_SHARE of the maximum: a lesion that saturates the display
+    # plateaus, and the plateau's noise must not move its peak to wherever the noise is highest
+    near = v >= PEAK_SHARE * float(v.max())
+    first = int(np.flatnonzero(near)[0])
+    last = first
+    while last + 1 < len(v) and near[last + 1]:
+        last += 1
+    k = int(np.argmin(np.abs(t[first:last + 1] - 0.5 * (t[first] + t[last])))) + first
     peak_i = int(idx[k])
     base = float(v[: k + 1].min())
     rise = float(v[k]) - base
@@ -137,6 +142,8 @@ def arrival_peak(curve: Curve, lesion_s: np.ndarray) -> tuple[float | None, floa
         return float(t[j - 1] + (t[j] - t[j - 1]) * (level - a) / max(b - a, 1e-12))
 
     arrival = crossing(ARRIVAL_FRACTION)
+    if int(np.argmin(v[: k + 1])) == 0 and v[0] > ARRIVAL_FRACTION * float(v[k]):
+        arrival = None  # already enhanced at the clip's first frame (0 is the display's black)
     if arrival is None:
         notes.append("the arterial clip starts after the contrast arrived: arrival time unknown")
     t90, t10 = crossing(0.9), crossing(ARRIVAL_FRACTION)

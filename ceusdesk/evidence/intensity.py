@@ -71,4 +71,4 @@ def brightness(rgb: np.ndarray) -> np.ndarray:
     """
     if rgb.ndim == 2:
         return rgb
-    return rgb.max(axis=2)
+    return np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])  # ~10x faster than max(axis=2)

@@ -99,3 +99,13 @@ def disagreement(ev: dict[str, Any], call: str | None) -> str | None:
         return None
     return (f"The measured features point towards {lean} ({', '.join(why)}), the model's call is {call}: "
             "review the images.")
+
+
+def summary_lines(ev: dict[str, Any]) -> list[str]:
+    """The few lines ``analyze`` prints: the readout (its header first) and the disagreement, if any."""
+    lines = ev.get("readout") or []
+    out = [f"evidence   {lines[0]}" if lines else "evidence   none"]
+    out += [f"           {line}" for line in lines[1:]]
+    if ev.get("disagreement"):
+        out.append(f"           NOTE: {ev['disagreement']}")
+    return out

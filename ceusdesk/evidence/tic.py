@@ -1,7 +1,7 @@
 """The time-intensity curve: lesion and liver means over the frames of the clips the model's slots came from.
 
-Every timed frame of the arterial clip is read (at most :data:`MAX_ARTERIAL_FRAMES`, evenly strided beyond
-that), and up to :data:`FRAMES_PER_CLIP` frames, evenly spaced and including the slot frame, of each later
+Every timed frame of the arterial clip is read (at most :data:`MAX_ARTERIAL_FRAMES`, evenly strided
+beyond that: decoding is most of the time this takes), and up to :data:`FRAMES_PER_CLIP` frames, evenly spaced and including the slot frame, of each later
 clip. Frames are decoded one at a time (``ceusdesk.ingest.read_frame``): memory stays at a frame or two.
 
 Within a clip the lesion is followed from the slot frame outwards, frame to frame, by the same bounded
@@ -25,7 +25,7 @@ from .intensity import brightness
 
 log = logging.getLogger(__name__)
 
-MAX_ARTERIAL_FRAMES = 900
+MAX_ARTERIAL_FRAMES = 300  # a 45 s sweep keeps >= 6.6 frames/s: arrival and peak to a fraction of a second
 FRAMES_PER_CLIP = 8
 TRACK_MIN_SCORE = 0.5  # frame-to-frame: lower than this keeps the previous position
 CLIP_MAX_SHIFT = 0.15  # within a clip the lesion stays within this share of its ROI side of the slot's ROI

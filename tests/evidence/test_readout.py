@@ -1,0 +1,54 @@
+"""The readout in literature terms, the disagreement line, and standard JSON."""
+from __future__ import annotations
+
+import json
+
+from ceusdesk.evidence import FIELDS, Evidence
+from ceusdesk.evidence.readout import HEADER, disagreement, readout
+
+HCC = {"aphe": True, "aphe_pattern": "diffuse", "peak_ratio": 3.1, "time_to_peak_s": 24.0,
+       "washout_onset_s": 95.0, "washout_degree": "mild", "washout_degree_at": {"2:00": "mild"},
+       "kupffer_ratio": 0.3, "kupffer_defect": True, "lesion_size_mm": 24.0}
+FNH = {"aphe": True, "aphe_pattern": "diffuse", "peak_ratio": 4.0, "time_to_peak_s": 20.0,
+       "washout_onset_s": None, "washout_degree": "none", "kupffer_ratio": 1.0, "kupffer_defect": False,
+       "lesion_size_mm": 30.0}
+
+
+def test_readout_is_marked_as_measurements_and_names_lr5():
+    lines = readout(HCC, {})
+    assert lines[0] == HEADER and "not a diagnosis" in lines[0]
+    text = "\n".join(lines)
+    assert "late, ≥ 60 s" in text and "1:35" in text and "defect" in text and "24 mm" in text
+    assert "LR-5" in text
+
+
+def test_lr_m_features_and_early_washout():
+    met = HCC | {"aphe_pattern": "rim", "washout_onset_s": 35.0, "washout_degree": "marked"}
+    text = "\n".join(readout(met, {}))
+    assert "LR-M" in text and "rim APHE" in text and "early washout" in text and "marked washout" in text
+
+
+def test_disagreement_only_when_features_and_call_point_apart():
+    assert disagreement(HCC, "malignant") is None
+    assert "benign" in disagreement(HCC, "benign") and "malignant" in disagreement(HCC, "benign")
+    assert disagreement(FNH, "benign") is None
+    assert disagreement(FNH, "malignant").startswith("The measured features point towards benign")
+    early = FNH | {"kupffer_defect": None, "kupffer_ratio": None}  # no Kupffer phase: no lean either way
+    assert disagreement(early, "malignant") is None
+    assert disagreement(HCC, None) is None
+
+
+def test_null_fields_say_why():
+    lines = readout({"aphe": True, "aphe_pattern": None, "peak_ratio": 2.0, "time_to_peak_s": 20.0,
+                     "washout_degree": "none", "kupffer_defect": None, "lesion_size_mm": None},
+                    {"kupffer": "early set: the model used no 10:00 image", "size": "no pixel spacing"})
+    text = "\n".join(lines)
+    assert "early set" in text and "no pixel spacing" in text and "pattern not told" in text
+
+
+def test_json_is_standard_and_carries_every_field():
+    doc = Evidence({"peak_ratio": float("nan"), "kupffer_ratio": float("inf"), "tic": [
+        {"t_s": 1.0, "lesion": float("nan"), "liver": 0.1}]}).to_json()
+    assert set(FIELDS) <= set(doc)
+    text = json.dumps(doc, allow_nan=False)  # raises on NaN/Infinity
+    assert json.loads(text)["peak_ratio"] is None and json.loads(text)["tic"][0]["lesion"] is None
