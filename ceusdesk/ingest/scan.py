@@ -86,6 +86,10 @@ def _walk(folder: Path, warnings: list[Warn]) -> list[Path]:
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
         dirnames.sort()
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                warnings.append(Warn(os.path.join(dirpath, name), "link to a folder: not followed (it could "
+                                                                  "loop); pass its target to read it"))
         for name in sorted(filenames):
             if not name.startswith("."):
                 out.append(Path(dirpath) / name)

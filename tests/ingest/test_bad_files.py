@@ -56,6 +56,16 @@ def test_fifo_device_link_and_link_loop_are_warned_not_opened(tmp_path, good):
     assert "symbolic link loop" in _warned(result, "loop.dcm")
 
 
+def test_a_link_to_a_folder_is_named_not_followed(tmp_path, good):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "good.dcm").write_bytes(good.read_bytes())
+    os.symlink(folder, folder / "again")  # followed, it would never end
+    result = scan(folder)
+    assert [c.path.name for c in result.clips] == ["good.dcm"]
+    assert "link to a folder: not followed" in _warned(result, "again")
+
+
 def test_a_link_loop_given_as_the_study_is_refused_in_words(tmp_path):
     from ceusdesk.errors import NothingReadable
 
