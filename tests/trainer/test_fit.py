@@ -207,3 +207,14 @@ def test_two_process_ddp_with_gloo(cohort, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["world_size"] == 2
     assert (out / "final" / "checkpoint.pt").is_file()
+
+
+def test_export_reads_the_runs_thresholds_and_held_out_fold(run):
+    from trainer import export
+
+    r = export.load_run(run)
+    thr = json.loads((run / "threshold.json").read_text())
+    assert r.thresholds == thr["thresholds"] and r.threshold == thr["thresholds"]["full"]
+    with np.load(run / "oof.npz") as z:
+        outer = sorted(str(i) for i in z["ids"][z["fold"] == 0])
+    assert sorted(r.heldout_ids) == outer and not set(r.train_ids) & set(outer)
