@@ -21,8 +21,10 @@ import argparse
 import dataclasses
 import json
 import logging
+import multiprocessing
 import sys
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +66,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% intervals")
     p.add_argument("--seed", type=int, default=0, help="seed for the bootstrap and the ROI jitter")
     p.add_argument("--max-cases", type=int, default=None, help="only the first N cases (a quick look)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes, each with its own verified model session (one ORT thread each)")
     p.add_argument("--no-seed-check", action="store_true",
                    help="run although seed disjointness cannot be checked (recorded in test.json)")
     return p
@@ -162,25 +166,66 @@ def run_case(model, cases_dir: Path, rec: dict, combos: dict, jitter: float, see
                       reader)
 
 
+_WORKER: dict = {}  # per worker process: its own verified model session
+
+
+def _init_worker(manifest_path: str) -> None:
+    from ceusdesk.inference import load_model
+
+    logging.getLogger("ceusdesk").setLevel(logging.WARNING)
+    _WORKER["model"] = load_model(manifest_path, threads=1)
+
+
+def _case_job(cases_dir: str, rec: dict, jitter: float, seed: int) -> tuple[CaseResult | None, str | None]:
+    """One case in a worker: (result, None) or (None, why the app would not classify it)."""
+    model = _WORKER["model"]
+    try:
+        return run_case(model, Path(cases_dir), rec, phase_combinations(model.protocol), jitter, seed), None
+    except (CeusdeskError, OSError, ValueError) as err:  # the app would refuse or ask: listed
+        return None, f"{type(err).__name__}: {err}"
+
+
+def classify_cases(model, cases_dir: Path, records: list[dict], jitter: float, seed: int,
+                   workers: int) -> tuple[list[CaseResult], list[dict]]:
+    """Every case through the app's code, in file order; the ones it would not classify, with why."""
+    from tqdm import tqdm
+
+    args = [(str(cases_dir), rec, jitter, seed) for rec in records]
+    bar = tqdm(total=len(records), desc="test cases", unit="case", leave=False, file=sys.stderr)
+    if workers <= 1:
+        _WORKER["model"] = model
+        outcomes = map(lambda a: _case_job(*a), args)
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(str(model.manifest_path),))
+        outcomes = pool.map(_case_job, *zip(*args, strict=True))
+    results, not_classified = [], []
+    try:
+        for rec, (res, why) in zip(records, outcomes, strict=True):
+            bar.update()
+            if res is None:
+                not_classified.append({"case_id": rec["case_id"], "reason": why})
+            else:
+                results.append(res)
+    finally:
+        bar.close()
+        if workers > 1:
+            pool.shutdown()
+        _WORKER.clear()
+    return results, not_classified
+
+
 # ---------------------------------------------------------------- the document
 
 
 def build_document(model, cases_dir: Path, records: list[dict], jitter: float, n_boot: int, seed: int,
-                  check: dict) -> dict:
+                   check: dict, workers: int = 1) -> dict:
     protocol, manifest = model.protocol, model.manifest
     combos = phase_combinations(protocol)
-    results: list[CaseResult] = []
-    not_classified: list[dict] = []
-    from tqdm import tqdm
-
-    for rec in tqdm(records, desc="test cases", unit="case", leave=False, file=sys.stderr):
-        try:
-            results.append(run_case(model, cases_dir, rec, combos, jitter, seed))
-        except (CeusdeskError, OSError, ValueError) as err:  # the app would refuse or ask: listed
-            not_classified.append({"case_id": rec["case_id"], "reason": f"{type(err).__name__}: {err}"})
+    results, not_classified = classify_cases(model, cases_dir, records, jitter, seed, workers)
     if len(results) < 2:
         raise NotIndependent(f"{cases_dir}: only {len(results)} case(s) could be classified "
-                          f"(first reason: {not_classified[0]['reason'] if not_classified else '?'})")
+                             f"(first reason: {not_classified[0]['reason'] if not_classified else '?'})")
     labels = np.array([r.label for r in results])
     phase_sets = [r.phase_set for r in results]
     thr = {s: manifest.threshold_for(s)[0] for s in ("early", "full")}
@@ -244,7 +289,8 @@ def main(args: argparse.Namespace) -> int:
         records = read_cases(cases_dir)[: args.max_cases]
         model = load_model(manifest_path)
         check = seed_check(model.manifest, cases_dir, args.no_seed_check)
-        doc = build_document(model, cases_dir, records, args.roi_jitter, args.bootstrap, args.seed, check)
+        doc = build_document(model, cases_dir, records, args.roi_jitter, args.bootstrap, args.seed, check,
+                             max(1, args.workers))
     except (NotIndependent, CasesError) as err:
         log.error("%s", err)
         return 2

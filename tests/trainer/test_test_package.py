@@ -49,7 +49,7 @@ def test_refuses_when_independence_cannot_be_checked_or_fails(tmp_path, cohort, 
 def test_writes_test_json_into_the_package(tmp_path, cohort, capsys):
     path = _package(tmp_path / "pkg", {"available": True, "seed": 20, "case_seeds": [1, 2, 3]})
     rc = _main(str(path.parent), "--cases", str(cohort), "--bootstrap", "20", "--json", "--write",
-               "--roi-jitter", "0.1")
+               "--roi-jitter", "0.1", "--workers", "2")
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)  # stdout: only the JSON
     assert doc["seed_check"]["checked"] and doc["seed_check"]["disjoint"]
