@@ -53,10 +53,12 @@ def truth_of(params, arterial_window: tuple[float, float]) -> dict:
 
     def signal(t: float) -> np.ndarray:
         front = kin.fill_front(float(t), k, les)
-        return maps.perfusion(les, front) * float(kin.lesion_blood(t, k, les)) + maps.kupffer * float(kin.kupffer(t, k))
+        blood = maps.perfusion(les, front) * float(kin.lesion_blood(t, k, les))
+        return blood + maps.kupffer * float(kin.kupffer(t, k))
 
     def ratios(times, weight) -> np.ndarray:
-        return np.array([float((signal(t) * weight).sum() / weight.sum()) / float(kin.liver(t, k)) for t in times])
+        return np.array([float((signal(t) * weight).sum() / weight.sum()) / float(kin.liver(t, k))
+                         for t in times])
 
     ta = np.arange(arterial_window[0], arterial_window[1] + 1e-9, 0.25)
     lesion_curve = np.array([float((signal(t) * core).sum() / core.sum()) for t in ta])
@@ -102,7 +104,8 @@ def one(job: tuple) -> dict:
         case_mod.sample_case = real
     study_dir = Path(out) / rec["study"]
     try:
-        study = open_study(study_dir, injection_time=rec["injection_time"], contrast_panel=rec["contrast_panel"])
+        study = open_study(study_dir, injection_time=rec["injection_time"],
+                           contrast_panel=rec["contrast_panel"])
         roi = tuple(rec["roi"])
         placement = place_rois(study, roi, slot_panels(study))
         used = [s for s in study.protocol.set_slots(study.phase_set) if study.slots.get(s) is not None]
@@ -123,7 +126,8 @@ def summarize(rows: list[dict]) -> dict:
         return round(100.0 * float(np.mean(x)), 1) if x else None
 
     m = [(r["truth"], r["measured"]) for r in rows]
-    pr = [abs(np.log(e["peak_ratio"] / t["peak_ratio"])) for t, e in m if e["peak_ratio"] and t["peak_ratio"] > 0]
+    pr = [abs(np.log(e["peak_ratio"] / t["peak_ratio"])) for t, e in m
+          if e["peak_ratio"] and t["peak_ratio"] > 0]
     wash = [(t["washout_onset_s"], e["washout_onset_s"]) for t, e in m if t["washout_onset_s"] is not None]
     wash_err = [abs(a - b) if b is not None else float("inf") for a, b in wash]
     false_wash = [e["washout_onset_s"] is not None for t, e in m if t["washout_onset_s"] is None]
@@ -137,17 +141,20 @@ def summarize(rows: list[dict]) -> dict:
     return {
         "cases": len(rows),
         "peak_ratio": {"median_abs_error_pct": round(100 * (np.exp(np.median(pr)) - 1), 1) if pr else None,
-                       "p90_abs_error_pct": round(100 * (np.exp(np.percentile(pr, 90)) - 1), 1) if pr else None,
-                       "n": len(pr)},
-        "washout_onset": {"lesions_washing_out": len(wash), "within_15s_pct": pct([x <= 15 for x in wash_err]),
+                       "p90_abs_error_pct": round(100 * (np.exp(np.percentile(pr, 90)) - 1), 1)
+                       if pr else None, "n": len(pr)},
+        "washout_onset": {"lesions_washing_out": len(wash),
+                          "within_15s_pct": pct([x <= 15 for x in wash_err]),
                           "median_abs_error_s": round(float(np.median(wash_err)), 1) if wash_err else None,
                           "missed": sum(b is None for _, b in wash),
                           "false_onset_pct_of_no_washout": pct(false_wash), "target_within_15s_pct": 90},
         "kupffer_ratio": {"median_abs_error": round(float(np.median(kr)), 3) if kr else None, "n": len(kr)},
         "defect_agreement_pct": pct(defect), "defect_target_pct": 95,
         "aphe_agreement_pct": pct(aphe), "aphe_pattern_agreement_pct": pct(pattern),
-        "size": {"lesions_ge_10mm": size_n, "measured": len(size), "within_15pct_pct": pct([s <= 0.15 for s in size]),
-                 "within_15pct_of_all_pct": round(100.0 * sum(s <= 0.15 for s in size) / size_n, 1) if size_n else None,
+        "size": {"lesions_ge_10mm": size_n, "measured": len(size),
+                 "within_15pct_pct": pct([s <= 0.15 for s in size]),
+                 "within_15pct_of_all_pct": round(100.0 * sum(s <= 0.15 for s in size) / size_n, 1)
+                 if size_n else None,
                  "median_abs_error_pct": round(100 * float(np.median(size)), 1) if size else None},
         "seconds_per_case_median": round(float(np.median([r["seconds"] for r in rows])), 2),
     }
@@ -159,9 +166,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--frames-per-clip", type=int, default=8)
     ap.add_argument("--acquisition", default="standard", choices=("standard", "clinical"))
-    ap.add_argument("--textbook", action="store_true", help="textbook cases (HCC, metastasis, hemangioma/FNH)")
+    ap.add_argument("--textbook", action="store_true", help="every case its subtype's textbook picture")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--rows", metavar="FILE", help="also write every case's truth and measurement (JSON lines)")
+    ap.add_argument("--rows", metavar="FILE", help="also write each case's truth and measurement (JSONL)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from ceusdesk.phantom import PhantomOptions

@@ -29,6 +29,8 @@ from .tic import FRAMES_PER_CLIP, MAX_ARTERIAL_FRAMES, Sample, mean_patch, measu
 
 log = logging.getLogger(__name__)
 
+PATTERN_AFTER_ARRIVAL_S = 10.0
+
 FIELDS = ("lesion_size_mm", "liver_roi", "tic", "arrival_s", "time_to_peak_s", "peak_ratio", "wash_in_rate",
           "aphe", "aphe_pattern", "washout_onset_s", "washout_degree", "washout_degree_at", "kupffer_ratio",
           "kupffer_defect", "assumptions", "readout", "disagreement")
@@ -207,13 +209,15 @@ def compute_evidence(
             reasons["size"] = "no pixel spacing (Physical Delta X/Y) in the file"
 
     # the curve
-    groups = plan(study, [s for s in used if s in liver_rois], ref, per_clip=per_clip, max_arterial=max_arterial)
+    groups = plan(study, [s for s in used if s in liver_rois], ref, per_clip=per_clip,
+                  max_arterial=max_arterial)
     data = measure(study, groups, rois, liver_rois, cores, lut, reader=reader)
     assumptions += [f"frame skipped: {m}" for m in data.skipped]
     samples = data.samples
     ev["tic"] = [{"t_s": _r(x.t_s, 2), "lesion": _r(x.lesion, 5), "liver": _r(x.liver, 5)} for x in samples]
     n_art = sum(x.arterial for x in samples)
-    assumptions.append(f"curve: {n_art} frames of the arterial clip, up to {per_clip} frames of each later clip "
+    assumptions.append(f"curve: {n_art} frames of the arterial clip, up to {per_clip} frames of each later "
+                       "clip "
                        f"({len(samples)} samples)")
     if len(samples) < 2:
         reasons.update(aphe="too few timed frames", washout="too few timed frames")
@@ -239,7 +243,8 @@ def compute_evidence(
                                "washout is assessed through 2:00 only")
         else:
             reasons["kupffer"] = "no 10:00 frame could be measured"
-    assumptions.append(f"thresholds: hyper ≥ {F.HYPER_RATIO}× liver, hypo (washout, defect) < {F.HYPO_RATIO}×, "
+    assumptions.append(f"thresholds: hyper ≥ {F.HYPER_RATIO}× liver, hypo (washout, defect) < "
+                       f"{F.HYPO_RATIO}×, "
                        f"marked ≤ {F.MARKED_RATIO}× within 2:00")
     ev["readout"] = readout(ev, reasons)
     ev["disagreement"] = disagreement(ev, call)
@@ -274,12 +279,17 @@ def _resize_mask(mask: np.ndarray, roi: Roi) -> np.ndarray:
 
 def _aphe(ev: dict[str, Any], study: Any, samples: list[Sample], seg: Any, liver_rois: dict[str, Roi],
           lut: np.ndarray, reader: Callable[[Any, int], np.ndarray], reasons: dict[str, str]) -> None:
-    """APHE and its pattern from the frames around the arterial peak (averaged against speckle)."""
+    """APHE and its pattern from the frames around the arterial peak (three averaged against speckle):
+    the lesion's peak, but no later than ``PATTERN_AFTER_ARRIVAL_S`` after its arrival (a hemangioma's
+    nodules merge into a ring, then a disk, as it fills in)."""
     art = [x for x in samples if x.arterial]
     if ev["peak_ratio"] is None or not art:
         reasons.setdefault("aphe", "no arterial peak")
         return
-    k = min(range(len(art)), key=lambda i: abs(art[i].t_s - (ev["time_to_peak_s"] or 0.0)))
+    when = ev["time_to_peak_s"] or 0.0
+    if ev["arrival_s"] is not None:  # the pattern shows early: later a filling lesion looks uniform
+        when = min(when, ev["arrival_s"] + PATTERN_AFTER_ARRIVAL_S)
+    k = min(range(len(art)), key=lambda i: abs(art[i].t_s - when))
     near = art[max(0, k - 1):k + 2]
     patch = mean_patch(study, near, lut, reader=reader)
     liver = float(np.mean([x.liver for x in near]))

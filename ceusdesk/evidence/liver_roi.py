@@ -132,6 +132,7 @@ def choose(cands: list[Candidate], frames: Sequence[np.ndarray],
     offsets = offsets or [(0, 0)] * len(frames)
     ok = np.ones(len(cands), bool)
     cvs = np.zeros(len(cands))
+    informative = 0
     for f, off in zip(frames, offsets, strict=True):
         sm = _smoothed(f)
         patches = [_patch(sm, c.roi, off) for c in cands]
@@ -139,6 +140,7 @@ def choose(cands: list[Candidate], frames: Sequence[np.ndarray],
         ref = float(np.median(means))
         if ref <= 1e-6:
             continue  # no contrast yet on this frame: it tells nothing about vessels
+        informative += 1
         ok &= means >= LOW_MEAN * ref
         for i, patch in enumerate(patches):
             if patch is None:
@@ -146,6 +148,8 @@ def choose(cands: list[Candidate], frames: Sequence[np.ndarray],
             m = max(means[i], 1e-9)
             ok[i] &= float((patch < 0.4 * m).mean()) <= DARK_SHARE
             cvs[i] += float(patch.std()) / m
+    if not informative:
+        return None  # no signal beside the lesion on any frame: nothing to call liver
     good = [Candidate(c.roi, c.distance, float(cvs[i])) for i, c in enumerate(cands) if ok[i]]
     if not good:
         return None

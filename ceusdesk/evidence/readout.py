@@ -51,7 +51,8 @@ def combination(ev: dict[str, Any]) -> str | None:
         return ("Non-rim APHE with late, mild washout: the CEUS LI-RADS LR-5 combination "
                 "(for a lesion ≥ 10 mm in a patient at risk).")
     if ev.get("aphe") and degree == "none" and ev.get("kupffer_defect") is False:
-        return "APHE without washout or Kupffer-phase defect: a pattern typical of benign hypervascular lesions."
+        return ("APHE without washout or Kupffer-phase defect: a pattern typical of benign hypervascular "
+                "lesions.")
     return None
 
 
@@ -65,17 +66,20 @@ def readout(ev: dict[str, Any], reasons: dict[str, str]) -> list[str]:
         lines.append(f"Arterial phase: hyperenhancement (APHE, {pat}); lesion {_x(ev.get('peak_ratio'))} the "
                      f"liver at its peak, {format_t(ev.get('time_to_peak_s'))} after injection.")
     else:
-        lines.append(f"Arterial phase: no hyperenhancement (lesion {_x(ev.get('peak_ratio'))} the liver at its "
-                     "peak).")
+        lines.append(f"Arterial phase: no hyperenhancement (lesion {_x(ev.get('peak_ratio'))} the liver "
+                     "at its peak).")
     degree, onset = ev.get("washout_degree"), ev.get("washout_onset_s")
     if degree is None:
         lines.append(f"Washout: not assessed ({reasons.get('washout', 'no samples after the peak')}).")
     elif onset is None:
-        lines.append(f"Washout: none (lesion not below the liver through {reasons.get('last_vascular', 'the last clip')}).")
+        through = reasons.get("last_vascular", "the last clip")
+        lines.append(f"Washout: none (lesion not below the liver through {through}).")
     else:
         when = "early, < 60 s" if onset < EARLY_WASHOUT_S else "late, ≥ 60 s"
-        at = ", ".join(f"{k} {v}" for k, v in (ev.get("washout_degree_at") or {}).items() if v and k != "10:00")
-        lines.append(f"Washout: from {format_t(onset)} ({when}), {degree}" + (f" (degree at {at})." if at else "."))
+        at = ", ".join(f"{k} {v}" for k, v in (ev.get("washout_degree_at") or {}).items()
+                       if v and k != "10:00")
+        lines.append(f"Washout: from {format_t(onset)} ({when}), {degree}"
+                     + (f" (degree at {at})." if at else "."))
     if ev.get("kupffer_defect") is None:
         lines.append(f"Kupffer phase: not assessed ({reasons.get('kupffer', 'no 10:00 image')}).")
     else:

@@ -3,10 +3,10 @@
 On the slot frame where the lesion differs most from the liver (largest |log(core / liver)|; the next
 one when that gives no plausible region), the ROI is
 smoothed (speckle) and the lesion's outline found along rays from its centre, where a step from the
-lesion's level to the liver's fits best (see :func:`segment`). Its size is the equivalent diameter (the circle of the
-same area), in mm through the pixel spacing. A region that touches most of the ROI's border, or is far smaller or larger than a lesion
-the ROI could frame, is not trusted: size None, and the curve uses the default core (a disk of
-:data:`CORE_FRACTION` × the ROI side, centred).
+lesion's level to the liver's fits best (see :func:`segment`). Its size is the equivalent diameter (the
+circle of the same area), in mm through the pixel spacing. A region that reaches the ROI's border, or is
+far smaller or larger than a lesion the ROI could frame, is not trusted: size None, and the curve uses
+the default core (a disk of :data:`CORE_FRACTION` × the ROI side, centred).
 """
 from __future__ import annotations
 

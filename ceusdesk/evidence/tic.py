@@ -1,12 +1,14 @@
 """The time-intensity curve: lesion and liver means over the frames of the clips the model's slots came from.
 
 Every timed frame of the arterial clip is read (at most :data:`MAX_ARTERIAL_FRAMES`, evenly strided
-beyond that: decoding is most of the time this takes), and up to :data:`FRAMES_PER_CLIP` frames, evenly spaced and including the slot frame, of each later
-clip. Frames are decoded one at a time (``ceusdesk.ingest.read_frame``): memory stays at a frame or two.
+beyond that: decoding is most of the time this takes), and up to :data:`FRAMES_PER_CLIP` frames, evenly
+spaced and including the slot frame, of each later clip. Frames are decoded one at a time
+(``ceusdesk.ingest.read_frame``): memory stays at a frame or two.
 
 Within a clip the lesion is followed from the slot frame outwards, frame to frame, by the same bounded
 template matching the slot ROIs use (``ceusdesk.inputs.track_shift``), within :data:`CLIP_MAX_SHIFT` of
-the slot's ROI (breathing within one clip); a weak match keeps the previous position. The liver ROI moves with the lesion ROI (breathing moves both).
+the slot's ROI (breathing within one clip); a weak match keeps the previous position. The liver ROI
+moves with the lesion ROI (breathing moves both).
 """
 from __future__ import annotations
 
