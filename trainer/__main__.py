@@ -16,6 +16,7 @@ COMMANDS = {
     "export": "ONNX + int8 model package for the app",
     "phantom-audit": "how much the phantom's non-image cues and kinetics give away (no images)",
     "test-package": "run a model package on an independent labelled cohort through the app's code",
+    "published": "the README/docs tables, rendered from a package's test.json and metrics.json",
 }
 
 

@@ -1,0 +1,165 @@
+"""``python -m trainer published PACKAGE [--update FILE ...]``: the tables README and docs quote.
+
+Every number the README or docs/results.md shows about a model package comes from the package's own
+``test.json`` (independent test) and ``metrics.json`` (cross-validation), both listed with their sha256
+in the manifest. This module renders those files as Markdown between markers::
+
+    <!-- published:begin exports/NAME -->
+    ... generated tables ...
+    <!-- published:end -->
+
+and ``tests/test_published_numbers.py`` fails when a quoted block differs from what the files say.
+Torch-free: it reads JSON only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BEGIN = "<!-- published:begin {package} -->"
+END = "<!-- published:end -->"
+_BLOCK = re.compile(r"<!-- published:begin (?P<package>\S+) -->\n(?P<body>.*?)<!-- published:end -->", re.S)
+
+# rows shown, in this order, when the document has them; everything else stays in the JSON files
+TEST_ROWS = ("as_analyzed", "full", "gapped_full", "early")
+CV_ROWS = ("full", "gapped_full", "early", "no_b", "kupffer_only", "referential")
+ROW_LABELS = {
+    "as_analyzed": "as analyzed by the app (each study's own phase set)",
+    "full": "full (B → 10 min)",
+    "gapped_full": "gapped full (B → 2 min + 10 min)",
+    "early": "early (≤ 2 min)",
+    "no_b": "no B-mode (0:30 → 10 min)",
+    "kupffer_only": "Kupffer phase only",
+    "referential": "referential single ResNet50 (full)",
+}
+STUDY = {"full": "93.2 / 65.3", "early": "90.2 / 61.2"}  # Kamiyama et al. 2024, sensitivity / specificity
+
+
+def _pct(row: Mapping[str, Any], key: str) -> str:
+    v = row.get(key)
+    if v is None:
+        return "–"
+    ci = row.get(f"{key}_ci")
+    text = f"{100 * v:.1f}"
+    if ci and None not in ci:
+        text += f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})"
+    return text
+
+
+def _auc(row: Mapping[str, Any]) -> str:
+    v = row.get("auc")
+    if v is None:
+        return "–"
+    ci = row.get("auc_ci")
+    return f"{v:.3f}" + (f" ({ci[0]:.3f}–{ci[1]:.3f})" if ci and None not in ci else "")
+
+
+def _table(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str]:
+    by_name = {r["name"]: r for r in rows}
+    out = ["| set | n | sensitivity % | specificity % | 3-class accuracy % | AUC | study sens./spec. % |",
+           "|---|---|---|---|---|---|---|"]
+    for name in names:
+        r = by_name.get(name)
+        if r is None:
+            continue
+        out.append(f"| {ROW_LABELS.get(name, name)} | {r.get('n', '–')} | {_pct(r, 'sensitivity')} | "
+                   f"{_pct(r, 'specificity')} | {_pct(r, 'accuracy_3class')} | {_auc(r)} | "
+                   f"{STUDY.get(name, '')} |")
+    return out
+
+
+def _load(package: Path, key: str, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    entry = manifest.get("files", {}).get(key)
+    if not entry:
+        return None
+    return json.loads((package / entry["path"]).read_text(encoding="utf-8"))
+
+
+def render(package: str | Path) -> str:
+    """The Markdown block body for ``package`` (a folder with manifest.json)."""
+    package = Path(package)
+    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    test, cv = _load(package, "test", manifest), _load(package, "metrics", manifest)
+    thr = manifest.get("thresholds") or {}
+    lines = [f"Model `{manifest['name']}` {manifest.get('version', '')} (uid `{manifest.get('uid', '')}`); "
+             f"operating thresholds on P(malignant): early {thr.get('early', float('nan')):.3f}, "
+             f"full {thr.get('full', float('nan')):.3f}. **Synthetic phantom data: these numbers prove "
+             f"the pipeline, not the medicine.** 95 % bootstrap intervals in brackets.", ""]
+    if test is not None:
+        lines += [f"Independent test (`test.json`, {test.get('n_cases', '?')} phantom cases from seeds "
+                  f"disjoint from training, int8 through the app's own code, thresholds fixed before "
+                  f"testing):", ""]
+        lines += _table(test["rows"], TEST_ROWS) + [""]
+    if cv is not None:
+        lines += [f"Cross-validation (`metrics.json`, {cv.get('folds', '?')} outer folds × "
+                  f"{cv.get('n_cases', '?')} cases, each fold called at thresholds chosen on its inner "
+                  f"validation only):", ""]
+        lines += _table(cv["rows"], CV_ROWS) + [""]
+        reader = _reader_line(cv)
+        if reader:
+            lines += [reader, ""]
+    return "\n".join(lines)
+
+
+def _reader_line(cv: Mapping[str, Any]) -> str | None:
+    """One sentence on the washout reader vs the model at matched sensitivity, when evaluate gave it."""
+    ws = cv.get("washout_score") or {}
+    parts = []
+    for name in ("full", "early"):
+        cmp = ws.get(name)
+        if not isinstance(cmp, Mapping) or not cmp.get("available") or cmp.get("specificity") is None:
+            continue
+        parts.append(f"{name} set: reader specificity {_pct(cmp, 'specificity')} % vs model "
+                     f"{100 * cmp['model_specificity']:.1f} % at the model's sensitivity "
+                     f"{100 * cmp['model_sensitivity']:.1f} %")
+    if not parts:
+        return None
+    return "Washout reader from the rendered ROI intensities (" + "; ".join(parts) + ")."
+
+
+def blocks(text: str) -> list[tuple[str, str]]:
+    """(package, body) of every published block in ``text``."""
+    return [(m["package"], m["body"]) for m in _BLOCK.finditer(text)]
+
+
+def update(text: str, root: Path) -> str:
+    """``text`` with every published block regenerated from its package (paths relative to ``root``)."""
+    def sub(m: re.Match[str]) -> str:
+        body = render(root / m["package"])
+        return f"{BEGIN.format(package=m['package'])}\n{body}\n{END}"
+    return _BLOCK.sub(sub, text)
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Render a package's test.json / metrics.json as the tables "
+                                            "README and docs quote", add_help=add_help)
+    p.add_argument("package", help="model package folder (with manifest.json)")
+    p.add_argument("--update", nargs="*", default=[], metavar="FILE",
+                   help="rewrite the published blocks of these Markdown files in place")
+    p.add_argument("--root", default=".", help="folder the blocks' package paths are relative to")
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    if not args.update:
+        print(render(args.package))
+        return 0
+    from ceusdesk.atomicio import write_atomic
+
+    for name in args.update:
+        path = Path(name)
+        text = path.read_text(encoding="utf-8")
+        if not blocks(text):
+            log.error("%s: no '%s' marker; add one where the tables belong", path,
+                      BEGIN.format(package="exports/NAME"))
+            return 2
+        write_atomic(path, update(text, Path(args.root)))
+        log.info("updated %s", path)
+    return 0
