@@ -133,8 +133,9 @@ class Study:
         if offset is not None and abs(offset) > FAR_FROM_TARGET_S:
             flags.append("far_from_target")
         # B comes from the B-mode panel or a clip before injection: sharing a clip with 0:30 is normal
-        if name != "B" and any(n != name and n != "B" and o is not None and o.clip is sf.clip
-                               for n, o in self.slots.items()):
+        contrast = {s.name for s in self.protocol.contrast_slots}
+        if name in contrast and any(n != name and n in contrast and o is not None and o.clip is sf.clip
+                                    for n, o in self.slots.items()):
             flags.append("clip_reused")
         return flags
 
