@@ -101,6 +101,10 @@ def format_table(doc: dict[str, Any]) -> str:
         lines.append("injection  unknown: pass --injection-time HH:MM:SS")
     if doc.get("contrast_panel"):
         lines.append(f"contrast   {doc['contrast_panel']} panel ({_side_note(doc)})")
+        evidence = doc.get("contrast_panel_evidence") or []
+        cues = [f"{c['cue']} {c['favours']} {c['strength']:.1f}" for c in evidence]
+        if cues:
+            lines.append(f"  cues     {', '.join(cues)}")
     phase = doc["phase_set"]
     missing = doc.get("missing") or []
     lines.append(f"phase set  {phase}" + (f" ({', '.join(missing)} not acquired)" if missing else ""))
