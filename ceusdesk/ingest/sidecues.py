@@ -65,8 +65,8 @@ class Cue:
 
 def _verdict(name: str, left: float, right: float, strength: float, detail: str,
              higher_is_contrast: bool = True) -> Cue:
-    strength = float(np.clip(strength, 0.0, 1.0))
-    if strength <= 0.0 or left == right:
+    strength = float(np.clip(np.nan_to_num(strength, nan=0.0), 0.0, 1.0))  # JSON stays standard
+    if strength <= 0.0 or left == right or not np.isfinite(left - right):
         return Cue(name, NONE, 0.0, detail)
     contrast_left = (left > right) == higher_is_contrast
     return Cue(name, "left" if contrast_left else "right", strength, detail)

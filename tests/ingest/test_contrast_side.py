@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from ceusdesk import models
 from ceusdesk.cli import main
+from ceusdesk.ingest import sidecues as cues
 from ceusdesk.ingest.sidecues import Cue
 from ceusdesk.ingest.sidedecision import combine
 from ceusdesk.study import open_study
@@ -120,3 +122,22 @@ def test_a_contrast_only_clip_before_the_dual_clips_is_not_taken_for_the_referen
     match = next(c for c in study.contrast_panel_evidence if c["cue"] == "bmode_match")
     assert match["favours"] == "none" and "not B-mode" in match["detail"]
     assert study.contrast_panel == "left" and study.contrast_panel_sure
+
+
+def test_cue_physics_on_synthetic_panels():
+    rng = np.random.default_rng(0)
+    tissue = rng.normal(100, 20, (80, 80))
+    a = np.zeros((80, 170), np.uint8)
+    b = np.zeros_like(a)
+    a[:, :80] = np.clip(tissue, 0, 255)
+    b[:, :80] = np.clip(np.roll(tissue, (2, -1), axis=(0, 1)), 0, 255)  # tissue moved a little
+    a[:, 90:] = np.clip(rng.normal(120, 30, (80, 80)), 0, 255)  # fresh bubble echoes in each frame
+    b[:, 90:] = np.clip(rng.normal(120, 30, (80, 80)), 0, 255)
+    left, right = (cues.frame_stability(a, b, box) for box in ((0, 0, 80, 80), (90, 0, 170, 80)))
+    assert left > 0.8 and right < 0.3
+    assert cues.decorrelation([(left, right)]).favours == "right"
+    rise = cues.wash_in(([100, 101, 99, 100], [2, 3, 60, 90]))
+    assert rise.favours == "right" and rise.strength == 1.0
+    assert cues.wash_in(([100, 101], [2, 90])).favours == "none"  # too few frames to see a wash-in
+    broken = cues.brightness_change([(float("nan"), 1.0), (float("nan"), 2.0)])
+    assert broken.favours == "none" and broken.strength == 0.0  # never NaN in the JSON
