@@ -141,3 +141,13 @@ def test_cue_physics_on_synthetic_panels():
     assert cues.wash_in(([100, 101], [2, 90])).favours == "none"  # too few frames to see a wash-in
     broken = cues.brightness_change([(float("nan"), 1.0), (float("nan"), 2.0)])
     assert broken.favours == "none" and broken.strength == 0.0  # never NaN in the JSON
+
+
+@pytest.mark.slow
+def test_never_sure_and_wrong_on_varied_studies(tmp_path):
+    """The benchmark's mix (brightness ratios, tints, persistence, motion, missing cues), 16 studies."""
+    from benchmarks.contrast_side import evaluate
+
+    doc = evaluate(16, seed=77, workdir=tmp_path)
+    assert doc["totals"].get("wrong", 0) == 0, [r for r in doc["rows"] if r["outcome"] == "wrong"]
+    assert doc["totals"].get("right", 0) >= 12
