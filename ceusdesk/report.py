@@ -35,6 +35,10 @@ BADGE_DETAIL = {
     "early": "≤2 min only - no Kupffer phase",
     "incomplete": "phases missing: no classification",
 }
+CLASS_LABELS = {"benign": "benign", "hcc": "HCC", "non_hcc_malignant": "non-HCC malignant"}
+"""How every screen and page names the classes."""
+UNCERTAIN_BAND = 0.05
+"""A malignant probability this close to the operating threshold is shown as an uncertain call."""
 PATIENT_FIELDS = ("name", "id", "birth_date", "sex", "study_date")
 _DATE = re.compile(r"\b\d{4}-?\d{2}-?\d{2}(?:[T ]\d{2}:?\d{2}(?::?\d{2}(?:\.\d+)?)?)?\b")
 _CLOCK = re.compile(r"\b\d{1,2}:\d{2}:\d{2}\b")
@@ -104,6 +108,40 @@ def flag_text(info: Mapping[str, Any] | None) -> str:
         else:
             parts.append(str(f).replace("_", " "))
     return ", ".join(parts)
+
+
+def slot_caption(clip: str | None, frame_index: int | None, frames: int | None, t_s: float | None,
+                 offset_s: float | None, *, ascii_only: bool = False) -> str:
+    """Which frame fills a slot: "US0002 · f7/7 · 0:51 (−9 s)" — clip name, frame (1-based) of the
+    clip's frames, time after injection, and the offset from the slot's target (none for B)."""
+    if clip is None:
+        return "not acquired"
+    parts = [Path(str(clip)).stem or str(clip)]
+    if frame_index is not None:
+        parts.append(f"f{int(frame_index) + 1}/{frames}" if frames else f"f{int(frame_index) + 1}")
+    time = format_t(t_s, ascii_only=ascii_only)
+    if offset_s is not None:
+        off = f"{round(float(offset_s)):+d}"  # -0.3 s reads "+0", never "-0"
+        time += f" ({off if ascii_only else off.replace('-', chr(0x2212))} s)"
+    parts.append(time)
+    return " · ".join(parts)
+
+
+def explain_call(result: Mapping[str, Any]) -> str:
+    """How the call follows from the numbers: "malignant = HCC 0.61 + non-HCC malignant 0.20 = 0.81 ≥
+    0.50, the operating threshold for the full set", with "uncertain" near the threshold."""
+    p = result.get("probabilities") or {}
+    mal, thr = result.get("malignant_probability"), result.get("threshold")
+    if mal is None or thr is None:
+        return ""
+    which = (result.get("model") or {}).get("threshold_phase_set") or result.get("phase_set")
+    mal, thr = float(mal), float(thr)
+    text = (f"malignant = HCC {float(p.get('hcc', 0.0)):.2f} + non-HCC malignant "
+            f"{float(p.get('non_hcc_malignant', 0.0)):.2f} = {mal:.2f} "
+            f"{'>=' if mal >= thr else '<'} {thr:.2f}, the operating threshold for the {which} set")
+    if abs(mal - thr) < UNCERTAIN_BAND:
+        text += f"; within ±{UNCERTAIN_BAND:.2f} of it: an uncertain call"
+    return text
 
 
 def _alias_paths(doc: dict[str, Any]) -> dict[str, str]:
@@ -201,6 +239,61 @@ def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360) -> Im
 
 
 
+def page_header(doc: Mapping[str, Any]) -> str:
+    """The line atop every page: the patient (or "de-identified") and the exam date."""
+    p = doc.get("patient") or {}
+    if not p:
+        return "De-identified report"
+    who = " ".join(str(p[k]) for k in ("name", "id") if p.get(k)) or "patient unnamed"
+    return f"Patient: {who}  ·  exam date {p.get('study_date') or 'unknown'}"
+
+
+def patient_lines(doc: Mapping[str, Any]) -> list[str]:
+    """Page 1's patient block (plain text; the PDF escapes it)."""
+    p = doc.get("patient") or {}
+    if not p:
+        return ["De-identified report: no patient name, id, birth date, dates or file paths."]
+    names = {"name": "Name", "id": "Patient ID", "birth_date": "Birth date", "sex": "Sex",
+             "study_date": "Exam date"}
+    return [f"{names[k]}: {p.get(k) or '-'}" for k in PATIENT_FIELDS]
+
+
+def pdf_caption(info: Mapping[str, Any] | None, clips: Sequence[Mapping[str, Any]]) -> str:
+    """Which frame fills a slot, as the PDF prints it under the thumbnail (``slot_caption``, ASCII)."""
+    if not info:
+        return "not acquired"
+    frames = next((c.get("frames") for c in clips if c.get("path") == info.get("path")), None)
+    return slot_caption(info.get("path"), info.get("frame_index"), frames, info.get("t_s"),
+                        info.get("offset_s"), ascii_only=True)
+
+
+def _numbered_canvas() -> type:
+    """A reportlab canvas that writes "page x / y" once the number of pages is known."""
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab API)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self.setFont("Helvetica", 8)
+                self.drawRightString(self._pagesize[0] - 15 * mm, 7 * mm,
+                                     f"page {self._pageNumber} / {total}")
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
 def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -224,6 +317,11 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     story: list[Any] = [
         Paragraph("ceusdesk - CEUS focal liver lesion report", styles["Title"]),
         Paragraph(markup(RESEARCH_USE), ruo),
+        Spacer(1, 2 * mm),
+        Table([[Paragraph(markup(line), small) for line in patient_lines(doc)[i:i + 3]]
+               for i in range(0, len(patient_lines(doc)), 3)], colWidths=[60 * mm] * 3,
+              style=[("BOX", (0, 0), (-1, -1), 0.5, colors.grey),
+                     ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#f2f2f2"))]),
         Spacer(1, 3 * mm),
     ]
 
@@ -244,7 +342,11 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     if result.get("malignant_probability") is not None:
         call_line += f" (malignant probability {float(result['malignant_probability']):.3f}"
         call_line += f", threshold {float(threshold):.2f})" if threshold is not None else ")"
-    rows = [["class", "probability"]] + [[k.replace("_", " "), f"{float(v):.3f}"] for k, v in probs.items()]
+    explained = explain_call(result)
+    if explained:
+        call_line += f"<br/><font size='8'>{markup(explained)}</font>"
+    rows = [["class", "probability"]]
+    rows += [[CLASS_LABELS.get(k, k), f"{float(v):.3f}"] for k, v in probs.items()]
     prob_table = Table(rows, colWidths=[45 * mm, 25 * mm])
     prob_table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
@@ -273,6 +375,9 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     slots = doc.get("slots") or {}
     names = list(slots) or list(SLOT_NAMES)
     cells = []
+    w = 52 * mm
+    shapes = [p.shape for p in inp.panels.values() if p is not None]
+    placeholder_h = w * (shapes[0][0] / shapes[0][1] if shapes else 0.75)  # as tall as a thumbnail
     for name in names:
         info = slots.get(name)
         panel = inp.panels.get(name)
@@ -281,13 +386,15 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
             buf = io.BytesIO()
             thumb.save(buf, format="JPEG", quality=88)  # PNG of speckle is ~10x larger
             buf.seek(0)
-            w = 52 * mm
             flow: Any = RLImage(buf, width=w, height=w * thumb.height / thumb.width)
-        else:
-            flow = Paragraph("<i>not acquired</i>", small)
-        t_text = format_t(info.get("t_s") if info else None, decimals=1, ascii_only=True)
-        caption = f"<b>{markup(name)}</b>  t = {t_text}"
-        if info and info.get("source"):
+        else:  # a grey box the size of a thumbnail: the gap is seen, not just read
+            flow = Table([[Paragraph("<i>not acquired</i>", small)]], colWidths=[w],
+                         rowHeights=[placeholder_h],
+                         style=[("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#d0d0d0")),
+                                ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                                ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
+        caption = f"<b>{markup(name)}</b>  {markup(pdf_caption(info, doc.get('clips') or []))}"
+        if info and info.get("source") and info["source"] != "auto":
             caption += f"  ({markup(str(info['source']))})"
         flagged = flag_text(info)
         if flagged:
@@ -301,13 +408,15 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         if flag_text(slots.get(name)):
             grid_style.append(("BOX", (i % 3, i // 3), (i % 3, i // 3), 1.2, colors.HexColor("#ffb300")))
     grid.setStyle(TableStyle(grid_style))
-    story += [Paragraph("Phase slots (ROI in yellow, time after injection m:ss)", styles["Heading3"]), grid]
+    story += [Paragraph("Phase slots (ROI in yellow; clip, frame of its frames, time after injection m:ss, "
+                        "offset from the slot's target)", styles["Heading3"]), grid]
 
     importance = result.get("phase_importance") or {}
     if importance:
         imp = ", ".join(f"{markup(k)} {float(v):+.3f}" for k, v in importance.items())
-        story += [Paragraph(f"Phase importance (change of malignant probability without the slot): {imp}",
-                            small)]
+        story += [Paragraph("Phase importance - the model's sensitivity to masking each phase (change of the "
+                            f"malignant probability when the phase is hidden from the model; not a clinical "
+                            f"finding): {imp}", small)]
 
     model = result.get("model") or {}
     inj = doc.get("injection") or {}
@@ -326,11 +435,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         + ")",
         f"ROI (contrast-panel pixels): x={x}, y={y}, w={w}, h={h}",
     ]
-    if doc.get("patient"):
-        p = doc["patient"]
-        shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in p.items() if v)
-        prov.insert(0, "Patient: " + markup(shown))
-    else:
+    if not doc.get("patient"):
         prov.insert(0, "De-identified report: no patient name, id, birth date, dates or file paths.")
     if doc.get("study_path"):
         prov.append(f"Study: {markup(str(doc['study_path']))}")
@@ -346,12 +451,36 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         text = f"{markup(str(wr.get('path') or ''))}: {markup(str(wr.get('message')))}" if wr.get("path") \
             else markup(str(wr.get("message")))
         story.append(Paragraph(text, warn_style))
+    # the reader signs the report: the model's call is an input to their reading, not the reading
+    field_style = [("LINEBELOW", (1, 0), (1, -1), 0.6, colors.black), ("FONTSIZE", (0, 0), (-1, -1), 9),
+                   ("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("TOPPADDING", (0, 0), (-1, -1), 7)]
+    story += [KeepTogether([
+        Paragraph("Reader", styles["Heading3"]),
+        Table([["Reader (name)", ""], ["Reading / comment", ""], ["", ""], ["Date", ""], ["Signature", ""]],
+              colWidths=[35 * mm, 140 * mm], style=field_style)])]
     story += [Spacer(1, 4 * mm), Paragraph(markup(RESEARCH_USE), ruo)]
 
+    header = Paragraph(markup(page_header(doc)), small)
+
+    def frame(canvas: Any, _doc: Any) -> None:
+        """Header and footer of every page (the page count is added by the canvas at the end)."""
+        canvas.saveState()
+        width, height = A4
+        _, h = header.wrap(width - 30 * mm, 10 * mm)
+        header.drawOn(canvas, 15 * mm, height - 8 * mm - h)
+        canvas.setStrokeColor(colors.grey)
+        canvas.line(15 * mm, height - 9.5 * mm - h, width - 15 * mm, height - 9.5 * mm - h)
+        canvas.line(15 * mm, 11 * mm, width - 15 * mm, 11 * mm)
+        canvas.setFont("Helvetica-Bold", 8)
+        canvas.setFillColor(colors.HexColor("#b00020"))
+        canvas.drawString(15 * mm, 7 * mm, RESEARCH_USE)
+        canvas.restoreState()
+
     out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=12 * mm,
-                      bottomMargin=12 * mm, title="ceusdesk report", author="ceusdesk",
-                      subject=RESEARCH_USE).build(story)
+    SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=18 * mm,
+                      bottomMargin=16 * mm, title="ceusdesk report", author="ceusdesk",
+                      subject=RESEARCH_USE).build(story, onFirstPage=frame, onLaterPages=frame,
+                                                  canvasmaker=_numbered_canvas())
     return out.getvalue()
 
 

@@ -16,7 +16,7 @@ from .theme import apply_dark_theme, prepare_high_dpi
 
 log = logging.getLogger(__name__)
 
-MIN_SIZE = (1280, 800)
+DEFAULT_SIZE = (1280, 800)  # the first start's size; the window works down to 1024×700
 
 
 def make_app() -> QApplication:
@@ -59,6 +59,11 @@ class Automation:
         QTimer.singleShot(300, self._grab_and_quit)
 
     def _grab_and_quit(self) -> None:
+        from .layout_check import clipped, low_density_pixmaps
+
+        # what a small screen cuts off or draws blurred: say so
+        for problem in clipped(self.window) + low_density_pixmaps(self.window):
+            print(f"ceusdesk gui: layout: {problem}", file=sys.stderr)
         if self.screenshot is not None:
             self.screenshot.parent.mkdir(parents=True, exist_ok=True)
             if not self.window.grab().save(str(self.screenshot)):
@@ -69,14 +74,19 @@ class Automation:
 
 
 def run(study: str | Path | None = None, *, roi: Roi | None = None, analyze: bool = False,
-        screenshot: str | Path | None = None) -> int:
-    """Run the app; returns the exit code. Automation uses throwaway settings (a default layout)."""
+        screenshot: str | Path | None = None, size: tuple[int, int] | None = None) -> int:
+    """Run the app; returns the exit code. Automation uses throwaway settings (a default layout).
+
+    ``size``: the window's size in logical pixels (screenshots at 1024×700, 1366×768, …)."""
     app = make_app()
     automated = screenshot is not None or analyze
     tmp = tempfile.TemporaryDirectory(prefix="ceusdesk-gui-") if automated else None
     qs = QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat) if tmp else None
     window = MainWindow(qs)
-    window.resize(max(window.width(), MIN_SIZE[0]), max(window.height(), MIN_SIZE[1]))
+    if size is not None:
+        window.resize(*size)
+    elif qs is not None or window.qs.value("window/geometry") is None:
+        window.resize(*DEFAULT_SIZE)
     auto = Automation(window, roi, analyze, Path(screenshot) if screenshot else None) if automated else None
     window.show()
     if study is not None:

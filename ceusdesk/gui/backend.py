@@ -10,7 +10,9 @@ record are built from the run and its result, never from what the window shows l
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,13 +147,51 @@ def _check(cancel: CancelFn | None) -> None:
         raise Cancelled("cancelled")
 
 
+class CancellableSession:
+    """An ONNX Runtime session whose runs stop when ``cancel()`` turns true: a watcher sets the run's
+    ``terminate`` flag, so Cancel also stops a model run in progress (the phase-importance batch)."""
+
+    POLL_S = 0.05
+
+    def __init__(self, session: Any, cancel: CancelFn):
+        self._session, self._cancel = session, cancel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def run(self, output_names: Any, feeds: Any, run_options: Any = None) -> Any:
+        import onnxruntime as ort
+
+        _check(self._cancel)
+        options = run_options or ort.RunOptions()
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(self.POLL_S):
+                if self._cancel():
+                    options.terminate = True
+                    return
+
+        watcher = threading.Thread(target=watch, name="cancel-watch", daemon=True)
+        watcher.start()
+        try:
+            return self._session.run(output_names, feeds, options)
+        except Exception as err:  # noqa: BLE001  ORT's own error type; only a cancelled run is ours
+            if self._cancel():
+                raise Cancelled("cancelled during a model run") from err
+            raise
+        finally:
+            done.set()
+            watcher.join()
+
+
 def analyze(study: Any, params: AnalysisParams, panels: Mapping[str, np.ndarray | None] | None = None,
             progress: Progress | None = None, cancel: CancelFn | None = None) -> dict[str, Any]:
     """The analyze result dict (design.md's ``result``), computed as ``ceusdesk analyze`` does:
     resolve the package (setting → env → default), verify and load it once, classify.
 
     ``panels`` are the slot images the window already decoded (the same images the engine would decode).
-    Cancel is checked between the steps; the engine's own run is short and not interrupted.
+    Cancel is checked between the steps and stops a model run in progress (:class:`CancellableSession`).
     """
     from ..inference import analyze as run_analysis
     from ..inference import get_model
@@ -161,6 +201,8 @@ def analyze(study: Any, params: AnalysisParams, panels: Mapping[str, np.ndarray 
     _check(cancel)
     progress(0, 3)
     model = get_model(resolve_model(params.model), threads=params.threads or None)
+    if cancel is not None:  # a copy: the cached model's own session stays as it is
+        model = dataclasses.replace(model, session=CancellableSession(model.session, cancel))
     _check(cancel)
     progress(1, 3)
     result = run_analysis(study, params.roi, model, track_roi=params.track_roi, rois=params.rois or None,
@@ -270,6 +312,44 @@ def slot_flags(study: Any) -> dict[str, tuple[list[str], float | None]]:
         if flags:
             out[name] = (flags, study.slot_offset_s(name))
     return out
+
+
+def missing_for_early(study: Any) -> list[str]:
+    """The early-set slots no frame fills (no classification until they are), protocol order."""
+    if study.phase_set != "incomplete":
+        return []
+    have = {n for n, sf in (study.slots or {}).items() if sf is not None}
+    return [n for n in study.protocol.early_set if n not in have]
+
+
+def slot_caption(study: Any, slot: str) -> str:
+    """Which frame fills ``slot``: "US0002 · f7/7 · 0:51 (−9 s)" (``report.slot_caption``)."""
+    from ..report import slot_caption as caption
+
+    sf = (study.slots or {}).get(slot)
+    if sf is None:
+        return caption(None, None, None, None, None)
+    return caption(str(sf.clip.path), sf.frame_index, sf.clip.n_frames, sf.t_s, study.slot_offset_s(slot))
+
+
+def kupffer_due(study: Any, now: Any = None) -> tuple[Any, float, str] | None:
+    """(clock time, seconds from now, slot) when the first missing full-set slot (the Kupffer phase) is
+    due, for an early set whose exam may still be running (now before that slot's window closes)."""
+    from datetime import datetime, timedelta
+
+    inj, protocol = study.injection_time, study.protocol
+    if study.phase_set != "early" or inj is None:
+        return None
+    missing = [n for n in protocol.full_set if (study.slots or {}).get(n) is None]
+    slot = protocol.slot(missing[0]) if missing else None
+    if slot is None or slot.target_s is None:
+        return None
+    now = now or datetime.now(inj.tzinfo)
+    due = inj + timedelta(seconds=float(slot.target_s))
+    closes = inj + timedelta(seconds=float(slot.window_s[1] if slot.window_s else slot.target_s))
+    if not (inj <= now <= closes):
+        return None
+    return due, (due - now).total_seconds(), slot.name
 
 
 def injection_needs_confirmation(study: Any) -> bool:

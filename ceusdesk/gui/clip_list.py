@@ -19,7 +19,7 @@ from ..ingest.records import Warn
 from ..protocol import format_t
 
 CLIP_MIME = "application/x-ceusdesk-clip"
-COLUMNS = ("file", "kind", "frames", "start", "end", "slot")
+COLUMNS = ("file", "slot", "kind", "frames", "start", "end")  # the slot next to the name: seen when narrow
 
 
 class _ClipTable(QTableWidget):
@@ -53,10 +53,14 @@ class ClipList(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.setMinimumWidth(330)
+        self.table.setAccessibleName("Clips")
+        self.table.setToolTip("Every clip of the study; drag a row onto a slot card to assign it")
+        self.setMinimumWidth(200)
         self.table.itemSelectionChanged.connect(self._selection)
         self.warnings = QListWidget()
-        self.warnings.setMaximumHeight(110)
+        self.warnings.setWordWrap(True)  # a long warning wraps rather than being cut off
+        self.warnings.setAccessibleName("Warnings")
+        self.warnings.setMaximumHeight(130)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.banner)
@@ -69,9 +73,9 @@ class ClipList(QWidget):
         self.warnings.clear()
         for row, entry in enumerate(study.clips):
             clip = entry.clip
-            cells = [study.rel(clip.path), str(clip.kind), str(clip.n_frames),
-                     format_t(entry.start_s), format_t(entry.end_s),
-                     entry.slot or (f"excluded: {entry.excluded}" if entry.excluded else "—")]
+            cells = [study.rel(clip.path),
+                     entry.slot or (f"excluded: {entry.excluded}" if entry.excluded else "—"),
+                     str(clip.kind), str(clip.n_frames), format_t(entry.start_s), format_t(entry.end_s)]
             self.table.insertRow(row)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -82,6 +86,8 @@ class ClipList(QWidget):
             warnings.insert(0, Warn("", "injection time is estimated: check it before analyzing"))
         for w in warnings:
             self.warnings.addItem(f"{study.rel(w.path) + ': ' if w.path else ''}{w.message}")
+            item = self.warnings.item(self.warnings.count() - 1)
+            item.setToolTip(item.text())
         if warnings:
             self.banner.setText(f"⚠ {len(warnings)} warning{'s' if len(warnings) > 1 else ''} "
                                 f"— read them below before analyzing")

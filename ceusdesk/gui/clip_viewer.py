@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QKeyEvent, QPainter, QPen
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QMenu,
     QPushButton,
     QSizePolicy,
@@ -25,21 +24,39 @@ from PySide6.QtWidgets import (
 from ..protocol import SLOT_NAMES, format_t
 from . import backend
 from .imaging import BMODE_COLOUR, CONTRAST_COLOUR, to_qimage
+from .widgets import ElidedLabel, describe
 from .workers import Runner, Task
 
 Box = tuple[int, int, int, int]
 
 
 class FrameView(QWidget):
-    """Paints one frame scaled to fit, with the contrast (yellow) and B-mode (cyan) panels outlined."""
+    """Paints one frame scaled to fit, with the contrast (yellow) and B-mode (cyan) panels outlined.
+
+    It takes keyboard focus: Space plays or pauses, ←/→ step a frame (only while it has the focus, so
+    Space on a focused button still presses that button)."""
+
+    playToggled = Signal()  # noqa: N815
+    stepped = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.image = None
         self.contrast: Box | None = None
         self.bmode: Box | None = None
-        self.setMinimumSize(320, 200)
+        self.setMinimumSize(200, 140)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        describe(self, "Clip viewer", "The selected clip's frame. Click here, then Space plays or pauses "
+                                      "and ←/→ step a frame")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space:
+            self.playToggled.emit()
+        elif event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.stepped.emit(-1 if event.key() == Qt.Key.Key_Left else 1)
+        else:
+            super().keyPressEvent(event)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(560, 380)
@@ -61,6 +78,9 @@ class FrameView(QWidget):
         ox, oy = (self.width() - iw * s) / 2, (self.height() - ih * s) / 2
         target = QRect(round(ox), round(oy), round(iw * s), round(ih * s))
         p.drawImage(target, self.image)
+        if self.hasFocus():  # where Space goes
+            p.setPen(QPen(Qt.GlobalColor.white, 1, Qt.PenStyle.DotLine))
+            p.drawRect(self.rect().adjusted(0, 0, -1, -1))
         outlines = ((self.contrast, CONTRAST_COLOUR, "contrast"), (self.bmode, BMODE_COLOUR, "B-mode"))
         for box, colour, label in outlines:
             if box is None:
@@ -84,20 +104,24 @@ class ClipViewer(QWidget):
         self.row: int | None = None
         self._pending: int | None = None
         self.view = FrameView()
+        self.view.playToggled.connect(lambda: self.play.isEnabled() and self.play.toggle())
+        self.view.stepped.connect(lambda step: self.slider.setValue(self.slider.value() + step))
         self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setMinimumWidth(80)
+        describe(self.slider, "Frame", "Scrub through the clip's frames")
         self.slider.setEnabled(False)
         self.slider.valueChanged.connect(self._request)
         self.play = QPushButton("▶ Play")
+        describe(self.play, "Play", "Play or pause the clip (Space while the viewer has the focus)")
         self.play.setCheckable(True)
-        self.play.setShortcut("Space")
         self.play.toggled.connect(self._toggle_play)
-        self.time = QLabel("—")
-        self.time.setMinimumWidth(150)
+        self.time = ElidedLabel("—", min_chars=5, tip="frame of the clip's frames, time after injection")
         self.swap = QPushButton("Swap panels")
-        self.swap.setToolTip("The contrast panel was guessed wrong: use the other one")
+        describe(self.swap, "Swap panels", "The contrast panel was guessed wrong: use the other one")
         self.swap.clicked.connect(self._swap)
         self.use = QToolButton()
-        self.use.setText("Use this frame for slot …")
+        self.use.setText("Use frame for slot")
+        describe(self.use, "Use this frame for slot", "Put the frame shown into a phase slot")
         self.use.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.use)
         for name in SLOT_NAMES:
@@ -107,8 +131,8 @@ class ClipViewer(QWidget):
         self.timer.setInterval(100)
         self.timer.timeout.connect(self._tick)
         controls = QHBoxLayout()
-        for w in (self.play, self.slider, self.time):
-            controls.addWidget(w, 1 if w is self.slider else 0)
+        for w, stretch in ((self.play, 0), (self.slider, 3), (self.time, 2)):
+            controls.addWidget(w, stretch)
         actions = QHBoxLayout()
         actions.addWidget(self.swap)
         actions.addWidget(self.use)
@@ -170,8 +194,7 @@ class ClipViewer(QWidget):
             contrast, bmode = self.panels()
             self.view.set_frame(arr, contrast, bmode)
             t = self.time_after_injection(index)
-            self.time.setText(f"frame {index + 1}/{self.slider.maximum() + 1}   "
-                              f"t = {format_t(t)} after injection")
+            self.time.setText(f"frame {index + 1}/{self.slider.maximum() + 1} · {format_t(t)}")
         self._next_pending()
 
     def _frame_failed(self, message: str) -> None:

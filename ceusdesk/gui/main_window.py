@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -33,6 +34,8 @@ from PySide6.QtWidgets import (
 from .. import RESEARCH_USE
 from ..classes import CLASSES
 from ..preprocess import Roi
+from ..protocol import SLOT_NAMES
+from ..report import CLASS_LABELS
 from . import backend
 from .clip_list import ClipList
 from .clip_viewer import ClipViewer
@@ -41,12 +44,40 @@ from .roi_editor import ADJUSTED, PLACED, SHARED, RoiEditor
 from .settings_dialog import AppSettings, SettingsDialog, add_recent, recent_studies
 from .side_question import SideQuestion
 from .slot_timeline import SlotTimeline
+from .widgets import describe
 from .workers import Runner, Task
 
 log = logging.getLogger(__name__)
 
 LABELS = CLASSES
 OUT_OF_DATE = "Out of date — analyze again (Ctrl+R)."
+ANALYZING = "Analyzing… Esc to cancel."
+# what the keyboard does (Help ▸ Keyboard shortcuts); menu actions add their own shortcuts to the list
+KEYS = (
+    ("1 – 9", "select phase slot B, 0:30 … 10:00 and focus its card"),
+    ("← / →", "on a slot card: the previous / next slot; in the clip viewer: the previous / next frame"),
+    ("Space", "on a slot card: select that slot"),
+    ("Enter", "on a slot card: type that slot's ROI (X,Y,W,H, then Enter)"),
+    ("Delete", "on a slot card: clear the frame set by hand"),
+    ("Space", "in the clip viewer: play / pause"),
+    ("Tab / Shift+Tab", "move between controls"),
+)
+
+
+class FileDialogs:
+    """The file dialogs the window asks; a test (or a script) replaces this object to answer them."""
+
+    def study_folder(self, parent: QWidget) -> str:
+        return QFileDialog.getExistingDirectory(parent, "Open study folder")
+
+    def study_file(self, parent: QWidget) -> str:
+        return QFileDialog.getOpenFileName(parent, "Open DICOMDIR or a file", "", "All files (*)")[0]
+
+    def report_path(self, parent: QWidget) -> str:
+        return QFileDialog.getSaveFileName(parent, "Export report", "ceusdesk-report.pdf", "PDF (*.pdf)")[0]
+
+    def cases_folder(self, parent: QWidget) -> str:
+        return QFileDialog.getExistingDirectory(parent, "Training cases folder (cases.jsonl)")
 
 
 class MainWindow(QMainWindow):
@@ -78,11 +109,14 @@ class MainWindow(QMainWindow):
         self.injection_confirmed = False  # the user confirmed the estimated injection time
         self.side_images: dict[str, np.ndarray] = {}
         self.error_box: QMessageBox | None = None
+        self.dialogs = FileDialogs()
         self.setWindowTitle("ceusdesk — research use only")
         self.setAcceptDrops(True)
-        self.setMinimumSize(1280, 800)
         self._build()
         self._actions()
+        self._due_timer = QTimer(self)  # "Kupffer phase due at … (in m:ss)" counts down
+        self._due_timer.setInterval(1000)
+        self._due_timer.timeout.connect(self._update_due)
         geometry = self.qs.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -98,14 +132,25 @@ class MainWindow(QMainWindow):
         self.timeline = SlotTimeline()
         self.result_panel = ResultPanel()
         self.analyze_btn = QPushButton("Analyze", objectName="analyzeButton")
+        describe(self.analyze_btn, "Analyze", "Classify the lesion in the ROI (Ctrl+R)")
         self.analyze_btn.clicked.connect(self.analyze)
         self.cancel_btn = QPushButton("Cancel", objectName="cancelButton")
+        describe(self.cancel_btn, "Cancel analysis", "Stop the running analysis (Esc)")
         self.cancel_btn.clicked.connect(self.cancel_analysis)
         self.cancel_btn.setEnabled(False)
+        self.export_btn = QPushButton("Export report…", objectName="exportButton")
+        describe(self.export_btn, "Export report", "Write the PDF report and its JSON (Ctrl+E)")
+        self.export_btn.clicked.connect(self.export_report_dialog)
+        self.case_btn = QPushButton("Save as case…", objectName="caseButton")
+        describe(self.case_btn, "Save as training case", "Save the analyzed frames and ROIs as a training "
+                                                        "case with its pathology label (Ctrl+T)")
+        self.case_btn.clicked.connect(self.save_case_dialog)
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
+        self.progress.setMaximumWidth(200)
+        describe(self.progress, "Progress")
         self.progress.hide()
         self.status_text = QLabel("Open a study: File ▸ Open folder (Ctrl+O), or drop it here.")
+        self.status_text.setMinimumWidth(10)  # the status bar must never widen the window
         self.analyze_reason = QLabel("", objectName="analyzeReason")
         self.analyze_reason.setWordWrap(True)
         self.side_question = SideQuestion()
@@ -115,6 +160,7 @@ class MainWindow(QMainWindow):
         centre.addWidget(self.viewer)
         centre.addWidget(self.roi_editor)
         centre.setSizes([560, 420])
+        centre.setChildrenCollapsible(False)
         middle = QWidget()  # the side question, while open, sits above the viewer: it blocks analysis
         mid = QVBoxLayout(middle)
         mid.setContentsMargins(0, 0, 0, 0)
@@ -139,7 +185,17 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.cancel_btn)
         lay.addLayout(buttons)
         lay.addWidget(self.analyze_reason)
-        lay.addWidget(self.result_panel, 1)
+        # the result scrolls on a short screen; what to do with it stays in view below it
+        self.result_scroll = QScrollArea()
+        self.result_scroll.setWidget(self.result_panel)
+        self.result_scroll.setWidgetResizable(True)
+        self.result_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.result_scroll.setMinimumWidth(self.result_panel.minimumSizeHint().width() + 16)
+        lay.addWidget(self.result_scroll, 1)
+        after = QHBoxLayout()
+        after.addWidget(self.export_btn)
+        after.addWidget(self.case_btn)
+        lay.addLayout(after)
         dock("Result", side, Qt.DockWidgetArea.RightDockWidgetArea, "resultDock")
         dock("Phase slots", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea, "slotsDock")
         self.statusBar().addWidget(self.status_text, 1)
@@ -155,6 +211,8 @@ class MainWindow(QMainWindow):
         self.timeline.clearRequested.connect(self.clear_override)
         self.timeline.injectionChanged.connect(self.set_injection_time)
         self.timeline.confirmInjection.connect(self.ask_confirm_injection)
+        self.timeline.editRoiRequested.connect(self.edit_roi_text)
+        self.roi_editor.typed.connect(self._back_to_slot)
         self.roi_editor.roiChanged.connect(self.set_roi)
         self.roi_editor.resetRequested.connect(self.reset_slot_roi)
         self.roi_editor.trackingChanged.connect(self._set_tracking)
@@ -182,7 +240,60 @@ class MainWindow(QMainWindow):
         a = self.menuBar().addMenu("&Analysis")
         act(a, "&Analyze", self.analyze, "Ctrl+R")
         act(a, "&Cancel", self.cancel_analysis, "Esc")
+        a.addSeparator()
+        act(a, "Edit the ROI &box (X,Y,W,H)", lambda: self.edit_roi_text(self.timeline.selected), "Ctrl+L")
+        act(a, "Clip &viewer", lambda: self.viewer.view.setFocus(Qt.FocusReason.ShortcutFocusReason),
+            "Ctrl+Shift+V")
+        h = self.menuBar().addMenu("&Help")
+        act(h, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        for i, name in enumerate(SLOT_NAMES[:9], start=1):
+            key = QShortcut(QKeySequence(str(i)), self)
+            key.activated.connect(lambda n=name: self.focus_slot(n))
+        self._set_tab_order()
         self._update_actions()
+
+    def _set_tab_order(self) -> None:
+        """Tab follows the work: clips, viewer, ROI, slot cards, injection, then Analyze and the result."""
+        chain = [self.clips.table, self.viewer.view, self.viewer.play, self.viewer.slider, self.viewer.swap,
+                 self.viewer.use, self.roi_editor.text, self.roi_editor.track, self.roi_editor.reset,
+                 *self.timeline.cards.values(), self.timeline.inj_edit, self.timeline.inj_apply,
+                 self.timeline.inj_reset, self.timeline.inj_confirm, self.analyze_btn, self.cancel_btn,
+                 self.result_panel.details.toggle, self.export_btn, self.case_btn]
+        for a, b in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(a, b)
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(keys, what they do): the menu actions' shortcuts, then the keys of the slots and viewer."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            for a in menu_action.menu().actions():
+                if not a.shortcut().isEmpty():
+                    rows.append((a.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
+                                 a.text().replace("&", "").rstrip("…")))
+        return rows + list(KEYS)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in self.shortcuts())
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", f"<table>{rows}</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setObjectName("shortcutsBox")
+        box.open()
+
+    def focus_slot(self, slot: str) -> None:
+        if slot in self.timeline.cards:
+            self.timeline.focus_slot(slot)
+
+    def _back_to_slot(self) -> None:
+        """After an ROI typed in the box: the keyboard goes back to the slot card (1–9 work again)."""
+        if self.timeline.selected is not None:
+            self.timeline.cards[self.timeline.selected].setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def edit_roi_text(self, slot: str | None) -> None:
+        """Keyboard ROI entry: the ROI box of the selected slot, text selected to overwrite."""
+        if slot is not None and slot != self.timeline.selected:
+            self.timeline.select(slot)
+        self.roi_editor.text.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.roi_editor.text.selectAll()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -222,10 +333,16 @@ class MainWindow(QMainWindow):
             self._update_actions()
 
     def analysis_blockers(self) -> list[str]:
-        """Why Analyze is disabled: questions only the user can answer (the ROI is asked on click)."""
+        """Why Analyze is disabled, in the app's words: questions only the user can answer and slots only
+        the user can fill (the ROI is asked on click)."""
         if self.study is None:
-            return ["Open a study first."]
+            return ["Open a study first (Ctrl+O)."]
         reasons = []
+        missing = backend.missing_for_early(self.study)
+        if missing:
+            reasons.append(f"Phase set incomplete: {', '.join(missing)} not acquired. Drag a clip from the "
+                           f"list onto the red {missing[0]} card, or use a frame from the viewer "
+                           f"(Use frame for slot ▸ {missing[0]}).")
         if not self.side_settled():
             reasons.append("Pick the contrast panel (left or right) above before analyzing.")
         if backend.injection_needs_confirmation(self.study) and not self.injection_confirmed:
@@ -240,6 +357,8 @@ class MainWindow(QMainWindow):
         busy = self.runner.busy("analyze")
         self.report_action.setEnabled(has_result)
         self.case_action.setEnabled(has_result)
+        self.export_btn.setEnabled(has_result)
+        self.case_btn.setEnabled(has_result)
         blockers = self.analysis_blockers()
         self.analyze_btn.setEnabled(self.study is not None and not blockers and not busy)
         self.cancel_btn.setEnabled(busy)
@@ -270,12 +389,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ opening
     def _open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open study folder")
+        path = self.dialogs.study_folder(self)
         if path:
             self.open_study(path)
 
     def _open_files_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open DICOMDIR or a file", "", "All files (*)")
+        path = self.dialogs.study_file(self)
         if path:
             self.open_study(path)
 
@@ -360,8 +479,22 @@ class MainWindow(QMainWindow):
             if row is not None:
                 self.clips.table.selectRow(row)
         self.status_text.setText(f"{len(study.clips)} clips, phase set {study.phase_set}")
+        self._update_due()
         self._update_actions()
         self.studyLoaded.emit(study)
+
+    def _update_due(self, now: Any = None) -> None:
+        """With an early set while the exam may still run: "Kupffer phase due at HH:MM (in m:ss)"."""
+        due = None if self.study is None else backend.kupffer_due(self.study, now)
+        if due is None:
+            self.result_panel.set_due("")
+            self._due_timer.stop()
+            return
+        when, left, slot = due
+        wait = f"in {int(left // 60)}:{int(left % 60):02d}" if left > 0 else "now"
+        self.result_panel.set_due(f"Kupffer phase ({slot}) due at {when.strftime('%H:%M')} ({wait})")
+        if not self._due_timer.isActive():
+            self._due_timer.start()
 
     # ------------------------------------------------------------------ slots, overrides, injection
     def assign_clip(self, slot: str, row: int) -> None:
@@ -516,6 +649,7 @@ class MainWindow(QMainWindow):
         task.signals.cancelled.connect(self._analysis_cancelled)
         task.signals.done.connect(self._analysis_done)
         self._task_generation[task.signals] = run.generation
+        self.result_panel.clear(ANALYZING)
         self.runner.start("analyze", task)
         self.status_text.setText("analyzing …")
         self._update_actions()
@@ -581,7 +715,7 @@ class MainWindow(QMainWindow):
     def export_report_dialog(self) -> None:
         if self.result is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export report", "ceusdesk-report.pdf", "PDF (*.pdf)")
+        path = self.dialogs.report_path(self)
         if path:
             self.export_report(path)
 
@@ -604,11 +738,12 @@ class MainWindow(QMainWindow):
     def save_case_dialog(self) -> None:
         if self.result is None:
             return
-        label, ok = QInputDialog.getItem(self, "Save as training case", "Label (from pathology):",
-                                         list(LABELS), 0, False)
+        shown, ok = QInputDialog.getItem(self, "Save as training case", "Label (from pathology):",
+                                         [CLASS_LABELS[c] for c in LABELS], 0, False)
         if not ok:
             return
-        folder = QFileDialog.getExistingDirectory(self, "Training cases folder (cases.jsonl)")
+        label = next(c for c in LABELS if CLASS_LABELS[c] == shown)
+        folder = self.dialogs.cases_folder(self)
         if folder:
             self.save_case(folder, label)
 

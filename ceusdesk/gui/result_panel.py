@@ -1,18 +1,24 @@
 """Result panel: the EARLY SET / FULL SET badge with the slots not acquired, chips for what the user
-confirmed (an estimated injection time, the contrast side), three probabilities, the call, phase
-importance, the model's provenance and "research use only"."""
+confirmed (an estimated injection time, the contrast side), the call and how it follows from the numbers
+(malignant = HCC + non-HCC malignant against the operating threshold of the phase set used, on a
+benign-vs-malignant bar with the uncertain band), the three probabilities, and under Details the phase
+importance (the model's sensitivity to masking a phase) and the model's provenance."""
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from .. import RESEARCH_USE
 from ..protocol import SLOT_NAMES
-from ..report import badge_detail, badge_text, gaps_text
+from ..report import CLASS_LABELS, UNCERTAIN_BAND, badge_detail, badge_text, explain_call, gaps_text
+from .call_view import IMPORTANCE_SCALE, CallBar, ImportanceBars
+from .widgets import Details
 
-CLASS_LABELS = {"benign": "benign", "hcc": "HCC", "non_hcc_malignant": "non-HCC malignant"}
+IMPORTANCE_NOTE = (f"The model's sensitivity to masking each phase: how much the malignant probability "
+                   f"changes when that phase is hidden from the model (bars to ±{IMPORTANCE_SCALE:g}). "
+                   "A property of the model, not a clinical finding.")
 
 
 def _bar(maximum: int = 1000) -> QProgressBar:
@@ -22,75 +28,91 @@ def _bar(maximum: int = 1000) -> QProgressBar:
     return bar
 
 
+def _wrapped(text: str = "", **kwargs) -> QLabel:
+    label = QLabel(text, **kwargs)
+    label.setWordWrap(True)
+    return label
+
+
 class ResultPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.result: dict[str, Any] | None = None
         self.badge = QLabel("NO RESULT", objectName="badge", alignment=Qt.AlignmentFlag.AlignCenter)
         self.badge.setProperty("phaseSet", "incomplete")
-        self.badge_detail = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.badge_detail.setWordWrap(True)
-        self.badge_detail.setStyleSheet("font-size: 12pt; font-weight: bold")
-        self.gaps = QLabel("", objectName="badgeGaps", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.gaps.setWordWrap(True)
-        self.chips = QLabel("", objectName="estimatedChip", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.chips.setWordWrap(True)
+        self.badge_detail = _wrapped("", alignment=Qt.AlignmentFlag.AlignCenter, objectName="badgeDetail")
+        self.gaps = _wrapped("", objectName="badgeGaps", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.chips = _wrapped("", objectName="estimatedChip", alignment=Qt.AlignmentFlag.AlignCenter)
         self.chips.hide()
-        self.call = QLabel("Draw the ROI and press Analyze (Ctrl+R).")
-        self.call.setWordWrap(True)
-        self.call.setStyleSheet("font-size: 13pt")
+        self.due = _wrapped("", objectName="kupfferDue", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.due.hide()
+        self.call = _wrapped("Draw the ROI and press Analyze (Ctrl+R).", objectName="callLine")
+        self.call_bar = CallBar()
+        self.explain = _wrapped("", objectName="callExplained")
         self.probs: dict[str, QProgressBar] = {}
         grid = QGridLayout()
         grid.setVerticalSpacing(2)
         for i, (key, label) in enumerate(CLASS_LABELS.items()):
             grid.addWidget(QLabel(label), i, 0)
             self.probs[key] = _bar()
+            self.probs[key].setAccessibleName(f"{label} probability")
+            self.probs[key].setToolTip(f"{label} probability")
             grid.addWidget(self.probs[key], i, 1)
-        self.importance: dict[str, QProgressBar] = {}
-        imp = QGridLayout()
-        imp.setVerticalSpacing(1)  # nine rows must fit beside the badge at 1280×800
-        imp.addWidget(QLabel("phase importance (Δ malignant probability without the slot)"), 0, 0, 1, 2)
-        for i, slot in enumerate(SLOT_NAMES, start=1):
-            imp.addWidget(QLabel(slot), i, 0)
-            bar = _bar()
-            bar.setMaximumHeight(14)
-            self.importance[slot] = bar
-            imp.addWidget(bar, i, 1)
-        self.model = QLabel("model: —")
-        self.model.setWordWrap(True)
+        self.importance = ImportanceBars(SLOT_NAMES)
+        self.model = _wrapped("model: —")
         self.model.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.ruo = QLabel(RESEARCH_USE, objectName="researchUse")
-        self.ruo.setWordWrap(True)
+        details = QWidget()
+        dl = QVBoxLayout(details)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(_wrapped(IMPORTANCE_NOTE, objectName="importanceNote"))
+        dl.addWidget(self.importance)
+        dl.addWidget(self.model)
+        self.details = Details("Details: phase importance, model", details)
+        self.ruo = _wrapped(RESEARCH_USE, objectName="researchUse")
         lay = QVBoxLayout(self)
-        top = QHBoxLayout()
-        top.addWidget(self.badge, 1)
-        lay.addLayout(top)
+        lay.setSpacing(4)
+        lay.addWidget(self.badge)
         lay.addWidget(self.badge_detail)
         lay.addWidget(self.gaps)
         lay.addWidget(self.chips)
+        lay.addWidget(self.due)
         lay.addWidget(self.call)
+        lay.addWidget(self.call_bar)
+        lay.addWidget(self.explain)
         lay.addLayout(grid)
-        lay.addLayout(imp)
-        lay.addWidget(self.model)
+        lay.addWidget(self.details)
         lay.addStretch(1)
         lay.addWidget(self.ruo)
+        self.clear()
 
     def _set_badge(self, text: str, phase_set: str) -> None:
         self.badge.setText(text)
         self.badge_detail.setText(badge_detail(phase_set) if text != "NO RESULT" else "")
+        self.badge_detail.setVisible(bool(self.badge_detail.text()))
         self.badge.setProperty("phaseSet", phase_set)
         self.badge.style().unpolish(self.badge)
         self.badge.style().polish(self.badge)
+
+    def set_due(self, text: str) -> None:
+        """"Kupffer phase due at 10:42 (in 3:05)" while an early-set exam may still be running."""
+        self.due.setText(text)
+        self.due.setVisible(bool(text))
 
     def clear(self, message: str = "Draw the ROI and press Analyze (Ctrl+R).") -> None:
         self.result = None
         self._set_badge("NO RESULT", "incomplete")
         self.gaps.setText("")
+        self.gaps.hide()
         self.chips.hide()
         self.call.setText(message)
-        for bar in [*self.probs.values(), *self.importance.values()]:
+        self.call_bar.set_values(None, None)
+        self.call_bar.hide()
+        self.explain.setText("")
+        self.explain.hide()
+        for bar in self.probs.values():
             bar.setValue(0)
             bar.setFormat("—")
+        self.importance.set_values({})
         self.model.setText("model: —")
 
     def show_result(self, result: dict[str, Any], gaps: list[str] | None = None,
@@ -101,31 +123,24 @@ class ResultPanel(QWidget):
         phase_set = str(result.get("phase_set"))
         self._set_badge(badge_text(phase_set), phase_set)
         self.gaps.setText(gaps_text(gaps or []))
+        self.gaps.show()
         self.chips.setText("<br>".join(chips or []))
         self.chips.setVisible(bool(chips))
         mal = result.get("malignant_probability")
         thr = result.get("threshold")
         text = f"Call: <b>{str(result.get('call', '—')).upper()}</b>"
-        if mal is not None:
-            text += f" — malignant probability {float(mal):.2f}"
-            which = str((result.get("model") or {}).get("threshold_source") or "")
-            which = f", {which.split('.')[-1]} set" if which.startswith("thresholds.") else ""
-            text += f" (threshold {float(thr):.2f}{which})" if thr is not None else ""
+        if mal is not None and thr is not None and abs(float(mal) - float(thr)) < UNCERTAIN_BAND:
+            text += " <span style='color:#ffb300'>(uncertain: near the threshold)</span>"
         self.call.setText(text)
+        self.call_bar.set_values(None if mal is None else float(mal), None if thr is None else float(thr))
+        self.call_bar.show()
+        self.explain.setText(explain_call(result))
+        self.explain.setVisible(bool(self.explain.text()))
         for key, bar in self.probs.items():
             p = float((result.get("probabilities") or {}).get(key, 0.0))
             bar.setValue(round(p * 1000))
             bar.setFormat(f"{p:.3f}")
-        importance = result.get("phase_importance") or {}
-        scale = max([abs(float(v)) for v in importance.values()] + [1e-9])
-        for slot, bar in self.importance.items():
-            if slot in importance:
-                v = float(importance[slot])
-                bar.setValue(round(abs(v) / scale * 1000))
-                bar.setFormat(f"{v:+.3f}")
-            else:
-                bar.setValue(0)
-                bar.setFormat("not used")
+        self.importance.set_values(result.get("phase_importance") or {})
         m = result.get("model") or {}
         self.model.setText(f"model: <b>{m.get('name')}</b> {m.get('version')}<br>uid {m.get('uid')}"
                            f"<br><small>sha256 {str(m.get('sha256'))[:16]}…</small>")

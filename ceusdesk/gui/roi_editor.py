@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from ..preprocess import Roi, parse_roi
 from .imaging import ROI_COLOUR, to_qimage
+from .widgets import ElidedLabel, describe
 
 
 class RoiCanvas(QWidget):
@@ -32,7 +33,7 @@ class RoiCanvas(QWidget):
         self.roi: Roi | None = None
         self._start: QPoint | None = None
         self._drag: QRect | None = None
-        self.setMinimumSize(240, 200)
+        self.setMinimumSize(180, 140)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
 
@@ -110,28 +111,34 @@ class RoiEditor(QWidget):
     roiChanged = Signal(str, tuple)  # noqa: N815  slot it was drawn on, roi
     resetRequested = Signal(str)  # noqa: N815  slot whose hand-set ROI goes back to the shared one
     trackingChanged = Signal(bool)  # noqa: N815
+    typed = Signal()  # an ROI typed in the box was taken
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.slot: str | None = None
         self.mode = SHARED
-        self.title = QLabel("ROI — select a slot", objectName="roiTitle")
-        # the title changes with the slot: it must not resize the canvas under the user's mouse
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # the title changes with the slot: it must not resize the canvas under the user's mouse (elided)
+        self.title = ElidedLabel("ROI — select a slot", objectName="roiTitle")
         self.canvas = RoiCanvas()
         self.canvas.roiDrawn.connect(self._drawn)
+        describe(self.canvas, "ROI canvas", "Drag a rectangle around the lesion")
         self.text = QLineEdit(placeholderText="X,Y,W,H")
-        self.text.setMinimumWidth(130)
+        describe(self.text, "ROI X,Y,W,H", "Type the ROI as X,Y,W,H in panel pixels and press Enter "
+                                           "(Ctrl+L, or Enter on a slot card, comes here)")
+        self.text.setMinimumWidth(110)
         self.text.setMaximumWidth(170)
         self.text.returnPressed.connect(self._typed)
         self.track = QCheckBox("track lesion")
-        self.track.setToolTip("Let the ROI follow the lesion from slot to slot (the analysis shows where)")
+        describe(self.track, "Track lesion",
+                 "Let the ROI follow the lesion from slot to slot (the analysis shows where)")
         self.track.toggled.connect(self.trackingChanged)
         self.reset = QPushButton("Reset to shared ROI", objectName="roiReset")
-        self.reset.setToolTip("Forget this slot's hand-set ROI: the shared ROI is placed here again")
+        describe(self.reset, "Reset to shared ROI",
+                 "Forget this slot's hand-set ROI: the shared ROI is placed here again")
         self.reset.setEnabled(False)
         self.reset.clicked.connect(self._reset)
         self.error = QLabel()
+        self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #ff8a80")
         row = QHBoxLayout()
         for w in (self.text, self.track):
@@ -157,7 +164,6 @@ class RoiEditor(QWidget):
             self.title.setText(f"ROI for slot {slot} (shared ROI) - drag to adjust this slot only")
         else:
             self.title.setText(f"Shared ROI on slot {slot} - applies to every slot (drag to draw)")
-        self.title.setToolTip(self.title.text())
         self.reset.setEnabled(mode == ADJUSTED)
         self.canvas.set_image(panel, roi)
         self.text.setText("" if roi is None else ",".join(str(v) for v in roi))
@@ -181,3 +187,4 @@ class RoiEditor(QWidget):
         self.canvas.roi = roi
         self.canvas.update()
         self._drawn(roi)
+        self.typed.emit()

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .widgets import describe
+
 MAX_RECENT = 8
 
 
@@ -74,6 +76,11 @@ class SettingsDialog(QDialog):
         form.addRow("", self.deidentify)
         form.addRow("Inference threads", self.threads)
         form.addRow(buttons)
+        describe(self.model, "Model package", "A model package's manifest.json; empty: $CEUSDESK_MODEL, "
+                                              "then the bundled package")
+        describe(browse, "Browse for a model package")
+        describe(self.deidentify, "De-identify reports")
+        describe(self.threads, "Inference threads", "Threads for the model (0: automatic)")
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Model manifest", "", "manifest (manifest.json *.json)")

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QWidg
 
 from .imaging import thumbnail
 
-SIDE_THUMB = 150
+SIDE_THUMB = 120
 
 
 def evidence_text(evidence: list[dict[str, Any]]) -> str:
@@ -46,6 +46,8 @@ class SideQuestion(QGroupBox):
             self.images[side].setFixedSize(SIDE_THUMB, SIDE_THUMB)
             lay.addWidget(self.images[side], 1, col)
             lay.addWidget(self.buttons[side], 2, col)
+            self.buttons[side].setToolTip(f"The {side} panel shows contrast")
+            self.buttons[side].setAccessibleName(f"{side.capitalize()} is contrast")
             self.buttons[side].clicked.connect(lambda _=False, s=side: self.chosen.emit(s))
         lay.addWidget(self.cues, 1, 2, 2, 1, Qt.AlignmentFlag.AlignTop)
         lay.setColumnStretch(2, 1)
@@ -54,7 +56,7 @@ class SideQuestion(QGroupBox):
     def ask(self, images: dict[str, np.ndarray], evidence: list[dict[str, Any]], current: str | None,
             reason: str = "") -> None:
         for side, label in self.images.items():
-            label.setPixmap(thumbnail(images.get(side), None, SIDE_THUMB))
+            label.setPixmap(thumbnail(images.get(side), None, SIDE_THUMB, label.devicePixelRatioF()))
         shown = evidence_text(evidence)
         guess = ""
         if current:

@@ -1,14 +1,18 @@
-"""The nine-slot timeline: a card per slot (thumbnail with the ROI, time, status, an amber flag when its
-frame is far from the target or its clip fills another slot too), drop a clip on a card to assign it; the
-phase set with the slots not acquired; and the injection-time editor, with a chip and a confirm button
-when the time is an estimate."""
+"""The nine-slot timeline: a card per slot (thumbnail with the ROI, which frame fills it — "US0002 · f7/7 ·
+0:51 (−9 s)" —, status, an amber flag when its frame is far from the target or its clip fills another slot
+too), drop a clip on a card to assign it; the phase set with the slots not acquired; and the
+injection-time editor, with a chip and a confirm button when the time is an estimate.
+
+Cards take keyboard focus: ←/→ move between slots, Enter goes to the ROI box, Delete clears a hand-set
+frame (the window maps 1–9 to the slots). The cards sit in a scroll area, so a narrow window scrolls
+them rather than growing."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFocusEvent, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -17,6 +21,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -25,11 +30,21 @@ from ..protocol import SLOT_NAMES, format_t
 from . import backend
 from .clip_list import CLIP_MIME
 from .imaging import thumbnail
+from .widgets import ElidedLabel, describe
 
 STATUS_TEXT = {"assigned": "assigned", "missing": "NOT ACQUIRED", "estimated": "estimated time",
                "manual": "set by hand"}
 FLAG_TEXT = {"far_from_target": "far from target", "clip_reused": "clip reused"}
-THUMB = 104
+THUMB = 88  # nine cards fit a 1024-pixel-wide window
+
+
+def card_caption(caption: str, name_chars: int = 12) -> str:
+    """The caption as a card shows it: a long clip name shortened ("…"), each part kept whole when the
+    line wraps (non-breaking spaces inside the parts)."""
+    parts = caption.split(" · ")
+    if len(parts[0]) > name_chars:
+        parts[0] = parts[0][:name_chars - 1] + "…"
+    return " · ".join(p.replace(" ", "\u00a0") for p in parts)
 
 
 def flag_line(flags: list[str], offset_s: float | None) -> str:
@@ -47,17 +62,25 @@ class SlotCard(QFrame):
     clicked = Signal(str)
     clipDropped = Signal(str, int)  # noqa: N815  slot, clip row
     clearRequested = Signal(str)  # noqa: N815
+    stepRequested = Signal(str, int)  # noqa: N815  slot, -1 / +1: the arrow keys
+    editRoiRequested = Signal(str)  # noqa: N815  Enter: go to the ROI box for this slot
 
     def __init__(self, slot: str, parent: QWidget | None = None):
         super().__init__(parent, objectName="slotCard")
         self.slot = slot
         self.status = "missing"
         self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.title = QLabel(f"<b>{slot}</b>")
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.image.setFixedSize(THUMB, THUMB)
+        self._thumb: tuple[np.ndarray | None, tuple | None] = (None, None)
         self.time = QLabel("—")
-        self.state = QLabel(STATUS_TEXT["missing"])
+        # "US0002 · f7/7 ·" / "0:51 (−9 s)": wraps only between its parts (card_caption)
+        self.caption = QLabel("not acquired", objectName="slotCaption")
+        self.caption.setWordWrap(True)
+        self.caption.setFixedWidth(THUMB)
+        self.state = ElidedLabel(STATUS_TEXT["missing"], min_chars=4)
         self.roi_note = QLabel("ROI adjusted", objectName="roiAdjusted")
         self.roi_note.setToolTip("This slot's ROI was set by hand (reset it in the ROI editor)")
         policy = self.roi_note.sizePolicy()
@@ -77,18 +100,35 @@ class SlotCard(QFrame):
         top.addWidget(self.time)
         lay.addLayout(top)
         lay.addWidget(self.image)
+        lay.addWidget(self.caption)
         lay.addWidget(self.state)
         lay.addWidget(self.roi_note)
         lay.addWidget(self.flag_note)
         self.set_image(None, None)
+        self._describe()
 
-    def set_info(self, t_s: float | None, status: str) -> None:
+    def _describe(self) -> None:
+        """The card's accessible name and tooltip: everything it shows, in words."""
+        text = f"slot {self.slot}: {getattr(self, 'full_caption', '') or 'no frame'}, {self.state.text()}"
+        if self.flags:
+            text += f", check: {self.flag_note.text()}"
+        hint = "1–9, ←/→ or Space select a slot, Enter: type its ROI, Delete: clear a hand-set frame; " \
+               "drop a clip here to assign it"
+        self.setAccessibleName(text)
+        self.setToolTip(f"{text}\n{hint}")
+
+    def set_info(self, t_s: float | None, status: str, caption: str | None = None) -> None:
         self.status = status
         self.time.setText(format_t(t_s))
         self.state.setText(STATUS_TEXT.get(status, status))
+        self.caption.setText(card_caption(caption or STATUS_TEXT["missing"].lower()))
+        self.caption.setToolTip(f"{caption}\nclip · frame of the clip's frames · time after injection "
+                                "(offset from the slot's target)" if caption else "")
+        self.full_caption = caption or ""
         self.setProperty("status", status)
         self.style().unpolish(self)
         self.style().polish(self)
+        self._describe()
 
     def set_flags(self, flags: list[str], text: str) -> None:
         """Amber card and a line naming the doubt; no flags: back to normal."""
@@ -100,9 +140,17 @@ class SlotCard(QFrame):
         self.setProperty("flagged", "true" if flags else "false")
         self.style().unpolish(self)
         self.style().polish(self)
+        self._describe()
 
     def set_image(self, arr: np.ndarray | None, roi: tuple[int, int, int, int] | None) -> None:
-        self.image.setPixmap(thumbnail(arr, roi, THUMB))
+        """The thumbnail, drawn at the screen's pixel density (redrawn when the window changes screens)."""
+        self._thumb = (arr, roi)
+        self.image.setPixmap(thumbnail(arr, roi, THUMB, self.devicePixelRatioF()))
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == event.Type.DevicePixelRatioChange:
+            self.set_image(*self._thumb)
 
     def set_roi_adjusted(self, on: bool) -> None:
         self.roi_note.setVisible(on)
@@ -114,7 +162,34 @@ class SlotCard(QFrame):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton:
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
             self.clicked.emit(self.slot)
+
+    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        super().focusInEvent(event)
+        self.setProperty("focused", "true")
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        super().focusOutEvent(event)
+        self.setProperty("focused", "false")
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.stepRequested.emit(self.slot, -1 if key == Qt.Key.Key_Left else 1)
+        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            if self.status == "manual":
+                self.clearRequested.emit(self.slot)
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.editRoiRequested.emit(self.slot)
+        elif key == Qt.Key.Key_Space:  # focus alone never changes the slot (a disabled button hands
+            self.clicked.emit(self.slot)  # its focus on): Space selects
+        else:
+            super().keyPressEvent(event)
 
     def contextMenuEvent(self, event) -> None:  # noqa: N802
         menu = QMenu(self)
@@ -137,69 +212,95 @@ class SlotTimeline(QWidget):
     clearRequested = Signal(str)  # noqa: N815
     injectionChanged = Signal(str)  # noqa: N815  HH:MM:SS, or "" for the study's own
     confirmInjection = Signal()  # noqa: N815  the user asked to confirm the estimated time
+    editRoiRequested = Signal(str)  # noqa: N815  Enter on a card
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.cards: dict[str, SlotCard] = {}
         self.selected: str | None = None
-        grid = QGridLayout()
-        grid.setSpacing(6)
+        strip = QWidget()
+        grid = QGridLayout(strip)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
         for i, name in enumerate(SLOT_NAMES):
             card = SlotCard(name)
             card.clicked.connect(self.select)
             card.clipDropped.connect(self.clipDropped)
             card.clearRequested.connect(self.clearRequested)
+            card.stepRequested.connect(self._step)
+            card.editRoiRequested.connect(self.editRoiRequested)
             self.cards[name] = card
             grid.addWidget(card, 0, i)
-        self.phase = QLabel("phase set: —")
+        grid.setColumnStretch(len(SLOT_NAMES), 1)
+        self.scroll = QScrollArea()  # a narrow window scrolls the cards instead of growing
+        self.scroll.setWidget(strip)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._strip = strip
+        self.phase = ElidedLabel("phase set: —", objectName="phaseLine", min_chars=12)
         self.inj_edit = QLineEdit(placeholderText="HH:MM:SS")
-        self.inj_edit.setMaximumWidth(110)
+        self.inj_edit.setMaximumWidth(96)
         self.inj_edit.returnPressed.connect(self._apply_injection)
-        self.inj_apply = QPushButton("Set injection time")
+        describe(self.inj_edit, "Injection time", "Type the time of injection (HH:MM:SS) and press Enter")
+        self.inj_apply = QPushButton("Set")
+        describe(self.inj_apply, "Set injection time", "Set the injection time typed in the box")
         self.inj_apply.clicked.connect(self._apply_injection)
         self.inj_reset = QPushButton("Reset")
-        self.inj_reset.setToolTip("Use the study's own injection time (DICOM or estimated)")
+        describe(self.inj_reset, "Reset injection time", "Use the study's own injection time (DICOM or "
+                                                         "estimated)")
         self.inj_reset.clicked.connect(lambda: self.injectionChanged.emit(""))
-        self.inj_info = QLabel("injection: —")
-        self.inj_chip = QLabel(objectName="estimatedChip")
+        self.inj_info = ElidedLabel("injection: —", min_chars=10)
+        self.inj_chip = ElidedLabel(objectName="estimatedChip", min_chars=10,
+                                    tip="Every slot time rests on this estimate: confirm it")
         self.inj_chip.hide()
         self.inj_confirm = QPushButton("Confirm injection time…", objectName="confirmInjection")
-        self.inj_confirm.setToolTip("The injection time was estimated from the contrast arrival: check it")
+        describe(self.inj_confirm, "Confirm injection time",
+                 "The injection time was estimated from the contrast arrival: check it")
         self.inj_confirm.clicked.connect(self.confirmInjection)
         self.inj_confirm.hide()
         bar = QHBoxLayout()
-        bar.addWidget(self.phase)
-        bar.addWidget(self.inj_chip)
+        bar.addWidget(self.phase, 3)
+        bar.addWidget(self.inj_chip, 2)
         bar.addWidget(self.inj_confirm)
-        bar.addStretch(1)
-        bar.addWidget(self.inj_info)
+        bar.addWidget(self.inj_info, 2)
         bar.addWidget(self.inj_edit)
         bar.addWidget(self.inj_apply)
         bar.addWidget(self.inj_reset)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
         lay.addLayout(bar)
-        lay.addLayout(grid)
+        lay.addWidget(self.scroll)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """The strip is as tall as its cards plus a horizontal scroll bar, whatever the window's width."""
+        bar = self.scroll.horizontalScrollBar().sizeHint().height()
+        self.scroll.setMinimumHeight(self._strip.minimumSizeHint().height() + bar)
 
     def set_study(self, study: Any, confirmed: bool = False) -> None:
         flags = backend.slot_flags(study)
         for name, card in self.cards.items():
             sf = (study.slots or {}).get(name)
             t_s = None if sf is None else sf.t_s
-            card.set_info(t_s, backend.slot_status(study, name))
+            card.set_info(t_s, backend.slot_status(study, name),
+                          None if sf is None else backend.slot_caption(study, name))
             if sf is None:
                 card.set_image(None, None)
             names, offset = flags.get(name, ([], None))
             card.set_flags(names, flag_line(names, offset))
         gaps = backend.not_acquired(study)
-        text = f"phase set: <b>{str(study.phase_set).upper()}</b>"
+        text = f"phase set: {str(study.phase_set).upper()}"
         if gaps:
             text += f" — {', '.join(gaps)} not acquired"
         self.phase.setText(text)
         inj = study.injection_time
         shown = inj.strftime("%H:%M:%S") if hasattr(inj, "strftime") else (str(inj) if inj else "unknown")
-        self.inj_info.setText(f"injection: <b>{shown}</b> ({study.injection_source or 'none'})")
+        self.inj_info.setText(f"injection {shown} ({study.injection_source or 'none'})")
         self.set_injection_confirmed(study, confirmed)
+        self._fit_height()
 
     def set_injection_confirmed(self, study: Any, confirmed: bool) -> None:
         """The chip stays while the time is an estimate; the confirm button until the user confirmed."""
@@ -207,6 +308,7 @@ class SlotTimeline(QWidget):
         inj = study.injection_time
         shown = inj.strftime("%H:%M:%S") if hasattr(inj, "strftime") else "unknown"
         self.inj_chip.setText(f"injection time ESTIMATED {shown}" + (" (confirmed)" if confirmed else ""))
+        self.inj_confirm.setEnabled(estimated and not confirmed)
         self.inj_chip.setVisible(estimated)
         self.inj_confirm.setVisible(estimated and not confirmed)
 
@@ -214,7 +316,17 @@ class SlotTimeline(QWidget):
         self.selected = slot
         for name, card in self.cards.items():
             card.set_selected(name == slot)
+        self.scroll.ensureWidgetVisible(self.cards[slot])
         self.slotSelected.emit(slot)
+
+    def focus_slot(self, slot: str) -> None:
+        """Select ``slot`` and put the keyboard focus on its card (keys 1–9, arrows)."""
+        self.select(slot)
+        self.cards[slot].setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _step(self, slot: str, step: int) -> None:
+        names = list(self.cards)
+        self.focus_slot(names[(names.index(slot) + step) % len(names)])
 
     def _apply_injection(self) -> None:
         self.injectionChanged.emit(self.inj_edit.text().strip())
