@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from ..ingest.records import Warn
 from ..protocol import format_t
+from .wording import in_app_words
 
 CLIP_MIME = "application/x-ceusdesk-clip"
 COLUMNS = ("file", "slot", "kind", "frames", "start", "end")  # the slot next to the name: seen when narrow
@@ -74,7 +75,7 @@ class ClipList(QWidget):
         for row, entry in enumerate(study.clips):
             clip = entry.clip
             cells = [study.rel(clip.path),
-                     entry.slot or (f"excluded: {entry.excluded}" if entry.excluded else "—"),
+                     entry.slot or (f"excluded: {in_app_words(entry.excluded)}" if entry.excluded else "—"),
                      str(clip.kind), str(clip.n_frames), format_t(entry.start_s), format_t(entry.end_s)]
             self.table.insertRow(row)
             for col, text in enumerate(cells):
@@ -85,7 +86,7 @@ class ClipList(QWidget):
         if getattr(study, "injection_source", None) == "estimated":
             warnings.insert(0, Warn("", "injection time is estimated: check it before analyzing"))
         for w in warnings:
-            self.warnings.addItem(f"{study.rel(w.path) + ': ' if w.path else ''}{w.message}")
+            self.warnings.addItem(f"{study.rel(w.path) + ': ' if w.path else ''}{in_app_words(w.message)}")
             item = self.warnings.item(self.warnings.count() - 1)
             item.setToolTip(item.text())
         if warnings:

@@ -45,6 +45,7 @@ from .settings_dialog import AppSettings, SettingsDialog, add_recent, recent_stu
 from .side_question import SideQuestion
 from .slot_timeline import SlotTimeline
 from .widgets import describe
+from .wording import in_app_words
 from .workers import Runner, Task
 
 log = logging.getLogger(__name__)
@@ -371,6 +372,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ errors and progress
     def show_error(self, message: str) -> None:
         """A non-blocking error dialog: the window stays usable behind it."""
+        message = in_app_words(message)
         log.warning("error shown to the user: %s", message)
         if self.error_box is not None:
             self.error_box.close()

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QWidget
 
 from .imaging import thumbnail
+from .wording import in_app_words
 
 SIDE_THUMB = 120
 
@@ -60,6 +61,7 @@ class SideQuestion(QGroupBox):
         shown = evidence_text(evidence)
         guess = ""
         if current:
-            guess = f"Best guess: {current}, not sure" + (f" ({reason})" if reason else "") + "."
+            why = f" ({in_app_words(reason)})" if reason else ""
+            guess = f"Best guess: {current}, not sure{why}."
         self.cues.setText(f"{guess}<br>{shown}" if shown else guess)
         self.show()

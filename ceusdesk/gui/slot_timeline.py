@@ -80,7 +80,7 @@ class SlotCard(QFrame):
         self.caption = QLabel("not acquired", objectName="slotCaption")
         self.caption.setWordWrap(True)
         self.caption.setFixedWidth(THUMB)
-        self.state = ElidedLabel(STATUS_TEXT["missing"], min_chars=4)
+        self.state = ElidedLabel(STATUS_TEXT["missing"], min_chars=4, objectName="slotState")
         self.roi_note = QLabel("ROI adjusted", objectName="roiAdjusted")
         self.roi_note.setToolTip("This slot's ROI was set by hand (reset it in the ROI editor)")
         policy = self.roi_note.sizePolicy()
@@ -121,7 +121,7 @@ class SlotCard(QFrame):
         self.status = status
         self.time.setText(format_t(t_s))
         self.state.setText(STATUS_TEXT.get(status, status))
-        self.caption.setText(card_caption(caption or STATUS_TEXT["missing"].lower()))
+        self.caption.setText(card_caption(caption) if caption else "")  # the status says "NOT ACQUIRED"
         self.caption.setToolTip(f"{caption}\nclip · frame of the clip's frames · time after injection "
                                 "(offset from the slot's target)" if caption else "")
         self.full_caption = caption or ""

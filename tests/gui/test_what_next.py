@@ -87,3 +87,16 @@ def test_cancel_stops_a_model_run_in_progress():
     session = backend.CancellableSession(Slow(), cancel=started.is_set)
     with pytest.raises(Cancelled):
         session.run(["probabilities"], {})
+
+
+def test_warnings_and_refusals_name_no_cli_flags(qtbot, window, gappy_study):
+    open_and_wait(qtbot, window, gappy_study[0])
+    shown = [window.clips.warnings.item(i).text() for i in range(window.clips.warnings.count())]
+    assert shown and not [w for w in shown if "--" in w]
+    for message in ("clip US0009: timing unknown: assign the clip with --assign FILE=SLOT",
+                    "contrast panel unsure: pass --contrast-panel left|right",
+                    "no model package found - pass --model PATH/manifest.json",
+                    "0:30 missing - assign those clips (--assign FILE=SLOT) or check the injection time"):
+        window.show_error(message)
+        assert "--" not in window.error_box.text(), window.error_box.text()
+    assert "drag the clip from the list onto its slot card" in window.error_box.text()
