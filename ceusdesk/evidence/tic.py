@@ -27,7 +27,7 @@ from .intensity import brightness
 
 log = logging.getLogger(__name__)
 
-MAX_ARTERIAL_FRAMES = 300  # a 45 s sweep keeps >= 6.6 frames/s: arrival and peak to a fraction of a second
+MAX_ARTERIAL_FRAMES = 150  # a 45 s sweep keeps >= 3.3 frames/s: arrival and peak to a third of a second
 FRAMES_PER_CLIP = 8
 TRACK_MIN_SCORE = 0.5  # frame-to-frame: lower than this keeps the previous position
 CLIP_MAX_SHIFT = 0.15  # within a clip the lesion stays within this share of its ROI side of the slot's ROI
