@@ -15,12 +15,15 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .audit import append_jsonl, hash_id
 from .ingest.injection import format_clock
 from .manifest import CLASSES
 from .preprocess import Roi
+
+if TYPE_CHECKING:  # the case copies the study's clip files: only a real study has them
+    from .study import Study
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ def new_case_id() -> str:
     return f"app-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def save_training_case(folder: str | Path, study: Any, roi: Roi, label: str, *, case_id: str | None = None,
+def save_training_case(folder: str | Path, study: Study, roi: Roi, label: str, *, case_id: str | None = None,
                        subtype: str | None = None, injection_time: str | None = None,
                        slot_rois: Mapping[str, Roi] | None = None) -> Path:
     """Copy the slot clips of ``study`` into ``folder/<case_id>`` and append its cases.jsonl line.
@@ -59,7 +62,7 @@ def save_training_case(folder: str | Path, study: Any, roi: Roi, label: str, *, 
             copied[src] = dest
         overrides[name] = {"path": copied[src], "frame_index": int(sf.frame_index)}
     inj = injection_time or (format_clock(study.injection_time) if study.injection_time else None)
-    record = {
+    record: dict[str, Any] = {
         "case_id": case_id,
         "study": case_id,
         "label": label,

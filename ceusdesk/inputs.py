@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -38,6 +38,7 @@ import numpy as np
 from .errors import BadRoi
 from .preprocess import InputSpec, Roi, case_tensor, roi_inside, to_gray
 from .protocol import Protocol, default_protocol
+from .study_types import SlotFrameLike, StudyLike
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,9 @@ def usable_spacing(sp: Any) -> tuple[float, float] | None:
     return sx, sy
 
 
-def _spacing(slot_frame: Any) -> tuple[float, float] | None:
+def _spacing(slot_frame: SlotFrameLike | None) -> tuple[float, float] | None:
     """A SlotFrame's usable pixel spacing (see :func:`usable_spacing`), or None."""
-    return usable_spacing(getattr(slot_frame, "pixel_spacing_cm", None))
+    return None if slot_frame is None else usable_spacing(slot_frame.pixel_spacing_cm)
 
 
 def map_roi(
@@ -202,12 +203,12 @@ def _smooth(gray: np.ndarray, side: int) -> np.ndarray:
 
 
 def _load_panels(
-    study: Any, names: Sequence[str], panels: Mapping[str, np.ndarray | None] | None,
+    study: StudyLike, names: Sequence[str], panels: Mapping[str, np.ndarray | None] | None,
     loader: Callable[[Any], np.ndarray] | None,
 ) -> dict[str, np.ndarray]:
     """Panel images (uint8, RGB or grey) of the named slots that have a frame."""
     out: dict[str, np.ndarray] = {}
-    slots = getattr(study, "slots", {}) or {}
+    slots = study.slots
     for name in names:
         if panels is not None and panels.get(name) is not None:
             out[name] = np.asarray(panels[name])
@@ -218,7 +219,8 @@ def _load_panels(
         if loader is None:
             from .frames import panel_image  # decoded lazily: callers that pass panels need no decoder
 
-            loader = panel_image
+            # it reads a real SlotFrame's clip; a study of another slot-frame type passes panels or a loader
+            loader = cast(Callable[[Any], np.ndarray], panel_image)
         out[name] = loader(sf)
     return out
 
@@ -247,7 +249,7 @@ def reference_slot(imgs: Mapping[str, Any], protocol: Protocol) -> str | None:
 
 
 def roi_to_reference(
-    study: Any, roi: Roi, slot: str, imgs: Mapping[str, np.ndarray | None], *,
+    study: StudyLike, roi: Roi, slot: str, imgs: Mapping[str, np.ndarray | None], *,
     protocol: Protocol | None = None,
 ) -> Roi:
     """An ROI drawn on ``slot``'s panel, expressed in the reference panel's pixels (placing's inverse).
@@ -255,20 +257,22 @@ def roi_to_reference(
     Identity when ``slot`` is the reference or its panel has the reference's size; otherwise mapped
     as :func:`map_roi` maps (through pixel spacing when both panels have it, else scaled).
     """
-    protocol = protocol or getattr(study, "protocol", None) or default_protocol()
+    protocol = protocol or study.protocol or default_protocol()
     ref = reference_slot(imgs, protocol)
     if ref is None:
         raise BadRoi("no contrast-phase image is present to place the ROI on")
-    if slot == ref or imgs.get(slot) is None:
-        return tuple(int(v) for v in roi)
-    slots = getattr(study, "slots", {}) or {}
-    mapped, _how = map_roi(roi, imgs[slot].shape, imgs[ref].shape, _spacing(slots.get(slot)),
+    on_slot, on_ref = imgs.get(slot), imgs[ref]
+    if slot == ref or on_slot is None or on_ref is None:  # on_ref: never None (reference_slot)
+        x, y, w, h = (int(v) for v in roi)
+        return x, y, w, h
+    slots = study.slots
+    mapped, _how = map_roi(roi, on_slot.shape, on_ref.shape, _spacing(slots.get(slot)),
                            _spacing(slots.get(ref)))
     return mapped
 
 
 def place_rois(
-    study: Any,
+    study: StudyLike,
     roi: Roi,
     imgs: Mapping[str, np.ndarray | None],
     *,
@@ -281,48 +285,48 @@ def place_rois(
     ``roi`` is given on the reference panel (the first contrast slot of ``imgs`` in protocol order);
     ``rois`` are hand-set ROIs of single slots in their own panel pixels. See :func:`case_inputs`.
     """
-    protocol = protocol or getattr(study, "protocol", None) or default_protocol()
-    imgs = {k: v for k, v in imgs.items() if v is not None}
-    slots = getattr(study, "slots", {}) or {}
+    protocol = protocol or study.protocol or default_protocol()
+    shown = {k: v for k, v in imgs.items() if v is not None}
+    slots = study.slots
     warnings: list[str] = []
-    ref = reference_slot(imgs, protocol)
+    ref = reference_slot(shown, protocol)
     if ref is None:
         raise BadRoi("no contrast-phase image is present to place the ROI on")
-    contrast = [s.name for s in protocol.slots if s.kind == "contrast" and s.name in imgs]
-    ref_shape = imgs[ref].shape
+    contrast = [s.name for s in protocol.slots if s.kind == "contrast" and s.name in shown]
+    ref_shape = shown[ref].shape
     roi = check_roi_on_panel(roi, ref_shape, panel="the contrast panel")
-    user = _check_user_rois(rois or {}, protocol, imgs, warnings)
+    user = _check_user_rois(rois or {}, protocol, shown, warnings)
     ref_spacing = _spacing(slots.get(ref))
 
     placed: dict[str, Roi] = {}
     sources: dict[str, str] = {}
     for name in protocol.slot_names:
-        if name not in imgs:
+        if name not in shown:
             continue
-        mapped, how = map_roi(roi, ref_shape, imgs[name].shape, ref_spacing, _spacing(slots.get(name)))
+        mapped, how = map_roi(roi, ref_shape, shown[name].shape, ref_spacing, _spacing(slots.get(name)))
         placed[name] = mapped
         sources[name] = "given" if how == "same" else "mapped"
         if name in user:
             continue  # the user placed this one: mapping notes about it do not apply
         if how == "scaled":
             warnings.append(
-                f"slot {name}: panel size {imgs[name].shape[1]}x{imgs[name].shape[0]} differs from the "
+                f"slot {name}: panel size {shown[name].shape[1]}x{shown[name].shape[0]} differs from the "
                 f"contrast panel's {ref_shape[1]}x{ref_shape[0]} and no usable pixel spacing is known; "
                 "the ROI was scaled - check its position"
             )
-        if not roi_inside(mapped, imgs[name].shape):
+        if not roi_inside(mapped, shown[name].shape):
             warnings.append(f"slot {name}: the ROI falls outside this panel; the image is mostly empty")
 
     final = {**placed, **user}
     sources.update({name: "user" for name in user})
     if track_roi:
-        for name in _track(protocol, contrast, imgs, placed, final, warnings, pinned=set(user)):
+        for name in _track(protocol, contrast, shown, placed, final, warnings, pinned=set(user)):
             sources[name] = "tracked"
     return RoiPlacement(rois=final, sources=sources, warnings=warnings, reference_slot=ref)
 
 
 def case_inputs(
-    study: Any,
+    study: StudyLike,
     roi: Roi,
     spec: InputSpec,
     *,
@@ -338,8 +342,9 @@ def case_inputs(
     Parameters
     ----------
     study
-        A :class:`ceusdesk.study.Study` (anything with ``.slots``: slot name → SlotFrame or None; a
-        SlotFrame's ``pixel_spacing_cm`` is used for mapping the ROI to a panel of another size).
+        A :class:`ceusdesk.study.Study`, or any :class:`~ceusdesk.study_types.StudyLike` (``.slots``:
+        slot name → SlotFrame or None; a SlotFrame's ``pixel_spacing_cm`` is used for mapping the ROI
+        to a panel of another size; ``.protocol``).
     roi
         (x, y, w, h) in pixels of the contrast panel (the first present contrast slot's panel).
     spec
@@ -366,7 +371,7 @@ def case_inputs(
         When no contrast slot is present to place the ROI on, or its centre lies outside that panel;
         when a hand-set ROI names an unknown slot or its centre lies outside its slot's panel.
     """
-    protocol = protocol or getattr(study, "protocol", None) or default_protocol()
+    protocol = protocol or study.protocol or default_protocol()
     allowed = set(protocol.slot_names if use_slots is None else use_slots)
     names = [n for n in protocol.slot_names if n in allowed]
     imgs = _load_panels(study, names, panels, loader)

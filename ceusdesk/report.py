@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -26,6 +26,9 @@ from . import __version__ as CEUSDESK_VERSION
 from .atomicio import write_atomic
 from .preprocess import PREPROCESS_VERSION, Roi
 from .protocol import SLOT_NAMES, format_t
+
+if TYPE_CHECKING:  # a report reads files and patient fields that only a real study has
+    from .study import Study
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +377,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     # nine slot thumbnails, three per row, each with its time and status
     slots = doc.get("slots") or {}
     names = list(slots) or list(SLOT_NAMES)
-    cells = []
+    cells: list[Any] = []  # flowables, then "" to pad the last row
     w = 52 * mm
     shapes = [p.shape for p in inp.panels.values() if p is not None]
     placeholder_h = w * (shapes[0][0] / shapes[0][1] if shapes else 0.75)  # as tall as a thumbnail
@@ -403,7 +406,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     grid_rows = [cells[i:i + 3] for i in range(0, len(cells), 3)]
     grid_rows[-1] += [""] * (3 - len(grid_rows[-1]))
     grid = Table(grid_rows, colWidths=[58 * mm] * 3)
-    grid_style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")]
+    grid_style: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")]
     for i, name in enumerate(names):  # an amber frame round a doubtful slot
         if flag_text(slots.get(name)):
             grid_style.append(("BOX", (i % 3, i // 3), (i % 3, i // 3), 1.2, colors.HexColor("#ffb300")))
@@ -504,7 +507,7 @@ _CLIP_FIELDS = {"id": "patient_id", "name": "patient_name", "birth_date": "patie
                 "sex": "patient_sex"}
 
 
-def patient_of(study: Any) -> dict[str, str | None]:
+def patient_of(study: Study) -> dict[str, str | None]:
     """The report's patient block, from the study's own clips only.
 
     A clip the study excluded (another patient's or another study's, a truncated file) never names the
@@ -529,7 +532,7 @@ def patient_of(study: Any) -> dict[str, str | None]:
 
 
 def report_input_from_study(
-    study: Any, result: Mapping[str, Any], roi: Roi, rois: Mapping[str, Roi] | None = None
+    study: Study, result: Mapping[str, Any], roi: Roi, rois: Mapping[str, Roi] | None = None
 ) -> ReportInput:
     """Collect the slot panels (``ceusdesk.frames.panel_image``) and patient block for a report."""
     from .frames import panel_image  # the core's frame grabber; imported late so report stays light
@@ -538,6 +541,6 @@ def report_input_from_study(
     for name, sf in (study.slots or {}).items():
         panels[name] = None if sf is None else panel_image(sf)
     return ReportInput(
-        study=study.to_json(), result=dict(result), roi=tuple(roi), panels=panels,
+        study=study.to_json(), result=dict(result), roi=(roi[0], roi[1], roi[2], roi[3]), panels=panels,
         rois=dict(rois or {}), patient=patient_of(study), study_path=str(getattr(study, "root", "") or ""),
     )

@@ -452,6 +452,8 @@ def _frame_times(e: ClipEntry) -> np.ndarray:
     offsets = e.clip.frame_offsets_s
     if offsets is None:
         return np.asarray([e.start_s], dtype=float)  # frame times unknown: only the first frame counts
+    if e.start_s is None:  # callers pass timed clips only
+        raise ValueError(f"{e.clip.path}: clip has frame offsets but no start time")
     return float(e.start_s) + np.asarray(offsets[:n], dtype=float)
 
 

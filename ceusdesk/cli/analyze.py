@@ -187,7 +187,7 @@ def format_summary(doc: dict[str, Any]) -> str:
     if not_used:
         lines.append(f"  present but not used by an early-set classification: {', '.join(not_used)}")
     if doc.get("missing"):
-        lines.append(f"  missing for the full set: {', '.join(doc['missing'])}")
+        lines.append(f"  not acquired: {', '.join(doc['missing'])}")  # every slot with no frame, any set
     lines += [
         "",
         f"call       {r['call'].upper()}  (malignant probability {r['malignant_probability']:.3f}, "

@@ -30,6 +30,7 @@ from ..inputs import CaseInputs, case_inputs
 from ..manifest import RESEARCH_USE_ONLY
 from ..preprocess import Roi
 from ..protocol import PhaseSet, Protocol
+from ..study_types import StudyLike
 from .loader import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def decide_phase_set(present: list[str] | set[str], protocol: Protocol) -> tuple
     return phase_set, protocol.set_slots(phase_set)
 
 
-def present_slots(study: Any) -> list[str]:
+def present_slots(study: StudyLike) -> list[str]:
     return [name for name, sf in (study.slots or {}).items() if sf is not None]
 
 
@@ -156,7 +157,7 @@ def threshold_block(model: LoadedModel, phase_set: str) -> tuple[float, dict[str
 
 
 def analyze(
-    study: Any,
+    study: StudyLike,
     roi: Roi,
     model: LoadedModel,
     *,

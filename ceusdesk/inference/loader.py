@@ -177,7 +177,7 @@ def _stamp(path: Path) -> tuple:
         manifest = read_manifest(path)
     except ModelRefused:
         return (str(path), None)
-    stamps = []
+    stamps: list[tuple[str, int | None, int | None]] = []
     for entry in [*manifest.files.values()]:
         try:
             f = file_path(path, entry)

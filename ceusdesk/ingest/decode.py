@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -75,7 +76,8 @@ def _dicom_frame(clip: Clip, index: int) -> np.ndarray:
         ds = dicom_header(clip.path)
         transfer = transfer_syntax(ds)
         plugin = DECODING_PLUGIN if transfer.is_compressed else ""
-        extra = {} if ds.file_meta.get("TransferSyntaxUID") else {"transfer_syntax_uid": transfer}
+        extra: dict[str, Any] = ({} if ds.file_meta.get("TransferSyntaxUID")
+                                 else {"transfer_syntax_uid": transfer})
         with CappedFile(clip.path) as fp:
             arr = pixel_array(fp, index=index, decoding_plugin=plugin, **extra)
         if arr.shape[:2] != (clip.rows, clip.cols):  # e.g. a JPEG of another size than Rows x Columns
@@ -163,7 +165,7 @@ def _monochrome_to_8bit(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     return _scale_to_8bit(arr, bits)
 
 
-def _first(value: object) -> float:
+def _first(value: Any) -> float:
     """First value of a possibly multi-valued DS element (several windows may be offered)."""
     return float(value[0]) if isinstance(value, MultiValue | list | tuple) else float(value)
 

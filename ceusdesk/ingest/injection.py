@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import cast
 
 import numpy as np
 
@@ -86,7 +87,8 @@ def estimate_injection(
     each, ``SAMPLES_PER_CLIP`` frames spread over the clip give the curve. Arrival is where the curve
     first crosses baseline + 20 % of its rise; the injection is ``ARRIVAL_DELAY_S`` before it.
     """
-    timed = sorted((cl for cl in clips if cl[0].start is not None), key=lambda cl: cl[0].start)
+    timed = sorted((cl for cl in clips if cl[0].start is not None),
+                   key=lambda cl: cast(datetime, cl[0].start))
     for clip, layout in timed[:CLIPS_SEARCHED]:
         box, _ = layout.panel("contrast", side)
         times: list[datetime] = []

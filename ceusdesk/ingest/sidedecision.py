@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from . import sidecues as cues
 from .layout import ClipLayout, FrameSampler, sample_indices
@@ -86,7 +87,8 @@ def decide_contrast_side(clips: Sequence[tuple[Clip, ClipLayout]], sampler: Fram
         shows the wash-in and the B-mode clip recorded before it.
     """
     duals = [(c, lay) for c, lay in clips if lay.dual and c.usable_frames > 0]
-    timed = sorted((cl for cl in duals if cl[0].start is not None), key=lambda cl: cl[0].start)
+    timed = sorted((cl for cl in duals if cl[0].start is not None),
+                   key=lambda cl: cast(datetime, cl[0].start))
     ordered = timed + [cl for cl in duals if cl[0].start is None]
     found: list[Cue] = []
     if ordered:
@@ -139,7 +141,7 @@ def _bmode_match(clips: Sequence[tuple[Clip, ClipLayout]], first: tuple[Clip, Cl
                and (_end(c) or c.start) <= limit]
     if not singles:
         return Cue("bmode_match", cues.NONE, 0.0, "no single-panel B-mode clip before contrast")
-    single, single_layout = max(singles, key=lambda cl: cl[0].start)
+    single, single_layout = max(singles, key=lambda cl: cast(datetime, cl[0].start))  # timed: filtered above
     last = single.usable_frames - 1
     s = sampler.gray(single, last)
     d = sampler.gray(dual_clip, 0)

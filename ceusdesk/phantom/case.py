@@ -103,7 +103,7 @@ def synthesize_case(out_dir: Path | str, *, seed: int, label: str | None = None,
     srng = np.random.default_rng([seed, 3])  # study-level draws: side, times, encodings, schedule
     side = _side(srng, options, profile)
     day = dt.date(2022, 1, 3) + dt.timedelta(days=int(srng.integers(0, 900)))
-    inj = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(seconds=int(srng.integers(0, 7.5 * 3600)))
+    inj = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(seconds=int(srng.integers(0, int(7.5 * 3600))))
     mi = float(srng.uniform(*profile.mi))
     clips = make_schedule(srng, options, profile.fps)
     encodings = _encodings(srng, len(clips), options)

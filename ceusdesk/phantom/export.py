@@ -213,7 +213,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix, fourcc in ((".mp4", "mp4v"), (".avi", "MJPG")):
         target = path.with_suffix(suffix)
-        writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+        writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*fourcc), fps, (w, h))
         if writer.isOpened():
             for f in frames:
                 writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))

@@ -7,6 +7,7 @@ after injection, enhancement in arbitrary concentration units (liver parenchyma 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -308,7 +309,7 @@ def sample_lesion(rng: np.random.Generator | Draw, subtype: str, anatomy: Anatom
     dmin = anatomy.wall_cm + r + 0.4
     dmax = min(anatomy.diaphragm_cm - 0.8, anatomy.depth_cm - 0.4) - r
     depth = u(dmin, max(dmin, dmax))
-    common = dict(subtype=subtype, label=st.label, diameter_cm=diameter, depth_cm=depth,
+    common: dict[str, Any] = dict(subtype=subtype, label=st.label, diameter_cm=diameter, depth_cm=depth,
                   lateral=u(-0.6, 0.6), harmonics=harmonics)
     # B-mode: echo, halo, edge, drawn alike for every subtype from its shares
     echo = u(*ECHO_RANGE[d.pick((0, 1, 2), ECHO_SHARES[subtype])])

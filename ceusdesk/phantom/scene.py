@@ -33,8 +33,8 @@ class Geometry:
 
 def _rayleigh_field(rng: np.random.Generator, shape: tuple[int, int], sx: float, sy: float) -> np.ndarray:
     """Speckle power (mean 1): |filtered complex Gaussian|², exponential per pixel as in real speckle."""
-    re = rng.standard_normal(shape, dtype=np.float32)
-    im = rng.standard_normal(shape, dtype=np.float32)
+    re: np.ndarray = rng.standard_normal(shape, dtype=np.float32)
+    im: np.ndarray = rng.standard_normal(shape, dtype=np.float32)
     re = cv2.GaussianBlur(re, (0, 0), sigmaX=sx, sigmaY=sy)
     im = cv2.GaussianBlur(im, (0, 0), sigmaX=sx, sigmaY=sy)
     p = re * re + im * im
@@ -93,7 +93,7 @@ def build_scene(params: CaseParams, width: int, height: int, rng: np.random.Gene
     dome = an.diaphragm_cm + an.diaphragm_tilt * xcm / 6.0 - 0.03 * xcm ** 2
     in_liver = _soft(ycm - capsule, 0.05) * _soft(dome - ycm, 0.05)
 
-    tex = rng.standard_normal((hc, wc), dtype=np.float32)
+    tex: np.ndarray = rng.standard_normal((hc, wc), dtype=np.float32)
     tex = cv2.GaussianBlur(tex, (0, 0), sigmaX=max(0.7, an.texture_scale_cm / cmpp))
     tex = tex / max(float(tex.std()), 1e-6)
     liver_refl = np.exp(an.texture_sigma * tex) * an.brightness

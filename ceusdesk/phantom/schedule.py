@@ -99,7 +99,7 @@ def make_schedule(rng: np.random.Generator, options: PhantomOptions,
         plan.append(("10min", "contrast", _kupffer_start(rng, clinical), rng.uniform(10.0, 15.0)))
     skip = {c for c, s in CLIP_SLOTS.items() if s in set(options.missing_slots)}
     skip |= gapped_clips(rng, clinical)
-    clips = []
+    clips: list[Clip] = []
     for name, kind, start, duration in plan:
         if name in skip:
             continue

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ceusdesk.protocol import SLOT_NAMES, default_protocol
+from ceusdesk.protocol import SLOT_NAMES, Protocol, default_protocol
 
 
 @dataclass
@@ -24,7 +24,7 @@ class FakeSlotFrame:
 class FakeStudy:
     slots: dict[str, FakeSlotFrame | None]
     warnings: list = field(default_factory=list)
-    protocol: object = None
+    protocol: Protocol | None = None  # None: the caller's protocol or the default one applies
 
     @property
     def phase_set(self) -> str:

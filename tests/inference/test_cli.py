@@ -17,7 +17,8 @@ SMALL = {"panel_size": (128, 96), "frames_per_clip": 2}
 def studies(tmp_path_factory):
     root = tmp_path_factory.mktemp("studies")
     out = {}
-    for name, missing in (("full", ()), ("early", ("10:00",)), ("incomplete", ("1:00",))):
+    for name, missing in (("full", ()), ("early", ("10:00",)), ("incomplete", ("1:00",)),
+                          ("gapped", ("4:00", "5:00"))):
         options = PhantomOptions(missing_slots=missing, **SMALL)
         rec = synthesize_case(root, seed=3, case_id=name, options=options)
         out[name] = (str(root / rec["study"]), ",".join(map(str, rec["roi"])))
@@ -81,6 +82,18 @@ def test_summary_opens_with_the_phase_set(capsys, studies, package):
         assert code == 0
         assert out.startswith(title)
         assert "Research use only" in out
+
+
+def test_summary_names_the_slots_not_acquired_for_every_phase_set(capsys, studies, package):
+    expected = {"full": None, "gapped": "4:00, 5:00", "early": "10:00"}
+    for name, not_acquired in expected.items():
+        study, roi = studies[name]
+        code, out, _ = run(capsys, "analyze", study, "--roi", roi, "--model", package)
+        assert code == 0
+        assert out.startswith("FULL SET" if name != "early" else "EARLY SET"), out
+        lines = [ln.strip() for ln in out.splitlines() if "not acquired:" in ln]
+        assert lines == ([f"not acquired: {not_acquired}"] if not_acquired else []), out
+        assert "missing for the full set" not in out
 
 
 def test_incomplete_study_exits_4_naming_the_missing_slot(capsys, studies, package):
