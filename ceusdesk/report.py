@@ -406,7 +406,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     grid_rows = [cells[i:i + 3] for i in range(0, len(cells), 3)]
     grid_rows[-1] += [""] * (3 - len(grid_rows[-1]))
     grid = Table(grid_rows, colWidths=[58 * mm] * 3)
-    grid_style: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")]
+    grid_style: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                         ("ALIGN", (0, 0), (-1, -1), "CENTER")]
     for i, name in enumerate(names):  # an amber frame round a doubtful slot
         if flag_text(slots.get(name)):
             grid_style.append(("BOX", (i % 3, i // 3), (i % 3, i // 3), 1.2, colors.HexColor("#ffb300")))
