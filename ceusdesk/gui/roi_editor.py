@@ -33,7 +33,7 @@ class RoiCanvas(QWidget):
         self.roi: Roi | None = None
         self._start: QPoint | None = None
         self._drag: QRect | None = None
-        self.setMinimumSize(180, 140)
+        self.setMinimumSize(180, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
 
@@ -140,6 +140,7 @@ class RoiEditor(QWidget):
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #ff8a80")
+        self.error.hide()  # shown with a message only: on a short screen every line counts
         row = QHBoxLayout()
         for w in (self.text, self.track):
             row.addWidget(w)
@@ -171,6 +172,7 @@ class RoiEditor(QWidget):
     def _drawn(self, roi: tuple) -> None:
         self.text.setText(",".join(str(v) for v in roi))
         self.error.clear()
+        self.error.hide()
         if self.slot is not None:
             self.roiChanged.emit(self.slot, tuple(roi))
 
@@ -183,6 +185,7 @@ class RoiEditor(QWidget):
             roi = parse_roi(self.text.text())
         except ValueError as err:
             self.error.setText(str(err))
+            self.error.show()
             return
         self.canvas.roi = roi
         self.canvas.update()

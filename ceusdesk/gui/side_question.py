@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QWidg
 from .imaging import thumbnail
 from .wording import in_app_words
 
-SIDE_THUMB = 120
+SIDE_THUMB = 96  # the question and the viewer share a 700-pixel-high window
 
 
 def evidence_text(evidence: list[dict[str, Any]]) -> str:

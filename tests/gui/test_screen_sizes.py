@@ -10,6 +10,7 @@ import sys
 import pytest
 from PIL import Image
 
+from ceusdesk.gui import backend
 from ceusdesk.gui.layout_check import clipped, low_density_pixmaps, undescribed
 from ceusdesk.protocol import SLOT_NAMES
 
@@ -34,6 +35,18 @@ def test_at_1024_by_700_nothing_is_cut_and_every_control_is_described(qtbot, win
     assert undescribed(window) == []
     assert low_density_pixmaps(window) == []
     assert window.export_btn.isVisible() and window.export_btn.isEnabled()
+
+
+def test_at_1024_by_700_the_side_question_fits_above_the_viewer(qtbot, window, gappy_study, monkeypatch):
+    """The tallest state: the contrast-side question open, an estimated injection, slots not acquired."""
+    monkeypatch.setattr(backend, "side_sure", lambda study: False)
+    window.resize(1024, 700)
+    open_and_wait(qtbot, window, gappy_study[0])
+    qtbot.wait(50)
+    assert window.side_question.isVisible() and window.timeline.inj_confirm.isVisible()
+    assert (window.width(), window.height()) == (1024, 700)
+    assert clipped(window) == []
+    assert undescribed(window) == []
 
 
 def test_each_slot_card_says_which_frame_fills_it(qtbot, window, full_study):
