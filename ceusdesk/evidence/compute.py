@@ -62,6 +62,11 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _roi(v: Any) -> Roi:
+    x, y, w, h = (int(a) for a in v)
+    return x, y, w, h
+
+
 def _r(v: float | None, nd: int = 3) -> float | None:
     return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
@@ -112,7 +117,7 @@ def compute_evidence(
     used = [s for s in _get(result, "slots_used") if study.slots.get(s) is not None
             and protocol.slot(s).kind == "contrast"]
     used.sort(key=lambda s: float(protocol.slot(s).target_s or 0.0))
-    rois = {s: tuple(int(v) for v in _get(result, "rois")[s]) for s in used}
+    rois: dict[str, Roi] = {s: _roi(_get(result, "rois")[s]) for s in used}
     phase_set = _get(result, "phase_set")
     call = _get(result, "call")
     reasons: dict[str, str] = {}
@@ -154,7 +159,7 @@ def compute_evidence(
         return rois[s][0] - base[0], rois[s][1] - base[1]
 
     if liver_roi is not None:
-        liver_roi = tuple(int(v) for v in liver_roi)
+        liver_roi = _roi(liver_roi)
         assumptions += check_liver_roi(liver_roi, roi, ref_shape)
         assumptions.append("liver ROI given by the user")
     else:

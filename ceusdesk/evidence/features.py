@@ -185,11 +185,12 @@ def washout_onset(t: np.ndarray, r: np.ndarray, after_s: float) -> float | None:
 
 def kinetics(curve: Curve) -> Kinetics:
     """Every curve feature (see the module docstring); None where the curve cannot tell."""
-    out = Kinetics(notes=[])
+    notes_all: list[str] = []
+    out = Kinetics(notes=notes_all)
     lesion_s, liver_s = smooth(curve, curve.lesion), smooth(curve, curve.liver)
     r_s = ratio(lesion_s, liver_s)
     out.arrival_s, out.time_to_peak_s, out.wash_in_rate, peak_i, notes = arrival_peak(curve, lesion_s)
-    out.notes += notes
+    notes_all += notes
     if peak_i is not None and np.isfinite(r_s[peak_i]):
         out.peak_ratio = float(r_s[peak_i])
     after = curve.t[peak_i] if peak_i is not None else (float(curve.t[0]) if len(curve.t) else 0.0)
@@ -197,7 +198,7 @@ def kinetics(curve: Curve) -> Kinetics:
     if vascular_seen:
         out.washout_onset_s = washout_onset(*ratio_points(curve, r_s), after)
     else:
-        out.notes.append("no samples after the arterial peak: washout cannot be assessed")
+        notes_all.append("no samples after the arterial peak: washout cannot be assessed")
     out.washout_degree_at = {name: degree_of(window_ratio(curve, r_s, DEGREE_WINDOWS[name]))
                              for name in DEGREE_REPORTED}
     if vascular_seen:

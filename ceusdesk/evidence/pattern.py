@@ -61,7 +61,7 @@ def radial_profile(patch: np.ndarray, region: np.ndarray, liver_mean: float) -> 
     levels = [float(sm[rim & (sector == k)].mean()) / liver_mean for k in range(SECTORS)
               if (rim & (sector == k)).any()]
     hyper = float(np.mean([v >= HYPER_RATIO for v in levels])) if levels else 0.0
-    spread = float(np.std(levels) / max(np.mean(levels), 1e-9)) if levels else 0.0
+    spread = float(np.std(levels)) / max(float(np.mean(levels)), 1e-9) if levels else 0.0
     return Profile(c, r, hyper, classify(c, r, hyper, spread), spread)
 
 

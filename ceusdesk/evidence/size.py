@@ -81,7 +81,7 @@ def segment(patch: np.ndarray, liver_mean: float) -> tuple[np.ndarray | None, st
     if abs(np.log(max(lesion_level, 1e-9) / liver_mean)) < MIN_CONTRAST:
         return None, "the lesion does not stand out from the liver at the ROI's centre"
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-    mask = None
+    mask = np.zeros((h, w), np.uint8)
     for _ in range(2):
         radii, hit_edge = _ray_radii(sm, cx, cy, lesion_level, liver_mean)
         if hit_edge > 0.25:
@@ -139,7 +139,7 @@ def lesion_region(patches: dict[str, np.ndarray], liver_means: dict[str, float])
     scores = {s: contrast(p, liver_means[s]) for s, p in patches.items() if liver_means.get(s, 0) > 1e-6}
     if not scores:
         return Segmentation(None, fallback, None, None, "no liver signal on any slot frame")
-    order = sorted((s for s in scores if scores[s] >= MIN_CONTRAST), key=scores.get, reverse=True)
+    order = sorted((s for s in scores if scores[s] >= MIN_CONTRAST), key=lambda s: scores[s], reverse=True)
     if not order:
         return Segmentation(None, fallback, None, None, "the lesion is iso to the liver on every slot frame")
     why = None
