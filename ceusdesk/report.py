@@ -270,6 +270,29 @@ def pdf_caption(info: Mapping[str, Any] | None, clips: Sequence[Mapping[str, Any
                         info.get("offset_s"), ascii_only=True)
 
 
+def call_bar(malignant: float, threshold: float, width: float) -> Any:
+    """The app's benign-vs-malignant bar for the PDF: 0 … 1, the case's malignant probability (green
+    below the threshold, red above), a tick at the threshold and the uncertain band (±UNCERTAIN_BAND)."""
+    from reportlab.graphics.shapes import Drawing, Line, Rect, String
+    from reportlab.lib import colors
+
+    def x(v: float) -> float:
+        return width * min(max(float(v), 0.0), 1.0)
+
+    d = Drawing(width, 22)
+    d.add(Rect(0, 10, width, 10, fillColor=colors.HexColor("#e6e6e6"), strokeColor=None))
+    colour = "#c0504d" if malignant >= threshold else "#3a8f5c"
+    d.add(Rect(0, 11.5, x(malignant), 7, fillColor=colors.HexColor(colour), strokeColor=None))
+    lo, hi = x(threshold - UNCERTAIN_BAND), x(threshold + UNCERTAIN_BAND)
+    d.add(Rect(lo, 9, hi - lo, 12, fillColor=colors.Color(1, 0.70, 0, alpha=0.45), strokeColor=None))
+    d.add(Line(x(threshold), 8, x(threshold), 22, strokeWidth=1.5))
+    d.add(String(0, 0, "benign", fontSize=7))
+    d.add(String(width, 0, "malignant", fontSize=7, textAnchor="end"))
+    d.add(String(x(threshold), 0, f"threshold {threshold:.2f} (band +-{UNCERTAIN_BAND:.2f})", fontSize=7,
+                 textAnchor="middle"))
+    return d
+
+
 def _numbered_canvas() -> type:
     """A reportlab canvas that writes "page x / y" once the number of pages is known."""
     from reportlab.lib.units import mm
@@ -366,7 +389,11 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     if chip:
         left += [Spacer(1, 2 * mm), Paragraph(markup(chip), amber)]
     side = contrast_panel_line(doc)
-    right: list[Any] = [Paragraph(call_line, body), Spacer(1, 2 * mm), prob_table]
+    right: list[Any] = [Paragraph(call_line, body), Spacer(1, 2 * mm)]
+    if result.get("malignant_probability") is not None and threshold is not None:
+        right += [call_bar(float(result["malignant_probability"]), float(threshold), 95 * mm),
+                  Spacer(1, 2 * mm)]
+    right.append(prob_table)
     if side:
         right += [Spacer(1, 2 * mm), Paragraph(markup(side.capitalize()), body)]
     story += [

@@ -515,6 +515,8 @@ class MainWindow(QMainWindow):
         if self.params is not None and self.params.slot_overrides.pop(slot, None) is not None:
             self.user_rois.pop(slot, None)
             self.reload()
+        else:
+            self.status_text.setText(f"slot {slot}: no frame set by hand, nothing to clear")
 
     def set_injection_time(self, text: str) -> None:
         if self.params is None:

@@ -182,8 +182,7 @@ class SlotCard(QFrame):
         if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self.stepRequested.emit(self.slot, -1 if key == Qt.Key.Key_Left else 1)
         elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            if self.status == "manual":
-                self.clearRequested.emit(self.slot)
+            self.clearRequested.emit(self.slot)  # the window says so when nothing was set by hand
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.editRoiRequested.emit(self.slot)
         elif key == Qt.Key.Key_Space:  # focus alone never changes the slot (a disabled button hands

@@ -102,6 +102,8 @@ def test_delete_on_a_card_clears_its_hand_set_frame(qtbot, active, full_study):
         key(qtbot, Qt.Key.Key_Delete)
     assert loaded.args[0].slots["1:00"].source == "auto"
     assert win.timeline.cards["1:00"].status != "manual"
+    key(qtbot, Qt.Key.Key_Delete)  # nothing set by hand any more: said, not silently ignored
+    assert "nothing to clear" in win.status_text.text()
 
 
 def test_help_lists_every_shortcut(window):

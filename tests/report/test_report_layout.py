@@ -64,6 +64,7 @@ def test_captions_say_which_frame_and_names_are_the_apps(tmp_path, report_input)
     assert "IM000001 · f2/4 · 0:31 (-9 s)" in text
     assert "HCC" in text and "non-HCC malignant" in text and "non hcc" not in text
     assert "malignant = HCC 0.61 + non-HCC malignant 0.27 = 0.88 >= 0.50" in text
+    assert "threshold 0.50 (band +-0.05)" in text  # the benign-vs-malignant bar's tick and band
     assert "sensitivity to masking" in text and "not a clinical finding" in text
     assert "Reader (name)" in text and "Signature" in text
 
