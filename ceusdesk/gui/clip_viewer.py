@@ -115,7 +115,7 @@ class ClipViewer(QWidget):
         describe(self.play, "Play", "Play or pause the clip (Space while the viewer has the focus)")
         self.play.setCheckable(True)
         self.play.toggled.connect(self._toggle_play)
-        self.time = ElidedLabel("—", min_chars=5, tip="frame of the clip's frames, time after injection")
+        self.time = ElidedLabel("—", min_chars=5, tip="frame of the clip's frames · time after injection")
         self.swap = QPushButton("Swap panels")
         describe(self.swap, "Swap panels", "The contrast panel was guessed wrong: use the other one")
         self.swap.clicked.connect(self._swap)
@@ -194,7 +194,8 @@ class ClipViewer(QWidget):
             contrast, bmode = self.panels()
             self.view.set_frame(arr, contrast, bmode)
             t = self.time_after_injection(index)
-            self.time.setText(f"frame {index + 1}/{self.slider.maximum() + 1} · {format_t(t)}")
+            # as the slot cards write it: frame 7 of 7, 0:51 after injection
+            self.time.setText(f"f{index + 1}/{self.slider.maximum() + 1} · {format_t(t)}")
         self._next_pending()
 
     def _frame_failed(self, message: str) -> None:
