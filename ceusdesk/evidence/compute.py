@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 PATTERN_AFTER_ARRIVAL_S = 10.0
 
-FIELDS = ("lesion_size_mm", "liver_roi", "tic", "arrival_s", "time_to_peak_s", "peak_ratio", "wash_in_rate",
-          "aphe", "aphe_pattern", "washout_onset_s", "washout_degree", "washout_degree_at", "kupffer_ratio",
-          "kupffer_defect", "assumptions", "readout", "disagreement")
+FIELDS = ("lesion_size_mm", "liver_roi", "liver_rois", "tic", "arrival_s", "time_to_peak_s", "peak_ratio",
+          "wash_in_rate", "aphe", "aphe_pattern", "washout_onset_s", "washout_degree", "washout_degree_at",
+          "kupffer_ratio", "kupffer_defect", "assumptions", "readout", "disagreement")
 
 
 @dataclass
@@ -185,6 +185,8 @@ def compute_evidence(
             sp = study.slots
             liver_rois[s], _ = map_roi(liver_roi, ref_shape, lin[s].shape, sp[ref].pixel_spacing_cm,
                                        sp[s].pixel_spacing_cm)
+
+    ev["liver_rois"] = {s: list(r) for s, r in liver_rois.items()}  # per slot, for drawing (the app)
 
     # lesion region: segmented on the slot frame where the lesion stands out most
     patches, liver_means = {}, {}

@@ -50,6 +50,7 @@ def test_hcc_reads_as_textbook(hcc, shift):
     assert ev["lesion_size_mm"] == pytest.approx(true_mm, rel=0.25)
     assert any("LR-5" in line for line in ev["readout"]) and ev["disagreement"] is None
     assert ev["liver_roi"] is not None and len(ev["tic"]) > 20
+    assert set(ev["liver_rois"]) == {s for s in study.slots if s != "B" and study.slots[s] is not None}
 
 
 @pytest.mark.parametrize("shift", [(0, 0), (-3, 2)])
