@@ -120,7 +120,9 @@ def analysis_document(study: Study, result: AnalysisResult, roi: Roi, liver_roi:
     doc["result"] = result.to_json()
     doc["result"]["contrast_panel"] = {"side": study.contrast_panel, "source": study.contrast_panel_source}
     liver = parse_roi_arg(liver_roi, "--liver-roi") if liver_roi else None
+    t = time.perf_counter()
     doc["result"]["evidence"] = compute_evidence(study, result, roi, liver_roi=liver).to_json()
+    doc["result"]["timings_ms"]["evidence"] = round((time.perf_counter() - t) * 1000.0, 2)
     return doc
 
 
