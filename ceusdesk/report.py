@@ -293,6 +293,43 @@ def call_bar(malignant: float, threshold: float, width: float) -> Any:
     return d
 
 
+def _pdf_safe(text: str) -> str:
+    """Noto Sans and Helvetica lack ≤ and ≥: written as <= and >=."""
+    return text.replace("≤", "<=").replace("≥", ">=")
+
+
+def _evidence_flowables(ev: Mapping[str, Any], doc: Mapping[str, Any], small: Any, heading: Any) -> list[Any]:
+    """Page 1, under the call: the time-intensity curve beside the feature table, then the readout and,
+    highlighted, the line where the features and the model's call disagree (docs/evidence.md)."""
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Spacer, Table
+
+    from .pdftext import markup
+    from .report_evidence import DERIVED_NOTE, feature_rows, slot_times, tic_chart
+
+    used = (doc.get("result") or {}).get("slots_used")
+    chart = tic_chart(ev, slot_times(doc.get("slots") or {}, used), 82 * mm, 52 * mm)
+    rows = [[Paragraph(markup(name), small), Paragraph(markup(_pdf_safe(value)), small)]
+            for name, value in feature_rows(ev)]
+    features = Table(rows, colWidths=[30 * mm, 54 * mm],
+                     style=[("GRID", (0, 0), (-1, -1), 0.3, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                            ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
+    out: list[Any] = [
+        Paragraph(f"Enhancement evidence - {markup(DERIVED_NOTE.lower().rstrip('.'))}", heading),
+        Table([[chart, features]], colWidths=[84 * mm, 86 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]),
+        Paragraph("Curve: mean linearized intensity of the lesion (solid) and the liver ROI (dashed, green) "
+                  "against time after injection (m:ss); grey lines: the slot frames used.", small),
+    ]
+    out += [Paragraph(markup(_pdf_safe(str(line))), small) for line in ev.get("readout") or []]
+    if ev.get("disagreement"):
+        alert = ParagraphStyle("disagree", parent=small, fontName="Helvetica-Bold", textColor=colors.white,
+                               backColor=colors.HexColor("#b00020"), borderPadding=2)
+        out += [Spacer(1, 1 * mm), Paragraph(markup(_pdf_safe(str(ev["disagreement"]))), alert)]
+    return out + [Spacer(1, 4 * mm)]
+
+
 def _numbered_canvas() -> type:
     """A reportlab canvas that writes "page x / y" once the number of pages is known."""
     from reportlab.lib.units import mm
@@ -400,6 +437,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         Table([[left, right]], colWidths=[68 * mm, 100 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]),
         Spacer(1, 4 * mm),
     ]
+    if result.get("evidence"):
+        story += _evidence_flowables(result["evidence"], doc, small, styles["Heading3"])
 
     # nine slot thumbnails, three per row, each with its time and status
     slots = doc.get("slots") or {}
