@@ -199,17 +199,32 @@ def analyze(study: Any, params: AnalysisParams, panels: Mapping[str, np.ndarray 
 
     progress = progress or (lambda _d, _t: None)
     _check(cancel)
-    progress(0, 3)
+    progress(0, 4)
     model = get_model(resolve_model(params.model), threads=params.threads or None)
     if cancel is not None:  # a copy: the cached model's own session stays as it is
         model = dataclasses.replace(model, session=CancellableSession(model.session, cancel))
     _check(cancel)
-    progress(1, 3)
+    progress(1, 4)
     result = run_analysis(study, params.roi, model, track_roi=params.track_roi, rois=params.rois or None,
                           panels=panels)
-    progress(3, 3)
+    progress(3, 4)
     _check(cancel)
-    return result.to_json()
+    doc = result.to_json()
+    doc["evidence"] = evidence(study, result, params.roi, cancel)
+    progress(4, 4)
+    return doc
+
+
+def evidence(study: Any, result: Any, roi: Roi, cancel: CancelFn | None = None) -> dict[str, Any]:
+    """``result.evidence`` as ``analyze`` attaches it (docs/evidence.md), from the same analysis, in the
+    analysis worker: the frames are decoded one at a time, and Cancel is checked before each."""
+    from ..evidence import compute_evidence
+
+    def reader(clip: Any, index: int) -> np.ndarray:
+        _check(cancel)
+        return clip_frame(clip, index)
+
+    return compute_evidence(study, result, roi, reader=reader).to_json()
 
 
 def reference_slot(study: Any, panels: Mapping[str, np.ndarray | None]) -> str | None:
@@ -383,6 +398,13 @@ def audit_side_choice(study: Any, side: str) -> None:
 def used_rois(run: AnalysisRun, result: Mapping[str, Any]) -> dict[str, Roi]:
     """slot → the ROI the analysis placed there (tracked, adjusted, mapped or as given)."""
     return {k: tuple(int(x) for x in v) for k, v in (result.get("rois") or {}).items()}
+
+
+def used_slot_times(run: AnalysisRun, result: Mapping[str, Any]) -> dict[str, float]:
+    """slot → its frame's time after injection (s), for the slots the analysis used (the curve's marks)."""
+    from ..report_evidence import slot_times
+
+    return slot_times(run.study.slots or {}, list(result.get("slots_used") or []))
 
 
 def report_input(run: AnalysisRun, result: Mapping[str, Any]) -> Any:

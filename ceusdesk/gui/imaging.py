@@ -6,6 +6,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 
 ROI_COLOUR = QColor(255, 214, 0)
+LIVER_COLOUR = QColor(0, 230, 118)  # the reference liver ROI: dashed, green, labelled "liver"
 CONTRAST_COLOUR = QColor(255, 214, 0)
 BMODE_COLOUR = QColor(0, 200, 255)
 
@@ -20,9 +21,23 @@ def to_qimage(arr: np.ndarray) -> QImage:
     return QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGB888).copy()
 
 
+def draw_liver(p: QPainter, rect: QRect, width: float = 1.0) -> None:
+    """The reference liver ROI: a dashed green rectangle with "liver" above it (inside when at the top)."""
+    p.setPen(QPen(LIVER_COLOUR, width, Qt.PenStyle.DashLine))
+    p.drawRect(rect)
+    font = p.font()
+    font.setPixelSize(max(8, round(9 * width)))
+    p.setFont(font)
+    p.setPen(QPen(LIVER_COLOUR, width))
+    above = rect.top() - 2 >= font.pixelSize()
+    y = rect.top() - 2 if above else rect.top() + font.pixelSize()
+    p.drawText(rect.left() + 1, y, "liver")
+
+
 def thumbnail(arr: np.ndarray | None, roi: tuple[int, int, int, int] | None, size: int,
-              dpr: float = 1.0) -> QPixmap:
-    """A square-bounded pixmap of the panel with the ROI outlined; grey when there is no image.
+              dpr: float = 1.0, liver: tuple[int, int, int, int] | None = None) -> QPixmap:
+    """A square-bounded pixmap of the panel with the ROI outlined (and the analysis's reference liver
+    ROI, when given); grey when there is no image.
 
     ``size`` is in logical pixels; the pixmap holds ``size × dpr`` device pixels (the screen's density,
     ``QWidget.devicePixelRatioF()``), so thumbnails stay sharp at 150 % or 200 % scaling.
@@ -38,12 +53,19 @@ def thumbnail(arr: np.ndarray | None, roi: tuple[int, int, int, int] | None, siz
     scaled = img.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                         Qt.TransformationMode.SmoothTransformation)
     pm = QPixmap.fromImage(scaled)
-    if roi is not None:
-        s = scaled.width() / img.width()
-        x, y, w, h = roi
+    s = scaled.width() / img.width()
+
+    def scaled_rect(r: tuple[int, int, int, int]) -> QRect:
+        x, y, w, h = r
+        return QRect(round(x * s), round(y * s), max(2, round(w * s)), max(2, round(h * s)))
+
+    if roi is not None or liver is not None:
         p = QPainter(pm)
-        p.setPen(QPen(ROI_COLOUR, 2 * dpr))
-        p.drawRect(QRect(round(x * s), round(y * s), max(2, round(w * s)), max(2, round(h * s))))
+        if liver is not None:
+            draw_liver(p, scaled_rect(liver), dpr)
+        if roi is not None:
+            p.setPen(QPen(ROI_COLOUR, 2 * dpr))
+            p.drawRect(scaled_rect(roi))
         p.end()
     pm.setDevicePixelRatio(dpr)
     return pm

@@ -323,6 +323,10 @@ class MainWindow(QMainWindow):
         if self.bound is not None or self.result_panel.result is not None:
             self.bound = None
             self.result_panel.clear(message)
+            # the result's liver ROI goes with it, from every thumbnail and the ROI editor
+            self._refresh_thumbnails()
+            self.roi_editor.canvas.liver = None
+            self.roi_editor.canvas.update()
         self._update_actions()
 
     def _inputs_changed(self) -> None:
@@ -579,7 +583,7 @@ class MainWindow(QMainWindow):
     def select_slot(self, slot: str) -> None:
         mode = self.roi_mode(slot)
         roi = self.roi if mode == SHARED else self.rois.get(slot, self.user_rois.get(slot, self.roi))
-        self.roi_editor.show_slot(slot, self.panels.get(slot), roi, mode)
+        self.roi_editor.show_slot(slot, self.panels.get(slot), roi, mode, self.liver_rois().get(slot))
 
     def set_roi(self, slot: str, roi: tuple) -> None:
         """The ROI drawn on ``slot`` ("" or the reference slot: the shared one, in contrast-panel
@@ -619,9 +623,16 @@ class MainWindow(QMainWindow):
         self.track = bool(on)
         self._inputs_changed()
 
+    def liver_rois(self) -> dict[str, Roi]:
+        """slot → the reference liver ROI of the result on screen (none once its inputs changed)."""
+        result = self.result
+        ev = (result or {}).get("evidence") or {}
+        return {k: tuple(int(x) for x in v) for k, v in (ev.get("liver_rois") or {}).items() if v}
+
     def _refresh_thumbnails(self) -> None:
+        livers = self.liver_rois()
         for name, card in self.timeline.cards.items():
-            card.set_image(self.panels.get(name), self.rois.get(name, self.roi))
+            card.set_image(self.panels.get(name), self.rois.get(name, self.roi), livers.get(name))
             card.set_roi_adjusted(name in self.user_rois)
 
     # ------------------------------------------------------------------ analysis
@@ -697,7 +708,8 @@ class MainWindow(QMainWindow):
         self._update_placements(backend.used_rois(run, result))
         if self.timeline.selected is not None:
             self.select_slot(self.timeline.selected)
-        self.result_panel.show_result(result, backend.not_acquired(run.study), self._result_chips(run))
+        self.result_panel.show_result(result, backend.not_acquired(run.study), self._result_chips(run),
+                                      backend.used_slot_times(run, result))
         self.status_text.setText(f"result: {result.get('call')} ({result.get('phase_set')} set)")
         try:
             backend.audit_run(run, result)

@@ -2,7 +2,8 @@
 confirmed (an estimated injection time, the contrast side), the call and how it follows from the numbers
 (malignant = HCC + non-HCC malignant against the operating threshold of the phase set used, on a
 benign-vs-malignant bar with the uncertain band), the three probabilities, and under Details the phase
-importance (the model's sensitivity to masking a phase) and the model's provenance."""
+importance (the model's sensitivity to masking a phase) and the model's provenance; below the call, the
+enhancement evidence (features, readout, curve: :class:`EvidencePanel`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -14,7 +15,9 @@ from .. import RESEARCH_USE
 from ..protocol import SLOT_NAMES
 from ..report import CLASS_LABELS, UNCERTAIN_BAND, badge_detail, badge_text, explain_call, gaps_text
 from .call_view import IMPORTANCE_SCALE, CallBar, ImportanceBars
+from .evidence_panel import EvidencePanel
 from .widgets import Details
+from .widgets import wrapped as _wrapped
 
 IMPORTANCE_NOTE = (f"The model's sensitivity to masking each phase: how much the malignant probability "
                    f"changes when that phase is hidden from the model (bars to ±{IMPORTANCE_SCALE:g}). "
@@ -26,12 +29,6 @@ def _bar(maximum: int = 1000) -> QProgressBar:
     bar.setRange(0, maximum)
     bar.setTextVisible(True)
     return bar
-
-
-def _wrapped(text: str = "", **kwargs) -> QLabel:
-    label = QLabel(text, **kwargs)
-    label.setWordWrap(True)
-    return label
 
 
 class ResultPanel(QWidget):
@@ -58,6 +55,7 @@ class ResultPanel(QWidget):
             self.probs[key].setAccessibleName(f"{label} probability")
             self.probs[key].setToolTip(f"{label} probability")
             grid.addWidget(self.probs[key], i, 1)
+        self.evidence = EvidencePanel()
         self.importance = ImportanceBars(SLOT_NAMES)
         self.model = _wrapped("model: —")
         self.model.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -80,6 +78,7 @@ class ResultPanel(QWidget):
         lay.addWidget(self.call_bar)
         lay.addWidget(self.explain)
         lay.addLayout(grid)
+        lay.addWidget(self.evidence)
         lay.addWidget(self.details)
         lay.addStretch(1)
         lay.addWidget(self.ruo)
@@ -113,12 +112,14 @@ class ResultPanel(QWidget):
             bar.setValue(0)
             bar.setFormat("—")
         self.importance.set_values({})
+        self.evidence.clear()
         self.model.setText("model: —")
 
     def show_result(self, result: dict[str, Any], gaps: list[str] | None = None,
-                    chips: list[str] | None = None) -> None:
+                    chips: list[str] | None = None, slot_times: dict[str, float] | None = None) -> None:
         """``gaps``: the slots not acquired (the badge's second line); ``chips``: what the result rests on
-        that the user confirmed (an estimated injection time, a contrast side chosen by hand)."""
+        that the user confirmed (an estimated injection time, a contrast side chosen by hand);
+        ``slot_times``: slot → its frame's time (s), marked on the evidence curve."""
         self.result = result
         phase_set = str(result.get("phase_set"))
         self._set_badge(badge_text(phase_set), phase_set)
@@ -141,6 +142,7 @@ class ResultPanel(QWidget):
             bar.setValue(round(p * 1000))
             bar.setFormat(f"{p:.3f}")
         self.importance.set_values(result.get("phase_importance") or {})
+        self.evidence.show_evidence(result.get("evidence"), slot_times or {})
         m = result.get("model") or {}
         self.model.setText(f"model: <b>{m.get('name')}</b> {m.get('version')}<br>uid {m.get('uid')}"
                            f"<br><small>sha256 {str(m.get('sha256'))[:16]}…</small>")

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..preprocess import Roi, parse_roi
-from .imaging import ROI_COLOUR, to_qimage
+from .imaging import ROI_COLOUR, draw_liver, to_qimage
 from .widgets import ElidedLabel, describe
 
 
@@ -31,6 +31,7 @@ class RoiCanvas(QWidget):
         super().__init__(parent)
         self.image = None
         self.roi: Roi | None = None
+        self.liver: Roi | None = None  # the last analysis's reference liver ROI on this slot (drawn only)
         self._start: QPoint | None = None
         self._drag: QRect | None = None
         self.setMinimumSize(180, 120)
@@ -40,9 +41,10 @@ class RoiCanvas(QWidget):
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(380, 320)
 
-    def set_image(self, arr: np.ndarray | None, roi: Roi | None) -> None:
+    def set_image(self, arr: np.ndarray | None, roi: Roi | None, liver: Roi | None = None) -> None:
         self.image = None if arr is None else to_qimage(arr)
         self.roi = roi
+        self.liver = liver
         self.update()
 
     def _geometry(self) -> tuple[float, float, float]:
@@ -93,6 +95,9 @@ class RoiCanvas(QWidget):
         s, ox, oy = self._geometry()
         w, h = self.image.width(), self.image.height()
         p.drawImage(QRect(round(ox), round(oy), round(w * s), round(h * s)), self.image)
+        if self.liver is not None:
+            x, y, w, h = self.liver
+            draw_liver(p, QRect(self.image_to_widget(x, y), self.image_to_widget(x + w, y + h)))
         p.setPen(QPen(ROI_COLOUR, 2))
         if self.roi is not None:
             x, y, w, h = self.roi
@@ -156,8 +161,10 @@ class RoiEditor(QWidget):
         lay.addLayout(row2)
         lay.addWidget(self.error)
 
-    def show_slot(self, slot: str, panel: np.ndarray | None, roi: Roi | None, mode: str = SHARED) -> None:
-        """Show ``slot`` with ``roi``; ``mode`` says what a drag does there (SHARED, PLACED, ADJUSTED)."""
+    def show_slot(self, slot: str, panel: np.ndarray | None, roi: Roi | None, mode: str = SHARED,
+                  liver: Roi | None = None) -> None:
+        """Show ``slot`` with ``roi``; ``mode`` says what a drag does there (SHARED, PLACED, ADJUSTED);
+        ``liver``: the current result's reference liver ROI on this slot, drawn dashed."""
         self.slot, self.mode = slot, mode
         if mode == ADJUSTED:
             self.title.setText(f"ROI for slot {slot} (adjusted)")
@@ -166,7 +173,7 @@ class RoiEditor(QWidget):
         else:
             self.title.setText(f"Shared ROI on slot {slot} - applies to every slot (drag to draw)")
         self.reset.setEnabled(mode == ADJUSTED)
-        self.canvas.set_image(panel, roi)
+        self.canvas.set_image(panel, roi, liver)
         self.text.setText("" if roi is None else ",".join(str(v) for v in roi))
 
     def _drawn(self, roi: tuple) -> None:

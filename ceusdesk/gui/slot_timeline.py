@@ -74,7 +74,7 @@ class SlotCard(QFrame):
         self.title = QLabel(f"<b>{slot}</b>")
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.image.setFixedSize(THUMB, THUMB)
-        self._thumb: tuple[np.ndarray | None, tuple | None] = (None, None)
+        self._thumb: tuple[np.ndarray | None, tuple | None, tuple | None] = (None, None, None)
         self.time = QLabel("—")
         # "US0002 · f7/7 ·" / "0:51 (−9 s)": wraps only between its parts (card_caption)
         self.caption = QLabel("not acquired", objectName="slotCaption")
@@ -142,10 +142,12 @@ class SlotCard(QFrame):
         self.style().polish(self)
         self._describe()
 
-    def set_image(self, arr: np.ndarray | None, roi: tuple[int, int, int, int] | None) -> None:
-        """The thumbnail, drawn at the screen's pixel density (redrawn when the window changes screens)."""
-        self._thumb = (arr, roi)
-        self.image.setPixmap(thumbnail(arr, roi, THUMB, self.devicePixelRatioF()))
+    def set_image(self, arr: np.ndarray | None, roi: tuple[int, int, int, int] | None,
+                  liver: tuple[int, int, int, int] | None = None) -> None:
+        """The thumbnail, drawn at the screen's pixel density (redrawn when the window changes screens);
+        ``liver``: the current result's reference liver ROI on this slot."""
+        self._thumb = (arr, roi, liver)
+        self.image.setPixmap(thumbnail(arr, roi, THUMB, self.devicePixelRatioF(), liver))
 
     def changeEvent(self, event) -> None:  # noqa: N802
         super().changeEvent(event)

@@ -14,6 +14,13 @@ def describe(widget: QWidget, name: str, tip: str | None = None) -> QWidget:
     return widget
 
 
+def wrapped(text: str = "", **kwargs: object) -> QLabel:
+    """A label that wraps its text (result and evidence lines in the narrow result dock)."""
+    label = QLabel(text, **kwargs)
+    label.setWordWrap(True)
+    return label
+
+
 class ElidedLabel(QLabel):
     """Plain text that shrinks to "…" rather than pushing the window wider; the full text is its tooltip.
 

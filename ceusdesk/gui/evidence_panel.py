@@ -1,0 +1,68 @@
+"""The enhancement evidence beside the call: the disagreement line (highlighted) when the features and
+the model point different ways, the features, the readout, and the time-intensity curve (folding).
+Derived measurements, not a diagnosis (docs/evidence.md)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from ..report_evidence import DERIVED_NOTE, feature_rows
+from .curve_panel import CurvePanel
+from .widgets import Details
+from .widgets import wrapped as _wrapped
+
+TITLE = f"Enhancement evidence — {DERIVED_NOTE.lower().rstrip('.')}"
+
+
+class EvidencePanel(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.evidence: dict[str, Any] | None = None
+        self.title = _wrapped(f"<b>{escape(TITLE)}</b>", objectName="evidenceTitle")
+        self.disagreement = _wrapped("", objectName="evidenceDisagreement")
+        self.disagreement.setStyleSheet("background:#b00020; color:white; font-weight:bold; padding:3px;")
+        self.features = _wrapped("", objectName="evidenceFeatures")
+        self.readout = _wrapped("", objectName="evidenceReadout")
+        self.curve = CurvePanel()
+        self.curve_section = Details("Curve: lesion vs liver over time", self.curve, expanded=True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 4, 0, 0)
+        lay.setSpacing(3)
+        for w in (self.title, self.disagreement, self.features, self.readout, self.curve_section):
+            lay.addWidget(w)
+        self.clear()
+
+    def clear(self) -> None:
+        self.evidence = None
+        self.curve.clear()
+        for label in (self.disagreement, self.features, self.readout):
+            label.setText("")
+        self.readout.setToolTip("")
+        self.hide()
+
+    def show_evidence(self, ev: Mapping[str, Any] | None, slot_times: Mapping[str, float]) -> None:
+        """``ev``: ``result.evidence`` (None: the analysis has none; the panel stays hidden)."""
+        self.clear()
+        if not ev:
+            return
+        self.evidence = dict(ev)
+        line = ev.get("disagreement")
+        self.disagreement.setText(escape(str(line)) if line else "")
+        self.disagreement.setVisible(bool(line))
+        rows = "".join(f"<tr><td>{escape(k)}&nbsp;</td><td><b>{escape(v)}</b></td></tr>"
+                       for k, v in feature_rows(ev))
+        self.features.setText(f"<table cellspacing='0' cellpadding='1'>{rows}</table>")
+        # the first readout line is the "not a diagnosis" header, already the title
+        lines = [str(x) for x in (ev.get("readout") or [])[1:]]
+        self.readout.setText("<br>".join(escape(x) for x in lines))
+        assumptions = ev.get("assumptions") or []
+        self.readout.setToolTip("Assumed: " + "; ".join(str(a) for a in assumptions) if assumptions else "")
+        self.curve.set_evidence(ev, slot_times)
+        self.show()
+
+    def text(self) -> str:
+        """Everything shown as text (disagreement, features, readout), for tests and accessibility."""
+        return "\n".join(w.text() for w in (self.title, self.disagreement, self.features, self.readout))
