@@ -36,7 +36,8 @@ class CurvePanel(QWidget):
         self.plot.setLabel("bottom", "time after injection")
         self.plot.setLabel("left", "intensity")
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # linear units 0…1, never "×0.001"
-        self.legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        # bottom right: below the late plateau
+        self.legend = self.plot.addLegend(offset=(-4, -4), labelTextSize="8pt")
         self.lesion = self.plot.plot([], [], pen=pg.mkPen(LESION_PEN, width=2), name="lesion")
         self.liver = self.plot.plot([], [], name="liver",
                                     pen=pg.mkPen(LIVER_COLOUR, width=2, style=Qt.PenStyle.DashLine))
@@ -65,9 +66,11 @@ class CurvePanel(QWidget):
         for curve, key in ((self.lesion, "lesion"), (self.liver, "liver")):
             pts = [(float(p["t_s"]), float(p[key])) for p in tic if p.get(key) is not None]
             curve.setData([t for t, _ in pts], [v for _, v in pts])
-        for name, t in slot_times.items():
-            line = pg.InfiniteLine(pos=float(t), angle=90, pen=pg.mkPen("#8a8f98", width=1),
-                                   label=name, labelOpts={"position": 0.95, "color": "#8a8f98"})
+        for name, t in sorted(slot_times.items(), key=lambda item: item[1]):
+            # labels run along their lines: the early slots crowd together on a 10-minute axis
+            line = pg.InfiniteLine(pos=float(t), angle=90, pen=pg.mkPen("#8a8f98", width=1), label=name,
+                                   labelOpts={"position": 0.88, "color": "#8a8f98", "rotateAxis": (1, 0)})
+            line.setToolTip(f"slot {name}: {format_t(float(t))}")
             self.plot.addItem(line)
             self.markers[name] = line
         onset = ev.get("washout_onset_s")

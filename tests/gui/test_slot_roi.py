@@ -19,7 +19,8 @@ def shown_thumbnail(win, slot: str):
 
 
 def expected_thumbnail(win, slot: str, roi):
-    return thumbnail(win.panels[slot], roi, THUMB).toImage()
+    """The card as drawn with ``roi`` (and, after an analysis, its reference liver ROI)."""
+    return thumbnail(win.panels[slot], roi, THUMB, liver=win.liver_rois().get(slot)).toImage()
 
 
 @pytest.fixture
