@@ -2,6 +2,7 @@
 readout beside the call; any input change takes them away with the result (docs/app.md)."""
 from __future__ import annotations
 
+import threading
 from html import escape
 
 import numpy as np
@@ -33,12 +34,24 @@ def card_green(win, slot: str) -> int:
     return green_pixels(win.timeline.cards[slot].image.pixmap().toImage())
 
 
-def test_analyze_shows_curve_liver_roi_and_readout_and_a_new_roi_takes_them_away(qtbot, window, full_study):
+def test_analyze_shows_curve_liver_roi_and_readout_and_a_new_roi_takes_them_away(qtbot, window, full_study,
+                                                                                  monkeypatch):
+    import ceusdesk.evidence
+
+    threads = []
+    real = ceusdesk.evidence.compute_evidence
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ceusdesk.evidence, "compute_evidence", spy)
     open_and_wait(qtbot, window, full_study[0])
     window.set_roi("0:30", tuple(full_study[1]))
     assert card_green(window, "0:30") == 0
     result = analyze_and_wait(qtbot, window, timeout=120000)
     ev = result["evidence"]
+    assert threads and threads[0] is not threading.main_thread()  # computed in the analysis worker
     panel = window.result_panel.evidence
     assert panel.isVisible()
     # the curve holds the time-intensity curve the core measured, point for point
