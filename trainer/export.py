@@ -37,7 +37,7 @@ from ceusdesk.protocol import Protocol
 from ceusdesk.runtime import has_vnni, make_session
 
 from .model import CLASSES, WithSoftmax, build_model
-from .quantize import Chunk, quantize_int8
+from .quantize import KEEP_FLOAT_GROUPS, Chunk, quantize_int8
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,8 @@ def make_package(model: nn.Module, info: PackageInfo, out_dir: str | Path, *,
                  calibration: Callable[[], Iterable[Chunk]], heldout: Callable[[], Iterable[Chunk]],
                  n_calibration_wanted: int, torch_check: Callable[[], Iterable[Chunk]] | None = None,
                  force: bool = False, reduce_range: bool | None = None, fp32_in_repo: bool | None = None,
-                 git_commit: str | None = None) -> mf.Manifest:
+                 git_commit: str | None = None, calibrate_method: str = "minmax",
+                 keep_float: Sequence[str] = ()) -> mf.Manifest:
     """Export, quantize, compare and write the package to ``out_dir``; returns its manifest.
 
     ``calibration`` / ``heldout`` / ``torch_check`` return fresh iterables of (images, mask) chunks.
@@ -304,7 +305,8 @@ def make_package(model: nn.Module, info: PackageInfo, out_dir: str | Path, *,
         if torch_delta > 1e-3:
             raise ExportError(f"ONNX fp32 output differs from torch by {torch_delta:.2e} (> 1e-3): "
                               "the export is not faithful; report this with the run")
-        n_cal = quantize_int8(fp32_path, int8_path, calibration(), reduce_range=reduce_range, work_dir=stage)
+        n_cal = quantize_int8(fp32_path, int8_path, calibration(), reduce_range=reduce_range, work_dir=stage,
+                              calibrate_method=calibrate_method, keep_float=keep_float)
         onnx.checker.check_model(str(int8_path))
         int8 = make_session(int8_path)
         _check_io(int8, n_slots, info.spec.size)
@@ -318,7 +320,8 @@ def make_package(model: nn.Module, info: PackageInfo, out_dir: str | Path, *,
             raise ExportError(f"int8 agrees with fp32 on only {agree.top1:.1%} of {agree.n} held-out inputs "
                               f"(< {MIN_AGREEMENT:.0%}): no package written; check the calibration set or "
                               "pass --force (the manifest then records it)")
-        calib = {"n_cases": n_cal, "source": info.calibration_source}
+        calib = {"n_cases": n_cal, "source": info.calibration_source, "method": calibrate_method,
+                 "kept_float": ["logits", *keep_float]}
         if n_cal < n_calibration_wanted:
             calib["note"] = f"fewer than {n_calibration_wanted}: the run has only {n_cal} training cases"
         if fp32_in_repo is None:
@@ -425,6 +428,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help=f"training cases for int8 calibration (default {MIN_CALIBRATION_CASES})")
     p.add_argument("--chunk", type=int, default=8, help="cases per calibration/comparison batch")
     p.add_argument("--torch-cases", type=int, default=8, help="held-out cases for the torch vs ORT check")
+    p.add_argument("--calibrate-method", choices=("minmax", "percentile", "entropy"), default="minmax",
+                   help="int8 activation ranges: minmax (every value in range) or percentile (99.999 %%) / "
+                        "entropy (tighter ranges, more resolution where the data lies)")
+    p.add_argument("--keep-float", nargs="*", default=[], choices=sorted(KEEP_FLOAT_GROUPS),
+                   help="also keep these layer groups in float (stem: each branch's first conv; head: the "
+                        "fusion layers); recorded in the manifest")
     p.add_argument("--reduce-range", choices=("auto", "on", "off"), default="auto",
                    help="7-bit weights (auto: on when this CPU lacks VNNI)")
     p.add_argument("--fp32-in-repo", choices=("auto", "yes", "no"), default="auto",
@@ -443,6 +452,10 @@ def main(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(args.seed)
         calib_ids = [run.train_ids[i] for i in sorted(rng.permutation(len(run.train_ids))
                                                       [:args.calibration_cases])]
+        if args.calibrate_method != "minmax" and len(calib_ids) % args.chunk:
+            # ORT's histogram collectors stack every batch's outputs: a short last chunk breaks them
+            raise ExportError(f"--calibrate-method {args.calibrate_method} needs equal calibration chunks: "
+                              f"choose --chunk dividing {len(calib_ids)} (e.g. 10)")
         held = run.heldout_ids
 
         def chunks(ids: Sequence[str]) -> Callable[[], Iterator[Chunk]]:
@@ -459,7 +472,8 @@ def main(args: argparse.Namespace) -> int:
             run.build_model(), info, args.out, calibration=chunks(calib_ids), heldout=chunks(held),
             torch_check=chunks(held[:args.torch_cases]), n_calibration_wanted=args.calibration_cases,
             force=args.force, reduce_range={"auto": None, "on": True, "off": False}[args.reduce_range],
-            fp32_in_repo={"auto": None, "yes": True, "no": False}[args.fp32_in_repo], git_commit=git_commit())
+            fp32_in_repo={"auto": None, "yes": True, "no": False}[args.fp32_in_repo], git_commit=git_commit(),
+            calibrate_method=args.calibrate_method, keep_float=args.keep_float)
     except ExportError as err:
         log.error("%s", err)
         return 2

@@ -7,7 +7,8 @@ everything after it (Softmax) stay float, so probabilities are unrounded and sum
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +69,20 @@ def logits_nodes(model: onnx.ModelProto, output: str = "probabilities") -> list[
     return [n.name for n in keep]
 
 
+# MinMax keeps every activation in range; with low-confidence models its wide ranges can flip close
+# calls, and percentile (clip the rarest 0.001 %) or entropy ranges keep more resolution where data lies
+CALIBRATION_METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "percentile": CalibrationMethod.Percentile,
+    "entropy": CalibrationMethod.Entropy,
+}
+PERCENTILE = 99.999
+
+
 def quantize_int8(fp32_path: str | Path, int8_path: str | Path, chunks: Iterable[Chunk],
                   reduce_range: bool = False, work_dir: str | Path | None = None,
-                  progress: Callable[[int], None] | None = None, symbolic_shapes: bool = True) -> int:
+                  progress: Callable[[int], None] | None = None, symbolic_shapes: bool = True,
+                  calibrate_method: str = "minmax", keep_float: Sequence[str] = ()) -> int:
     """``quant_pre_process`` then static QDQ quantization; returns the number of calibration cases.
 
     ``chunks`` yields (images, mask) batches, read lazily: MinMax calibration keeps only each tensor's
@@ -84,7 +96,8 @@ def quantize_int8(fp32_path: str | Path, int8_path: str | Path, chunks: Iterable
         # symbolic shape inference lives in onnxruntime.tools, whose import pulls in torch when it is
         # installed; graphs with only the batch dimension symbolic do not need it (tiny test packages)
         quant_pre_process(str(fp32_path), str(prep), skip_symbolic_shape=not symbolic_shapes)
-        keep_float = logits_nodes(onnx.load(str(prep), load_external_data=False))
+        graph = onnx.load(str(prep), load_external_data=False)
+        keep_float = logits_nodes(graph) + float_by_choice(graph, keep_float)
         reader = ChunkReader(chunks if progress is None else _counting(chunks, progress))
         quantize_static(
             str(prep), str(int8_path), reader,
@@ -95,15 +108,39 @@ def quantize_int8(fp32_path: str | Path, int8_path: str | Path, chunks: Iterable
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=keep_float,
-            calibrate_method=CalibrationMethod.MinMax,
+            calibrate_method=CALIBRATION_METHODS[calibrate_method],
+            # percentile: activation ranges ignore the rarest outliers (histograms merge across chunks)
+            extra_options={"CalibPercentile": PERCENTILE} if calibrate_method == "percentile" else None,
         )
     finally:
         prep.unlink(missing_ok=True)
     if reader.n_cases == 0:
         raise ValueError("no calibration cases were given")
-    log.info("int8 model: %s (%d calibration cases, reduce_range=%s)", int8_path.name, reader.n_cases,
-             reduce_range)
+    log.info("int8 model: %s (%d calibration cases, reduce_range=%s, %s ranges, float: logits%s)",
+             int8_path.name, reader.n_cases, reduce_range, calibrate_method,
+             "".join(f", {g}" for g in keep_float))
     return reader.n_cases
+
+
+# Named groups of layers an export may keep in float (``--keep-float``): the first convolution of each
+# branch sees the raw normalized image and layer1 follows it at full resolution; the head mixes the three
+# branches just before the logits. They are a small share of the compute and the most sensitive to 8-bit
+# ranges when a model's calls are close (measured: docs/export.md).
+KEEP_FLOAT_GROUPS = {
+    "stem": r"/branches\.\d+/conv1/Conv$",
+    "layer1": r"/branches\.\d+/layer1/.*Conv$",
+    "head": r"/head/.*(Gemm|MatMul)$",
+}
+
+
+def float_by_choice(graph: onnx.ModelProto, groups: Sequence[str]) -> list[str]:
+    """Names of the nodes of ``groups`` (keys of :data:`KEEP_FLOAT_GROUPS`) in ``graph``."""
+    unknown = set(groups) - set(KEEP_FLOAT_GROUPS)
+    if unknown:
+        raise ValueError(f"unknown --keep-float group(s) {sorted(unknown)}: "
+                         f"choose from {sorted(KEEP_FLOAT_GROUPS)}")
+    pats = [re.compile(KEEP_FLOAT_GROUPS[g]) for g in groups]
+    return [n.name for n in graph.graph.node if any(p.search(n.name) for p in pats)]
 
 
 def _counting(chunks: Iterable[Chunk], progress: Callable[[int], None]) -> Iterator[Chunk]:

@@ -194,3 +194,24 @@ def test_training_seeds_come_from_synth_json(tmp_path):
     (tmp_path / "synth.json").write_text("{}")
     with pytest.raises(export.ExportError, match="synth.json: malformed"):
         export.training_seeds(tmp_path)
+
+
+def test_keep_float_groups_pick_the_named_layers_and_are_recorded(tmp_path):
+    from onnx import helper
+
+    from trainer.quantize import float_by_choice
+
+    nodes = [helper.make_node("Conv", ["x", "w"], [f"y{i}"], name=name) for i, name in enumerate((
+        "/model/branches.0/conv1/Conv", "/model/branches.2/conv1/Conv",
+        "/model/branches.0/layer1/layer1.0/conv2/Conv", "/model/branches.0/layer2/layer2.0/conv1/Conv"))]
+    nodes.append(helper.make_node("Gemm", ["y3", "w"], ["z"], name="/model/head/head.1/Gemm"))
+    model = helper.make_model(helper.make_graph(nodes, "g", [], []))
+    stems = ["/model/branches.0/conv1/Conv", "/model/branches.2/conv1/Conv"]
+    assert float_by_choice(model, ["stem"]) == stems
+    assert float_by_choice(model, ["layer1", "head"]) == ["/model/branches.0/layer1/layer1.0/conv2/Conv",
+                                                           "/model/head/head.1/Gemm"]
+    with pytest.raises(ValueError, match="unknown --keep-float"):
+        float_by_choice(model, ["layer9"])
+    manifest = build(tmp_path / "pkg", keep_float=["head"], calibrate_method="percentile")
+    assert manifest.quantization.calibration["kept_float"] == ["logits", "head"]
+    assert manifest.quantization.calibration["method"] == "percentile"
