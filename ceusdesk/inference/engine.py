@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import runtime
 from ..classes import CLASSES, MALIGNANT
 from ..errors import IncompletePhaseSet, ModelRefused
 from ..inputs import CaseInputs, case_inputs
@@ -153,7 +154,20 @@ def threshold_block(model: LoadedModel, phase_set: str) -> tuple[float, dict[str
     """The threshold for ``phase_set``, the model block's fields describing it, and a note if any."""
     value, source = model.manifest.threshold_for(phase_set)
     notes = [SINGLE_THRESHOLD_NOTE] if source == "threshold" else []
+    notes += cpu_notes(model)
     return value, {"threshold": value, "threshold_source": source, "threshold_phase_set": phase_set}, notes
+
+
+NO_VNNI_NOTE = ("this CPU lacks VNNI and the int8 model was quantized without reduce_range: its int8 "
+                "arithmetic can saturate here, so probabilities may differ from the validated ones "
+                "(docs/export.md); re-export with --reduce-range on for such PCs")
+
+
+def cpu_notes(model: LoadedModel) -> list[str]:
+    """A warning when this CPU may compute the int8 model differently from the CPU it was validated on."""
+    if model.manifest.quantization.reduce_range or runtime.has_vnni() is not False:
+        return []
+    return [NO_VNNI_NOTE]
 
 
 def analyze(

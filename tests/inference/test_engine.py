@@ -164,3 +164,13 @@ def test_absent_fp32_is_allowed_but_a_present_one_is_verified(tmp_path):
         load_model(manifest)
     fp32.unlink()  # in_repo: false, so it may be absent
     assert load_model(manifest).variant == "int8"
+
+
+@pytest.mark.parametrize("vnni, warned", [(False, True), (True, False), (None, False)])
+def test_int8_without_reduce_range_warns_on_a_cpu_without_vnni(model, monkeypatch, vnni, warned):
+    from ceusdesk.inference.engine import NO_VNNI_NOTE
+
+    assert model.manifest.quantization.reduce_range is False  # the tiny package, like the bundled one
+    monkeypatch.setattr(runtime, "has_vnni", lambda: vnni)
+    r = analyze(fake_study(), ROI, model, loader=load)
+    assert (NO_VNNI_NOTE in r.warnings) is warned
