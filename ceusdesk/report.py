@@ -227,14 +227,29 @@ def report_document(inp: ReportInput, *, deidentify: bool = False) -> dict[str, 
 
 # ---------------------------------------------------------------- PDF
 
-def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360) -> Image.Image:
-    """The panel with the ROI drawn in yellow, scaled so its longer side is ``max_side``."""
+def _dashed_rect(draw: ImageDraw.ImageDraw, roi: Roi, colour: tuple[int, int, int], width: int) -> None:
+    x, y, w, h = roi
+    dash = 3 * width
+    for x0 in range(x, x + w, 2 * dash):  # top and bottom edges
+        for yy in (y, y + h - 1):
+            draw.line([(x0, yy), (min(x0 + dash, x + w - 1), yy)], fill=colour, width=width)
+    for y0 in range(y, y + h, 2 * dash):  # left and right edges
+        for xx in (x, x + w - 1):
+            draw.line([(xx, y0), (xx, min(y0 + dash, y + h - 1))], fill=colour, width=width)
+
+
+def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360,
+                  liver: Roi | None = None) -> Image.Image:
+    """The panel with the ROI drawn in yellow (and the evidence's reference liver ROI dashed in green),
+    scaled so its longer side is ``max_side``."""
     img = Image.fromarray(np.ascontiguousarray(panel)).convert("RGB")
     scale = max_side / max(img.size)
+    width = max(1, int(round(2 / scale)))
+    draw = ImageDraw.Draw(img)
+    if liver is not None:
+        _dashed_rect(draw, tuple(int(v) for v in liver), (0, 168, 107), width)
     if roi is not None:
-        draw = ImageDraw.Draw(img)
         x, y, w, h = roi
-        width = max(1, int(round(2 / scale)))
         draw.rectangle([x, y, x + w - 1, y + h - 1], outline=(255, 214, 0), width=width)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     return img.resize(size, Image.Resampling.LANCZOS)
@@ -447,11 +462,12 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     w = 52 * mm
     shapes = [p.shape for p in inp.panels.values() if p is not None]
     placeholder_h = w * (shapes[0][0] / shapes[0][1] if shapes else 0.75)  # as tall as a thumbnail
+    livers = (result.get("evidence") or {}).get("liver_rois") or {}
     for name in names:
         info = slots.get(name)
         panel = inp.panels.get(name)
         if panel is not None:
-            thumb = roi_thumbnail(panel, inp.rois.get(name, inp.roi))
+            thumb = roi_thumbnail(panel, inp.rois.get(name, inp.roi), liver=livers.get(name))
             buf = io.BytesIO()
             thumb.save(buf, format="JPEG", quality=88)  # PNG of speckle is ~10x larger
             buf.seek(0)
@@ -478,7 +494,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         if flag_text(slots.get(name)):
             grid_style.append(("BOX", (i % 3, i // 3), (i % 3, i // 3), 1.2, colors.HexColor("#ffb300")))
     grid.setStyle(TableStyle(grid_style))
-    story += [Paragraph("Phase slots (ROI in yellow; clip, frame of its frames, time after injection m:ss, "
+    rois_drawn = "ROI in yellow, liver ROI dashed green" if livers else "ROI in yellow"
+    story += [Paragraph(f"Phase slots ({rois_drawn}; clip, frame of its frames, time after injection m:ss, "
                         "offset from the slot's target)", styles["Heading3"]), grid]
 
     importance = result.get("phase_importance") or {}

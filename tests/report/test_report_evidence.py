@@ -65,3 +65,18 @@ def test_a_disagreement_is_on_page_one(tmp_path, report_input):
 def test_no_evidence_no_section(tmp_path, report_input):
     pdf, _ = write_report(tmp_path / "r.pdf", report_input)
     assert "Enhancement evidence" not in (PdfReader(str(pdf)).pages[0].extract_text() or "")
+
+
+def test_the_liver_roi_is_drawn_dashed_green_on_the_thumbnail():
+    import numpy as np
+
+    from ceusdesk.report import roi_thumbnail
+
+    panel = np.full((120, 150, 3), 40, np.uint8)
+    plain = np.asarray(roi_thumbnail(panel, (10, 10, 30, 30)))
+    drawn = np.asarray(roi_thumbnail(panel, (10, 10, 30, 30), liver=(80, 10, 40, 40)))
+
+    def green(a):
+        return int(((a[..., 1] > 120) & (a[..., 0] < 90)).sum())
+
+    assert green(plain) == 0 and green(drawn) > 0
