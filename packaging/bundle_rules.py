@@ -32,6 +32,8 @@ NEVER_BUNDLED = (
     "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL._imagingtk", "PIL.ImageTk", "PIL.ImageQt",
     # interactive line editing (and its libreadline/libtinfo): the bundle has no interactive prompt
     "readline",
+    # pyqtgraph draws the evidence curve; its demos, 3-D (OpenGL) items and notebook widgets are unused
+    "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter",
 )
 
 # Python-level dependencies between PySide6 modules: keeping a module keeps what it imports on load.
