@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 
 # BEGIN PINNED (written by `python -m ceusdesk.model_pins PACKAGE`; one entry per package name)
 PINNED: dict[str, dict[str, str]] = {
-    "sonazoid9-phantom-cpu64": {
-        "manifest_sha256": "c1fab16afce508eff8ca0b750588fe6040f0c3fdaf4a3842451c68060a1d10b4",
-        "uid": "325911fd-ffac-43da-beff-511781e94f02",
-        "version": "1.0.0",
+    "sonazoid9-phantom-v2-cpu96": {
+        "manifest_sha256": "e7e73d5041788d02e8a95f330fa184031cea4269af8972b99f6bc011f416184c",
+        "uid": "694ee0e8-7104-4341-9d70-f77680eb9952",
+        "version": "2.0.0",
     },
 }
 # END PINNED
