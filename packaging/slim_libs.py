@@ -46,7 +46,7 @@ CV2_CALLS_WITHOUT_BLAS = frozenset({
     "resize", "cvtColor", "GaussianBlur", "matchTemplate", "minMaxLoc", "putText", "imread", "imwrite",
     "imdecode", "imencode", "VideoCapture", "VideoWriter", "VideoWriter_fourcc", "rectangle", "line",
     "circle", "getTextSize", "medianBlur", "blur", "normalize", "convertScaleAbs", "absdiff", "addWeighted",
-    "setNumThreads", "getNumThreads",
+    "setNumThreads", "getNumThreads", "erode", "morphologyEx", "fillPoly", "remap",
 })
 
 ICU_TREES_DROPPED = {

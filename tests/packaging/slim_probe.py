@@ -21,6 +21,15 @@ def cv2_ops(folder: str) -> list:
     _lo, best, _lo_at, at = cv2.minMaxLoc(scores)
     cv2.putText(img, "x", (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     out = [int(small.sum()), int(blur.sum()), round(float(best), 4), at]
+    # the evidence module's morphology, polygon fill and resampling (lesion size, liver ROI)
+    mask = (gray > 128).astype(np.uint8)
+    out.append(int(cv2.erode(mask, np.ones((5, 5), np.uint8)).sum()))
+    out.append(int(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)).sum()))
+    poly = np.array([[10, 10], [100, 20], [60, 90]], np.int32) * 4
+    out.append(int(cv2.fillPoly(np.zeros_like(mask), [poly], 1, shift=2).sum()))
+    ys, xs = np.mgrid[0:40, 0:50].astype(np.float32)
+    warped = cv2.remap(blur.astype(np.float32), xs * 1.5, ys * 1.2, cv2.INTER_LINEAR)
+    out.append(round(float(warped.sum()), 1))
     for suffix in (".png", ".jpg"):
         cv2.imwrite(f"{folder}/still{suffix}", img)
         out.append(int(cv2.imread(f"{folder}/still{suffix}", cv2.IMREAD_COLOR).sum()))
