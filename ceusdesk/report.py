@@ -247,7 +247,8 @@ def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360,
     width = max(1, int(round(2 / scale)))
     draw = ImageDraw.Draw(img)
     if liver is not None:
-        _dashed_rect(draw, tuple(int(v) for v in liver), (0, 168, 107), width)
+        lx, ly, lw, lh = (int(v) for v in liver)
+        _dashed_rect(draw, (lx, ly, lw, lh), (0, 168, 107), width)
     if roi is not None:
         x, y, w, h = roi
         draw.rectangle([x, y, x + w - 1, y + h - 1], outline=(255, 214, 0), width=width)
