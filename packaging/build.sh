@@ -42,6 +42,16 @@ if present:
              "rebuild it with CEUSDESK_FRESH_VENV=1 (the bundle never carries these)")
 PY
 
+# Guard: the frozen app refuses its own model package unless its manifest is pinned in the code
+# (ceusdesk/model_pins.py); a stale pin would ship a bundle whose self-test fails, so stop here instead.
+for manifest in exports/*/manifest.json; do
+  "$VENV/bin/python" -m ceusdesk.model_pins --check "$(dirname "$manifest")" >&2 || {
+    echo "build.sh: $(dirname "$manifest") is not pinned as it is now: run" \
+         "python -m ceusdesk.model_pins $(dirname "$manifest") and commit ceusdesk/model_pins.py" >&2
+    exit 1
+  }
+done
+
 "$VENV/bin/python" -m PyInstaller --noconfirm --clean \
   --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/ceusdesk.spec
 

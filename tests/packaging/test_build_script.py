@@ -11,3 +11,10 @@ def test_check_runs_the_selftest_subcommand_offline():
              line.lstrip().startswith("#")]
     assert calls, "build.sh --check does not run packaging/offline_selftest.sh"
     assert all(re.search(r"ceusdesk/ceusdesk\"?\s+selftest\b", c) for c in calls), calls
+
+
+def test_build_stops_before_freezing_an_unpinned_model_package():
+    text = BUILD.read_text()
+    guard = text.find("-m ceusdesk.model_pins --check")
+    assert guard != -1, "build.sh does not check the model pins"
+    assert guard < text.find("-m PyInstaller"), "the pin check must run before PyInstaller"
