@@ -52,3 +52,19 @@ def test_a_changed_number_is_caught(tmp_path):
     ((_, body),) = published.blocks(doc)
     assert body.strip() != published.render(pkg).strip()
     assert "80.0" in published.update(doc, tmp_path)
+
+
+def test_a_file_the_manifest_does_not_vouch_for_is_refused(tmp_path, caplog):
+    from ceusdesk.manifest import sha256_file
+
+    pkg = _package(tmp_path, 0.9)
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    manifest["files"]["test"]["sha256"] = sha256_file(pkg / "test.json")
+    (pkg / "manifest.json").write_text(json.dumps(manifest))
+    assert "90.0" in published.render(pkg)
+    (pkg / "test.json").write_text((pkg / "test.json").read_text().replace("0.9,", "0.99,"))
+    with pytest.raises(published.PublishedError, match="sha256 differs"):
+        published.render(pkg)
+    args = published.get_args_parser().parse_args([str(tmp_path / "missing")])
+    assert published.main(args) == 2
+    assert "not a readable model package" in caplog.text

@@ -75,17 +75,36 @@ def _table(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str]
     return out
 
 
+class PublishedError(ValueError):
+    """The package cannot back a published table (missing, unreadable, or a file not matching its hash)."""
+
+
 def _load(package: Path, key: str, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The package's ``key`` document, only if it matches the sha256 the manifest records for it."""
+    from ceusdesk.manifest import sha256_file
+
     entry = manifest.get("files", {}).get(key)
     if not entry:
         return None
-    return json.loads((package / entry["path"]).read_text(encoding="utf-8"))
+    path = package / entry["path"]
+    if "sha256" in entry and sha256_file(path) != entry["sha256"]:
+        raise PublishedError(f"{path}: sha256 differs from the manifest's files.{key}; "
+                             "quote only what the package vouches for (re-run evaluate/test-package)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _manifest(package: Path) -> dict[str, Any]:
+    try:
+        return json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise PublishedError(f"{package}: not a readable model package ({err}); "
+                             "pass the folder that holds manifest.json") from err
 
 
 def render(package: str | Path) -> str:
     """The Markdown block body for ``package`` (a folder with manifest.json)."""
     package = Path(package)
-    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    manifest = _manifest(package)
     test, cv = _load(package, "test", manifest), _load(package, "metrics", manifest)
     thr = manifest.get("thresholds") or {}
     lines = [f"Model `{manifest['name']}` {manifest.get('version', '')} (uid `{manifest.get('uid', '')}`); "
@@ -148,18 +167,22 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.update:
-        print(render(args.package))
-        return 0
     from ceusdesk.atomicio import write_atomic
 
-    for name in args.update:
-        path = Path(name)
-        text = path.read_text(encoding="utf-8")
-        if not blocks(text):
-            log.error("%s: no '%s' marker; add one where the tables belong", path,
-                      BEGIN.format(package="exports/NAME"))
-            return 2
-        write_atomic(path, update(text, Path(args.root)))
-        log.info("updated %s", path)
+    try:
+        if not args.update:
+            print(render(args.package))
+            return 0
+        for name in args.update:
+            path = Path(name)
+            text = path.read_text(encoding="utf-8")
+            if not blocks(text):
+                log.error("%s: no '%s' marker; add one where the tables belong", path,
+                          BEGIN.format(package="exports/NAME"))
+                return 2
+            write_atomic(path, update(text, Path(args.root)))
+            log.info("updated %s", path)
+    except (PublishedError, OSError) as err:
+        log.error("%s", err)
+        return 2
     return 0
