@@ -13,9 +13,14 @@ Besides the model input (``images``, ``mask``: exactly what the app computes), a
   ceusdesk.preprocess.crop_roi from the same panel and ROI; the trainer jitters the ROI inside it
   (trainer.augment), so training never sees only perfectly centred ROIs;
 - ``ctx_scale`` float32 [n_slots]: the ROI's side / the context's side, per slot;
-- ``reader`` float32 [n_slots, 2]: mean grey of the lesion (central disk of the ROI) and of a liver
-  reference disk beside it at the same depth, per slot (NaN where absent) — the rendered, noisy
-  intensities the washout reader (trainer.reader) scores.
+- ``evidence`` (a JSON string): the compact measured-evidence record the washout reader (trainer.reader)
+  scores — the app's own ``ceusdesk.evidence`` for the case (:func:`measured_evidence`): one lesion ÷
+  liver point per slot (its clip's samples), washout onset, Kupffer ratio and defect, peak ratio, APHE,
+  the frame budget used, and ``error`` when nothing could be measured.
+
+The evidence decodes a few dozen frames per case (the arterial clip capped at
+:data:`EVIDENCE_MAX_ARTERIAL`, :data:`EVIDENCE_PER_CLIP` per later clip, as the app); the slot frames are
+decoded once for both the model input and the evidence (:class:`SlotFrames`).
 """
 
 from __future__ import annotations
@@ -25,26 +30,36 @@ import io
 import json
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from ceusdesk.atomicio import write_atomic
+from ceusdesk.errors import CeusdeskError
+from ceusdesk.evidence import compute_evidence
+from ceusdesk.ingest import read_frame
 from ceusdesk.preprocess import PREPROCESS_VERSION, InputSpec, Roi, crop_roi, to_gray
 from ceusdesk.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
-ENTRY_FORMAT = 3  # 2: + context, ctx_scale, reader; 3: reader reference placement (older entries rebuilt)
+# 2: + context, ctx_scale, reader; 3: reader reference placement; 4: the measured-evidence record replaces
+# the grey reader intensities (older entries are rebuilt)
+ENTRY_FORMAT = 4
 CONTEXT_FACTOR = 3.0  # context side / ROI side: room for ±20 % centre and up to 1.56x side jitter + rotation
-READER_DISK = 0.3  # lesion and liver disks: radius = this × ROI side (phantom ROI side ≈ 1.6 × diameter)
-READER_OFFSETS = (1.0, 1.5)  # liver reference centre: this × ROI side right or left, same depth
-READER_MIN_INSIDE = 0.9  # share of the reference disk inside the panel
-READER_MAX_BLACK = 0.1  # share of near-black pixels (outside the scan sector) a reference disk may hold
-BLACK_GREY = 8
+# the evidence's frame budget. Later clips as the app reads them (its FRAMES_PER_CLIP), since the washout
+# reader's points come from them; the arterial clip (peak ratio, APHE, where washout is timed from) capped
+# below the app's 150, which bounds a scanner-length clip's cost (compact studies have fewer frames anyway)
+EVIDENCE_PER_CLIP = 8
+EVIDENCE_MAX_ARTERIAL = 30
+EVIDENCE_KEYS = ("washout_onset_s", "washout_degree", "kupffer_ratio", "kupffer_defect", "peak_ratio", "aphe",
+                 "liver_roi")
+TIC_T_TOLERANCE = 0.01  # s: the evidence rounds tic times to 0.01 s
 
 
 class CaseError(ValueError):
@@ -72,6 +87,7 @@ def case_key(cases_dir: Path, rec: Mapping, spec: InputSpec, protocol: Protocol)
         "preprocess_version": PREPROCESS_VERSION,
         "protocol": protocol.to_dict(),
         "entry_format": ENTRY_FORMAT,
+        "evidence": [EVIDENCE_PER_CLIP, EVIDENCE_MAX_ARTERIAL],
         "files": _listing(study_dir(cases_dir, rec)),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -83,18 +99,18 @@ def cache_path(cache_dir: Path, cases_dir: Path, rec: Mapping, spec: InputSpec, 
 
 @dataclass
 class Entry:
-    """One cache entry; ``context``/``ctx_scale``/``reader`` are None in entries that lack them."""
+    """One cache entry; ``context``/``ctx_scale``/``evidence`` are None in entries that lack them."""
 
     images: np.ndarray
     mask: np.ndarray
     context: np.ndarray | None = None
     ctx_scale: np.ndarray | None = None
-    reader: np.ndarray | None = None
+    evidence: dict | None = None  # the measured-evidence record (measured_evidence)
 
 
 def write_entry(path: Path, images: np.ndarray, mask: np.ndarray, warnings: list[str], *,
                 context: np.ndarray | None = None, ctx_scale: np.ndarray | None = None,
-                reader: np.ndarray | None = None) -> None:
+                evidence: Mapping | None = None) -> None:
     """Atomically write one cache entry."""
     arrays = {
         "images": images.astype(np.float32, copy=False),
@@ -104,8 +120,8 @@ def write_entry(path: Path, images: np.ndarray, mask: np.ndarray, warnings: list
     if context is not None:
         arrays["context"] = np.asarray(context, dtype=np.uint8)
         arrays["ctx_scale"] = np.asarray(ctx_scale, dtype=np.float32)
-    if reader is not None:
-        arrays["reader"] = np.asarray(reader, dtype=np.float32)
+    if evidence is not None:
+        arrays["evidence"] = np.array(json.dumps(evidence, allow_nan=False))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     write_atomic(path, buf.getvalue())
@@ -124,7 +140,7 @@ def read_full_entry(path: Path, with_context: bool = False) -> Entry:
             images=z["images"], mask=z["mask"],
             context=z["context"] if has_ctx else None,
             ctx_scale=z["ctx_scale"] if has_ctx else None,
-            reader=z["reader"] if "reader" in files else None,
+            evidence=json.loads(str(z["evidence"])) if "evidence" in files else None,
         )
 
 
@@ -144,49 +160,121 @@ def context_crop(gray: np.ndarray, roi: Roi, pixels: int) -> tuple[np.ndarray, f
     return cv2.resize(crop, (pixels, pixels), interpolation=interp), side / big
 
 
-def _disk(gray: np.ndarray, cx: float, cy: float, r: float) -> tuple[np.ndarray, float]:
-    """(grey values inside the disk, share of the disk inside the image)."""
-    H, W = gray.shape
-    x0, x1 = max(int(np.floor(cx - r)), 0), min(int(np.ceil(cx + r)) + 1, W)
-    y0, y1 = max(int(np.floor(cy - r)), 0), min(int(np.ceil(cy + r)) + 1, H)
-    if x1 <= x0 or y1 <= y0:
-        return np.empty(0, dtype=gray.dtype), 0.0
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    inside = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2 <= r * r
-    return gray[y0:y1, x0:x1][inside], float(inside.sum()) / (np.pi * r * r)
+class SlotFrames:
+    """A study's slot frames, each decoded once: the panels the model input is cut from (what
+    ceusdesk.frames.panel_image gives), and the whole frames for the evidence, which reads the slot frames
+    again (``read`` decodes any other frame as ``read_frame`` does)."""
+
+    def __init__(self, study: Any, names: Sequence[str]):
+        self._frames: dict[tuple[int, int], np.ndarray] = {}
+        self.panels: dict[str, np.ndarray] = {}
+        for name in names:
+            sf = (study.slots or {}).get(name)
+            if sf is None:
+                continue
+            key = (id(sf.clip), int(sf.frame_index))
+            if key not in self._frames:
+                frame = read_frame(sf.clip, sf.frame_index)
+                frame.setflags(write=False)  # shared by both readers: nobody may draw on it
+                self._frames[key] = frame
+            x0, y0, x1, y1 = sf.panel
+            self.panels[name] = np.ascontiguousarray(self._frames[key][y0:y1, x0:x1])
+
+    def read(self, clip: Any, index: int) -> np.ndarray:
+        frame = self._frames.get((id(clip), int(index)))
+        return frame if frame is not None else read_frame(clip, index)
 
 
-def reader_intensities(gray: np.ndarray, roi: Roi) -> tuple[float, float]:
-    """(lesion mean grey, liver reference mean grey) for one slot's panel and ROI.
+Span = tuple[float, float, list[tuple[str, tuple[float, float] | None]]]
+"""(first, last frame time) of one clip the evidence reads, and the used slots it fills with their windows."""
 
-    The reference disk lies beside the lesion at the same depth, as a reader places a liver ROI: the
-    nearest of READER_OFFSETS × side, right then left, that lies inside the panel and inside the scan
-    sector (few near-black pixels). NaN when the lesion disk or no reference fits.
+
+def _clip_spans(study: Any, used: Sequence[str]) -> list[Span]:
+    """Each clip the evidence reads (once, however many slots it fills): its time span and its slots."""
+    spans: dict[int, Span] = {}
+    for slot in used:
+        sf = study.slots[slot]
+        window = study.protocol.slot(slot).window_s
+        if id(sf.clip) in spans:
+            spans[id(sf.clip)][2].append((slot, window))
+            continue
+        entry = next((e for e in study.clips if e.clip is sf.clip), None)
+        times = [] if entry is None else [
+            t for i in range(sf.clip.usable_frames) if (t := entry.frame_t_s(i)) is not None]
+        if times:
+            spans[id(sf.clip)] = (min(times), max(times), [(slot, window)])
+    return list(spans.values())
+
+
+def evidence_points(tic: Sequence[Mapping], spans: Sequence[Span]) -> list[dict]:
+    """One lesion ÷ liver point per slot from the evidence's ``tic``: the lesion sum over the liver sum of
+    the samples of the slot's clip, at their mean time (how the evidence reads washout from a later clip).
+    A clip filling two slots (an arterial clip running into the 1:00 window) gives each slot the samples
+    inside its window; samples outside every window go to its first slot."""
+    acc: dict[str, list[float]] = {}
+    for p in tic:
+        t, lesion, liver = p.get("t_s"), p.get("lesion"), p.get("liver")
+        if t is None or lesion is None or liver is None:
+            continue
+        span = next((sp for sp in spans if sp[0] - TIC_T_TOLERANCE <= t <= sp[1] + TIC_T_TOLERANCE), None)
+        if span is None:
+            continue
+        slots = span[2]
+        slot = next((name for name, w in slots if w is not None and w[0] <= t <= w[1]), slots[0][0])
+        a = acc.setdefault(slot, [0.0, 0.0, 0.0, 0])
+        a[0], a[1], a[2], a[3] = a[0] + t, a[1] + lesion, a[2] + liver, a[3] + 1
+    return [{"slot": s, "t_s": round(a[0] / a[3], 2),
+             "ratio": float(f"{a[1] / a[2]:.6g}") if a[2] > 1e-9 else None, "n": int(a[3])}
+            for s, a in sorted(acc.items(), key=lambda kv: kv[1][0] / kv[1][3])]
+
+
+def measured_evidence(study: Any, slots_used: Sequence[str], rois: Mapping[str, Roi], roi: Roi, *,
+                      reader: Callable[[Any, int], np.ndarray] = read_frame) -> dict:
+    """The compact measured-evidence record of one case (trainer.reader reads it; keys in
+    :data:`EVIDENCE_KEYS`, ``points`` per slot, ``error`` None or why nothing was measured).
+
+    The app's :func:`ceusdesk.evidence.compute_evidence` on the same study, ROI and per-slot ROIs the
+    model crops, with every slot the study has (phase set ``full``: the reader sees all of it), the later
+    clips read as the app reads them, the arterial clip at most :data:`EVIDENCE_MAX_ARTERIAL` frames.
+    A failure (a frame that cannot be decoded, no liver ROI, a bad ROI) is the record's ``error``: the
+    caller warns, naming the case.
     """
-    x, y, w, h = roi
-    side = max(w, h)
-    cx, cy, r = x + w / 2.0, y + h / 2.0, READER_DISK * side
-    lesion, share = _disk(gray, cx, cy, r)
-    if share < READER_MIN_INSIDE or len(lesion) == 0:
-        return float("nan"), float("nan")
-    for offset in READER_OFFSETS:
-        for sgn in (1.0, -1.0):
-            ref, share = _disk(gray, cx + sgn * offset * side, cy, r)
-            if share >= READER_MIN_INSIDE and len(ref) and (ref < BLACK_GREY).mean() <= READER_MAX_BLACK:
-                return float(lesion.mean()), float(ref.mean())
-    return float(lesion.mean()), float("nan")
+    record: dict[str, Any] = {k: None for k in EVIDENCE_KEYS}
+    record.update(points=[], per_clip=EVIDENCE_PER_CLIP, max_arterial=EVIDENCE_MAX_ARTERIAL, error=None)
+    result = {"slots_used": list(slots_used), "rois": {k: list(v) for k, v in rois.items()},
+              "phase_set": "full", "call": None}
+    t0 = time.perf_counter()
+    try:
+        ev = compute_evidence(study, result, roi, reader=reader, per_clip=EVIDENCE_PER_CLIP,
+                              max_arterial=EVIDENCE_MAX_ARTERIAL).to_json()
+    except (CeusdeskError, OSError, ValueError) as err:  # FrameError is a ValueError; BadRoi a CeusdeskError
+        record["error"] = f"{type(err).__name__}: {err}".splitlines()[0]
+        return record
+    finally:
+        record["seconds"] = round(time.perf_counter() - t0, 3)
+    protocol = study.protocol
+    used = sorted((s for s in result["slots_used"] if study.slots.get(s) is not None
+                   and protocol.slot(s).kind == "contrast"),
+                  key=lambda s: float(protocol.slot(s).target_s or 0.0))  # the evidence's clip order
+    record.update({k: ev.get(k) for k in EVIDENCE_KEYS if k in ev})
+    record["points"] = evidence_points(ev.get("tic") or [], _clip_spans(study, used))
+    if ev.get("liver_roi") is None:
+        record["error"] = "no liver ROI: " + ((ev.get("assumptions") or ["?"])[-1])
+    elif not record["points"]:
+        record["error"] = "no lesion/liver point measured: " + "; ".join(ev.get("assumptions") or [])[-300:]
+    return record
 
 
 def build_case_arrays(
     cases_dir: Path, rec: Mapping, spec: InputSpec, protocol: Protocol
 ) -> tuple[Entry, list[str]]:
-    """Run the app's own ingestion and input builder on one case → (entry, warnings).
+    """Run the app's own ingestion, input builder and evidence on one case → (entry, warnings).
 
     Every present slot is used (the app may use fewer: the early set's slots for an early case);
-    evaluation masks slots per phase combination.
+    evaluation masks slots per phase combination. The evidence's failure is not the case's: its record
+    says why (``error``) and the case keeps its model input.
     """
-    from ceusdesk.frames import panel_image  # imported here: they are not needed to read the cache
-    from ceusdesk.inputs import case_inputs
+    from ceusdesk.inputs import case_inputs  # imported here: not needed to read the cache
     from ceusdesk.study import open_study
 
     study = open_study(
@@ -200,42 +288,45 @@ def build_case_arrays(
     # ROIs adjusted by hand per slot in the app (cases saved with "Save as training case")
     slot_rois = {k: tuple(int(v) for v in r) for k, r in (rec.get("slot_rois") or {}).items()}
     # decoded once here and handed to case_inputs (which would decode the same frames the same way)
-    panels = {n: panel_image(sf) for n, sf in (study.slots or {}).items()
-              if sf is not None and n in protocol.slot_names}
-    ci = case_inputs(study, roi, spec, protocol=protocol, rois=slot_rois or None, panels=panels)
+    frames = SlotFrames(study, protocol.slot_names)
+    ci = case_inputs(study, roi, spec, protocol=protocol, rois=slot_rois or None, panels=frames.panels)
     n = len(protocol.slot_names)
     pixels = int(round(CONTEXT_FACTOR * spec.size))
     context = np.zeros((n, pixels, pixels), dtype=np.uint8)
     ctx_scale = np.ones(n, dtype=np.float32)
-    reader = np.full((n, 2), np.nan, dtype=np.float32)
     for i, name in enumerate(protocol.slot_names):
         if ci.mask[i] <= 0 or name not in ci.rois:
             continue
-        gray = to_gray(np.asarray(panels[name]))
+        gray = to_gray(np.asarray(frames.panels[name]))
         context[i], ctx_scale[i] = context_crop(gray, ci.rois[name], pixels)
-        reader[i] = reader_intensities(gray, ci.rois[name])
+    used = [name for name, m in zip(protocol.slot_names, ci.mask, strict=True) if m > 0]
+    evidence = measured_evidence(study, used, ci.rois, roi, reader=frames.read)
     entry = Entry(np.asarray(ci.images, dtype=np.float32), np.asarray(ci.mask, dtype=np.float32),
-                  context, ctx_scale, reader)
+                  context, ctx_scale, evidence)
     return entry, [str(w) for w in (ci.warnings or [])]
 
 
 def prepare_case(
     cases_dir: str, rec: dict, spec_dict: dict, protocol_dict: dict, cache_dir: str
-) -> tuple[str, str | None]:
-    """Build one cache entry unless present. Returns (case_id, error message or None). Picklable for pools."""
+) -> tuple[str, str | None, str | None]:
+    """Build one cache entry unless present. Picklable for pools.
+
+    Returns (case_id, error message or None, why the evidence measured nothing or None): a case with an
+    error is skipped; one without evidence keeps its entry, and its washout reader score is NaN.
+    """
     spec, protocol = InputSpec.from_dict(spec_dict), Protocol.from_dict(protocol_dict)
     case_id = str(rec.get("case_id"))
     try:
         path = cache_path(Path(cache_dir), Path(cases_dir), rec, spec, protocol)
         if path.is_file():
-            return case_id, None
+            return case_id, None, None
         e, warnings = build_case_arrays(Path(cases_dir), rec, spec, protocol)
         expected = (len(protocol.slot_names), spec.size, spec.size)
         if e.images.shape != expected or e.mask.shape != expected[:1]:
             raise CaseError(f"input builder returned {e.images.shape}/{e.mask.shape}, expected {expected}")
         write_entry(path, e.images, e.mask, warnings, context=e.context, ctx_scale=e.ctx_scale,
-                    reader=e.reader)
-        return case_id, None
+                    evidence=e.evidence)
+        return case_id, None, (e.evidence or {}).get("error")
     except Exception as err:  # noqa: BLE001 - reported per case, the cohort goes on
         where = study_dir(Path(cases_dir), rec) if "study" in rec else cases_dir
-        return case_id, f"{where}: {type(err).__name__}: {err}".splitlines()[0]
+        return case_id, f"{where}: {type(err).__name__}: {err}".splitlines()[0], None

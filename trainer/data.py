@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +24,7 @@ from ceusdesk.preprocess import InputSpec
 from ceusdesk.protocol import Protocol, default_protocol
 
 from . import cache
+from .reader import reader_table
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,8 @@ class CaseArrays:
     skipped: list[dict] = field(default_factory=list)  # [{case_id, reason}]
     context: np.ndarray | None = None  # uint8 [N, n_slots, P, P] (with_context; see trainer.cache)
     ctx_scale: np.ndarray | None = None  # float32 [N, n_slots]: ROI side / context side
-    reader: np.ndarray | None = None  # float32 [N, n_slots, 2]: lesion, liver mean grey (NaN: absent)
+    # float32 [N, n_slots + k]: the measured-evidence reader table (trainer.reader.reader_table; NaN: absent)
+    reader: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -116,22 +119,33 @@ def ensure_cache(
             "preprocessing %d of %d cases into %s (%d worker(s))", len(todo), len(jobs), cache_dir, workers
         )
     errors: dict[str, str] = {}
+    no_evidence: dict[str, str] = {}
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="preprocess", unit="case", disable=not todo, leave=False)
+    t0, every = time.perf_counter(), max(1, len(todo) // 10)
+
+    def done(k: int, case_id: str, err: str | None, ev_err: str | None) -> None:
+        bar.update()
+        if err:
+            errors[case_id] = err
+        if ev_err:  # the case keeps its model input; only its washout reader score is missing
+            no_evidence[case_id] = ev_err
+            log.warning("case %s: the evidence measured nothing (%s): its washout reader score is NaN",
+                        case_id, ev_err)
+        if k % every == 0 or k == len(todo):
+            log.info("preprocessed %d of %d cases (%.2f s a case; evidence failed for %d)", k, len(todo),
+                     (time.perf_counter() - t0) / k, len(no_evidence))
+
     if workers <= 1 or len(todo) <= 1:
-        results = (cache.prepare_case(*j) for j in todo)
-        for case_id, err in results:
-            bar.update()
-            if err:
-                errors[case_id] = err
+        for k, j in enumerate(todo, 1):
+            done(k, *cache.prepare_case(*j))
     else:
         ctx = multiprocessing.get_context("spawn")  # no fork after torch/OpenMP threads exist
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            for case_id, err in pool.map(cache.prepare_case, *zip(*todo, strict=True), chunksize=2):
-                bar.update()
-                if err:
-                    errors[case_id] = err
+            results = pool.map(cache.prepare_case, *zip(*todo, strict=True), chunksize=2)
+            for k, res in enumerate(results, 1):
+                done(k, *res)
     bar.close()
     for case_id, err in errors.items():
         log.warning("case %s skipped: %s", case_id, err)
@@ -173,15 +187,14 @@ def load_cached_cases(
     n, k = len(kept), len(protocol.slot_names)
     images = np.empty((n, k, spec.size, spec.size), dtype=np.float32)
     mask = np.empty((n, k), dtype=np.float32)
-    reader = np.full((n, k, 2), np.nan, dtype=np.float32)
+    evidence: list[dict | None] = []
     context: np.ndarray | None = None
     ctx_scale = np.ones((n, k), dtype=np.float32)
     want_context = with_context
     for i, rec in enumerate(kept):
         e = cache.read_full_entry(cache.cache_path(cache_dir, cases_dir, rec, spec, protocol), with_context)
         images[i], mask[i] = e.images, e.mask
-        if e.reader is not None:
-            reader[i] = e.reader
+        evidence.append(e.evidence)
         if want_context and e.context is None:
             log.warning("case %s: its cache entry has no context crop: ROI jitter is off", rec["case_id"])
             want_context, context = False, None
@@ -189,6 +202,10 @@ def load_cached_cases(
             if context is None:
                 context = np.empty((n, *e.context.shape), dtype=np.uint8)
             context[i], ctx_scale[i] = e.context, e.ctx_scale
+    unmeasured = [str(r["case_id"]) for r, ev in zip(kept, evidence, strict=True) if ev and ev.get("error")]
+    if unmeasured:  # each was warned about when its entry was built; a reminder for later runs
+        log.info("%d of %d cases have no measured evidence (washout reader NaN): %s", len(unmeasured), n,
+                 ", ".join(unmeasured[:10]) + (" …" if len(unmeasured) > 10 else ""))
     washout = np.array(
         [float(r["washout_score"]) if r.get("washout_score") is not None else np.nan for r in kept]
     )
@@ -203,7 +220,7 @@ def load_cached_cases(
         skipped=[{"case_id": cid, "reason": msg} for cid, msg in errors.items()],
         context=context,
         ctx_scale=ctx_scale if context is not None else None,
-        reader=reader,
+        reader=reader_table(evidence, protocol),
     )
 
 

@@ -5,8 +5,9 @@ kupffer_only) for the main model, plus ``referential`` (the single-ResNet50) whe
 Each row calls benign/malignant at the per-phase-set threshold its fold chose on its *inner* validation
 (``threshold_set``: full for combinations holding 10:00, else early), never re-tuned on the outer
 predictions; the bootstrap re-chooses those thresholds on resampled inner-validation predictions.
-Beside them: the washout reader (trainer.reader, rendered ROI intensities) at the model's sensitivity,
-the generator's washout score as a reference, and calibration. Writes RUN/metrics.json, RUN/report.md
+Beside them: the washout reader (trainer.reader, from the app's measured evidence) at the model's
+sensitivity and the app's readout rule as fixed calls, the generator's washout score as a reference, and
+calibration. Writes RUN/metrics.json, RUN/report.md
 and RUN/plots/*.png; with ``--json`` prints the same JSON on stdout (and nothing else there).
 """
 
@@ -24,7 +25,7 @@ from ceusdesk.atomicio import write_json_atomic
 from ceusdesk.protocol import Protocol
 
 from . import metrics
-from .reader import READERS, reader_slots, washout_scores
+from .reader import READERS, RULES, reader_slots, rule_calls, source, washout_scores
 
 log = logging.getLogger(__name__)
 
@@ -155,24 +156,34 @@ def _is_phantom(config: dict) -> bool:
 
 
 def reader_rows(
-    intensities: np.ndarray, labels: np.ndarray, model_probs: dict[str, np.ndarray],
+    table: np.ndarray, labels: np.ndarray, model_probs: dict[str, np.ndarray],
     thresholds: dict[str, np.ndarray], boot_thresholds: dict[str, np.ndarray | None], protocol: Protocol,
     n_boot: int, seed: int,
 ) -> dict:
     """The washout reader (``full`` and ``early``) against the model's row of the same set, at the model's
-    sensitivity. ``model_probs``/``thresholds``/``boot_thresholds`` are keyed by phase set."""
+    sensitivity, and the app's rule as fixed calls (``rule``). ``table``: trainer.reader's table (or a
+    legacy grey one); ``model_probs``/``thresholds``/``boot_thresholds`` are keyed by phase set."""
     out: dict = {
         "available": False,
-        "source": "rendered ROI intensities: 1 - lesion/liver mean grey, max over the reader's slots "
-                  "(trainer.reader)",
+        "source": source(table, protocol),
         "slots": {r: [protocol.slot_names[i] for i in reader_slots(protocol, r)] for r in READERS},
+        "rule": {},
     }
     for name in READERS:
-        score = washout_scores(intensities, protocol, name)
+        calls = rule_calls(table, protocol, name)
+        ok = np.isfinite(calls)
+        rule: dict = {"rule": RULES[name], "available": bool(ok.sum() >= 2)}
+        if rule["available"]:
+            rule.update(metrics.binary_calls(labels[ok], calls[ok].astype(np.int64), n_boot, seed))
+        else:
+            rule["reason"] = "no measured evidence"
+        out["rule"][name] = rule
+    for name in READERS:
+        score = washout_scores(table, protocol, name)
         ok = np.isfinite(score)
         if ok.sum() < 2:
             out[name] = {"available": False, "n": int(ok.sum()),
-                         "reason": "no readable lesion/liver intensities"}
+                         "reason": "no measured lesion/liver ratio"}
             continue
         pmal = metrics.malignant_probability(model_probs[name])
         calls = (pmal >= thresholds[name]).astype(np.int64)

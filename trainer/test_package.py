@@ -11,7 +11,8 @@ case seeds intersect the training seeds the manifest records (or either record i
 
 The document (``test.json``): ``rows`` as in ``evaluate --json`` (``as_analyzed``: what the app said for
 each study; then one row per phase combination, slots outside it masked, called at that set's
-threshold), ``washout_score`` (the reader at the model's sensitivity), provenance and the seed check.
+threshold), ``washout_score`` (the washout reader from the app's measured evidence, trainer.reader, at
+the model's sensitivity, and the app's readout rule), provenance and the seed check.
 ``--write`` stores it as PACKAGE/test.json and lists it in the manifest's ``files`` as ``test``.
 """
 
@@ -33,12 +34,13 @@ import numpy as np
 from ceusdesk import manifest as mf
 from ceusdesk.atomicio import write_json_atomic
 from ceusdesk.errors import CeusdeskError, ModelRefused
-from ceusdesk.preprocess import Roi, to_gray
+from ceusdesk.preprocess import Roi
 
 from . import metrics
-from .cache import reader_intensities
+from .cache import SlotFrames, measured_evidence
 from .data import CLASSES, CasesError, phase_combinations, read_cases, slot_keep, threshold_set
 from .evaluate import reader_rows
+from .reader import reader_row
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +132,13 @@ class CaseResult:
     phase_set: str  # what the app decided: early | full
     analyzed: np.ndarray  # [3] probabilities of analyze() (the app's own call)
     combos: np.ndarray  # [n_combos, 3] the same input with the slots outside each combination masked
-    reader: np.ndarray  # [n_slots, 2] lesion / liver mean grey
+    reader: np.ndarray  # trainer.reader's row of the measured evidence
+    evidence_error: str | None = None  # why the evidence measured nothing (the reader's score is NaN)
 
 
 def run_case(model, cases_dir: Path, rec: dict, combos: dict, jitter: float, seed: int) -> CaseResult:
     """One labelled case through ceusdesk: open, decide the set, build inputs, classify."""
     from ceusdesk.errors import ContrastPanelUnsure
-    from ceusdesk.frames import panel_image
     from ceusdesk.inference import analyze, run_model
     from ceusdesk.inputs import case_inputs
     from ceusdesk.study import open_study
@@ -150,20 +152,18 @@ def run_case(model, cases_dir: Path, rec: dict, combos: dict, jitter: float, see
     rng = np.random.default_rng([seed, zlib.crc32(str(rec["case_id"]).encode())])  # stable per case
     roi = jitter_roi(tuple(int(v) for v in rec["roi"]), jitter, rng)
     slot_rois = {k: tuple(int(v) for v in r) for k, r in (rec.get("slot_rois") or {}).items()} or None
-    panels = {n: panel_image(sf) for n, sf in (study.slots or {}).items()
-              if sf is not None and n in protocol.slot_names}
-    result = analyze(study, roi, model, rois=slot_rois, importance=False, panels=panels)
-    ci = case_inputs(study, roi, model.spec, protocol=protocol, rois=slot_rois, panels=panels)
+    frames = SlotFrames(study, protocol.slot_names)  # decoded once, for the model and the evidence
+    result = analyze(study, roi, model, rois=slot_rois, importance=False, panels=frames.panels)
+    ci = case_inputs(study, roi, model.spec, protocol=protocol, rois=slot_rois, panels=frames.panels)
     keeps = np.stack([slot_keep(protocol, slots) for slots in combos.values()])  # [n_combos, n_slots]
     mask = ci.mask[None] * keeps
     probs = run_model(model, ci.images[None] * mask[:, :, None, None], mask)
-    reader = np.full((len(protocol.slot_names), 2), np.nan)
-    for i, name in enumerate(protocol.slot_names):
-        if ci.mask[i] > 0 and name in ci.rois:
-            reader[i] = reader_intensities(to_gray(np.asarray(panels[name])), ci.rois[name])
+    # the washout reader sees every slot the study has (as in the trainer's cache), whatever set the app ran
+    used = [n for n, m in zip(protocol.slot_names, ci.mask, strict=True) if m > 0]
+    evidence = measured_evidence(study, used, ci.rois, roi, reader=frames.read)
     analyzed = np.array([result.probabilities[c] for c in CLASSES])
     return CaseResult(CLASSES.index(rec["label"]), result.phase_set, analyzed, probs.astype(np.float64),
-                      reader)
+                      reader_row(evidence, protocol), evidence.get("error"))
 
 
 _WORKER: dict = {}  # per worker process: its own verified model session
@@ -205,8 +205,11 @@ def classify_cases(model, cases_dir: Path, records: list[dict], jitter: float, s
             bar.update()
             if res is None:
                 not_classified.append({"case_id": rec["case_id"], "reason": why})
-            else:
-                results.append(res)
+                continue
+            if res.evidence_error:
+                log.warning("case %s: the evidence measured nothing (%s): its washout reader score is NaN",
+                            rec["case_id"], res.evidence_error)
+            results.append(res)
     finally:
         bar.close()
         if workers > 1:

@@ -7,6 +7,8 @@ without DICOM; the tensors carry a class-dependent enhancement pattern so there 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,19 @@ def fake_case(
     return images, mask, np.round(ctx * 255).astype(np.uint8)
 
 
+def fake_evidence(label: str, mask: np.ndarray, protocol) -> dict:
+    """A measured-evidence record as trainer.cache keeps it: one lesion/liver point per present contrast
+    slot (the pattern against a liver at 0.5), washout where the ratio ends below 0.8."""
+    points = [{"slot": s.name, "t_s": float(s.target_s), "ratio": round(level / 0.5, 5), "n": 4}
+              for s, level, m in zip(protocol.slots, PATTERNS[label], mask, strict=True)
+              if m > 0 and s.kind == "contrast"]
+    last = points[-1]["ratio"]
+    return {"points": points, "washout_onset_s": 100.0 if last < 0.8 else None,
+            "kupffer_ratio": last if mask[-1] > 0 else None,
+            "kupffer_defect": bool(last < 0.8) if mask[-1] > 0 else None, "peak_ratio": points[0]["ratio"],
+            "aphe": points[0]["ratio"] >= 1.25, "per_clip": 8, "max_arterial": 30, "error": None}
+
+
 def make_fake_cohort(root: Path, n: int = 24, size: int = 32, seed: int = 0, with_cache: bool = True) -> Path:
     spec, protocol = InputSpec(size=size), default_protocol()
     rng = np.random.default_rng(seed)
@@ -76,11 +91,9 @@ def make_fake_cohort(root: Path, n: int = 24, size: int = 32, seed: int = 0, wit
         if with_cache:
             images, mask, context = fake_case(label, size, rng, spec)
             scale = np.full(9, size / context.shape[-1], dtype=np.float32)
-            reader = np.stack([255 * np.array(PATTERNS[label]), np.full(9, 127.0)], 1) * mask[:, None]
-            reader[mask == 0] = np.nan
             cache.write_entry(
                 cache.cache_path(root / CACHE_DIRNAME, root, rec, spec, protocol), images, mask, [],
-                context=context, ctx_scale=scale, reader=reader,
+                context=context, ctx_scale=scale, evidence=fake_evidence(label, mask, protocol),
             )
     (root / "cases.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
@@ -89,3 +102,13 @@ def make_fake_cohort(root: Path, n: int = 24, size: int = 32, seed: int = 0, wit
 @pytest.fixture(scope="session")
 def fake_cohort(tmp_path_factory) -> Path:
     return make_fake_cohort(tmp_path_factory.mktemp("cohort"))
+
+
+@pytest.fixture(scope="session")
+def phantom(tmp_path_factory) -> Path:
+    """Three small real phantom studies (DICOM), as `python -m trainer synth` writes them."""
+    out = tmp_path_factory.mktemp("phantom")
+    subprocess.run([sys.executable, "-m", "trainer", "synth", "--out", str(out), "--cases", "3",
+                    "--seed", "5", "--size", "160x128", "--frames", "2", "--workers", "1", "--no-progress"],
+                   check=True, capture_output=True, timeout=300)
+    return out

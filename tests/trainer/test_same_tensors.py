@@ -1,11 +1,8 @@
 """The trainer's cached tensors equal, bit for bit, what the app computes for the same phantom case."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 
 from ceusdesk.inference.engine import decide_phase_set, present_slots
 from ceusdesk.inputs import case_inputs
@@ -13,36 +10,6 @@ from ceusdesk.preprocess import InputSpec
 from ceusdesk.protocol import default_protocol
 from ceusdesk.study import open_study
 from trainer.data import load_cached_cases
-
-
-@pytest.fixture(scope="module")
-def phantom(tmp_path_factory):
-    out = tmp_path_factory.mktemp("phantom")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trainer",
-            "synth",
-            "--out",
-            str(out),
-            "--cases",
-            "3",
-            "--seed",
-            "5",
-            "--size",
-            "160x128",
-            "--frames",
-            "2",
-            "--workers",
-            "1",
-            "--no-progress",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return out
 
 
 def test_trainer_cache_equals_app_inputs(phantom):

@@ -59,6 +59,10 @@ def test_writes_test_json_into_the_package(tmp_path, cohort, capsys):
     assert rows["early"]["threshold"] == 0.4 and rows["full"]["threshold"] == 0.6
     assert rows["as_analyzed"]["n"] + len(doc["not_classified"]) == doc["n_cases"] == 4
     assert len(rows["full"]["sensitivity_ci"]) == 2
+    # the washout reader scores the app's measured evidence of each study, and the app's rule beside it
+    wo = doc["washout_score"]
+    assert "ceusdesk.evidence" in wo["source"] and "frames per later clip" in wo["source"]
+    assert wo["rule"]["full"]["n"] == rows["as_analyzed"]["n"] and "Kupffer" in wo["rule"]["full"]["rule"]
     man = mf.read_manifest(path)
     assert man.files["test"].path == "test.json"
     mf.verify_files(path, man)  # the new entry's sha256 matches the file
