@@ -6,7 +6,8 @@
 # The repo's own .venv is not touched. Re-running reuses build/venv; CEUSDESK_FRESH_VENV=1 rebuilds it.
 #
 #   packaging/build.sh            build, then print the bundle's size
-#   packaging/build.sh --check    ... and run the self-test offline (packaging/offline_selftest.sh)
+#   packaging/build.sh --check    ... and check it offline (packaging/offline_selftest.sh): the bundle's
+#                                 selftest, evidence, curve panel (offscreen), no internet socket
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -64,5 +65,5 @@ fi
 "$VENV/bin/python" packaging/bundle_size.py "$ROOT/dist/ceusdesk"
 
 if [[ "${1:-}" == "--check" ]]; then
-  packaging/offline_selftest.sh "$ROOT/dist/ceusdesk/ceusdesk" selftest
+  packaging/offline_selftest.sh "$VENV/bin/python" packaging/frozen_app_check.py "$ROOT/dist/ceusdesk/ceusdesk"
 fi

@@ -7,7 +7,9 @@ Why each rule exists:
 - the bundle never carries torch & co (the app core is torch-free; a test enforces that, this enforces
   it on the frozen side even when the build environment is wrong);
 - PySide6 modules that no ceusdesk source imports are excluded, and so are the Qt plugins and
-  translations a widgets-only, English UI never loads: this keeps the folder well under its 400 MB budget;
+  translations a widgets-only, English UI never loads: this keeps the folder under its 400 MB budget;
+- two of those modules are imported by pyqtgraph on load although it never uses them here (its OpenGL
+  drawing): they are left out too, and a runtime hook stands in for them (:data:`QT_STAND_INS`);
 - the default model package from exports/ travels inside (manifest + every file it lists that is in
   the repo), at ``exports/NAME/`` under the bundle's internal folder, the same place relative to the
   ``ceusdesk`` package as in the source tree.
@@ -32,9 +34,23 @@ NEVER_BUNDLED = (
     "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL._imagingtk", "PIL.ImageTk", "PIL.ImageQt",
     # interactive line editing (and its libreadline/libtinfo): the bundle has no interactive prompt
     "readline",
-    # pyqtgraph draws the evidence curve; its demos, 3-D (OpenGL) items and notebook widgets are unused
-    "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter",
+    # pyqtgraph draws the evidence curve; its demos, 3-D (OpenGL) items, notebook widgets, flowchart,
+    # dock area and debugging console are never imported by it or by ceusdesk
+    "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter", "pyqtgraph.flowchart",
+    "pyqtgraph.dockarea", "pyqtgraph.console",
+    # TLS: the app never opens a network connection (asyncio, http.client and urllib import ssl only if
+    # it is there); hashlib keeps OpenSSL's fast sha256 for the model check
+    "ssl", "_ssl",
+    # numpy's Fortran wrapper generator: a build tool, never used at run time
+    "numpy.f2py",
 )
+
+# PySide6 modules left out although a bundled library imports them on load: a runtime hook
+# (packaging/rthooks/pyi_rth_qt_standins.py) puts stand-ins in their place, which fail loudly when used.
+# pyqtgraph loads QtOpenGL and QtOpenGLWidgets (~9 MB of bindings) for its OpenGL drawing, never enabled.
+QT_STAND_INS = ("QtOpenGL", "QtOpenGLWidgets")
+# PySide6 modules pyqtgraph tries on load and does without (``except ImportError``): SVG export, QtTest
+QT_OPTIONAL_FOR_PYQTGRAPH = ("QtSvg", "QtTest")
 
 # Python-level dependencies between PySide6 modules: keeping a module keeps what it imports on load.
 QT_MODULE_DEPENDS = {
@@ -65,6 +81,11 @@ QT_TRANSLATIONS_KEPT: tuple[str, ...] = ()  # the UI is English; Qt's own string
 DROPPED_DATA_PARTS = (
     "pydicom/data/test_files/", "pydicom/data/charset_files/", "/tests/", "/testing/",
 )
+# Data files of bundled libraries that ceusdesk never loads, with the reason
+UNUSED_DATA_PARTS = {
+    "pyqtgraph/icons/peegee/": "pyqtgraph's logo (its own QApplication's icon; ceusdesk makes the app)",
+    "pyqtgraph/colors/maps/": "pyqtgraph's named colour maps (the curve panel uses none)",
+}
 
 
 def pyside6_modules_imported(source_dir: Path) -> set[str]:
@@ -147,6 +168,9 @@ def drop_reason(dest_name: str) -> str | None:
     for part in DROPPED_DATA_PARTS:
         if part in f"/{text}":
             return f"test data ({part.strip('/')})"
+    for part, why in UNUSED_DATA_PARTS.items():
+        if f"/{text}".startswith(f"/{part}"):
+            return why
     translations = _under_qt(dest, "translations")
     if translations is not None:
         stem = translations[-1].rsplit(".", 1)[0] if translations else ""
@@ -323,7 +347,8 @@ def plan(root: Path, default_model: str | None = None,
         ],
         excludes=list(NEVER_BUNDLED) + qt_modules_excluded(installed, used),
         datas=datas,
-        runtime_hooks=[str(root / "packaging" / "rthooks" / "pyi_rth_ceusdesk.py")],
+        runtime_hooks=[str(root / "packaging" / "rthooks" / name)
+                       for name in ("pyi_rth_ceusdesk.py", "pyi_rth_qt_standins.py")],
         model_package=chosen[0] if chosen else None,
     )
 

@@ -5,11 +5,31 @@
 # interface there is a loopback that is down, so nothing can be sent or received - a DNS lookup or a
 # download attempt fails at once. The script checks that before running the command.
 #
-#   packaging/offline_selftest.sh                   dist/ceusdesk/ceusdesk selftest
-#   packaging/offline_selftest.sh CMD [ARGS...]     any command, e.g. .venv/bin/ceusdesk selftest
+#   packaging/offline_selftest.sh                   the bundle's checks: packaging/frozen_app_check.py
+#                                                   dist/ceusdesk/ceusdesk (its selftest, the evidence,
+#                                                   the curve panel offscreen, no internet socket)
+#   packaging/offline_selftest.sh CMD [ARGS...]     any command, e.g. dist/ceusdesk/ceusdesk selftest
+#
+# The bundle's checks need a Python with ceusdesk's runtime dependencies to write the phantom study:
+# $CEUSDESK_CHECK_PYTHON, else build/venv (made by build.sh), else the developers' .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ $# -eq 0 ]]; then set -- dist/ceusdesk/ceusdesk selftest; fi
+if [[ $# -eq 0 ]]; then
+  check_python=${CEUSDESK_CHECK_PYTHON:-}
+  for candidate in build/venv/bin/python .venv/bin/python; do
+    if [[ -z "$check_python" && -x "$candidate" ]]; then check_python=$candidate; fi
+  done
+  if [[ -z "$check_python" ]]; then
+    echo "offline_selftest: no Python for the bundle's checks (build/venv or .venv); set" \
+         "CEUSDESK_CHECK_PYTHON, or run one command: $0 dist/ceusdesk/ceusdesk selftest" >&2
+    exit 2
+  fi
+  if [[ ! -x dist/ceusdesk/ceusdesk ]]; then
+    echo "offline_selftest: dist/ceusdesk/ceusdesk: not found (build the bundle with packaging/build.sh)" >&2
+    exit 2
+  fi
+  set -- "$check_python" packaging/frozen_app_check.py dist/ceusdesk/ceusdesk
+fi
 if ! command -v "$1" >/dev/null 2>&1; then
   echo "offline_selftest: $1: not found (build the bundle with packaging/build.sh)" >&2
   exit 2

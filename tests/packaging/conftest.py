@@ -32,3 +32,8 @@ def bundle_size():
 @pytest.fixture(scope="session")
 def strip_debug():
     return load("strip_debug")
+
+
+@pytest.fixture(scope="session")
+def frozen_check():
+    return load("frozen_app_check")

@@ -1,16 +1,18 @@
-"""build.sh --check must run the bundle's self-test (not open the GUI, which needs a display)."""
+"""build.sh --check must check the bundle offline: its self-test, then the app's own checks (the GUI only
+offscreen: a build machine has no display)."""
 import re
 from pathlib import Path
 
 BUILD = Path(__file__).resolve().parents[2] / "packaging" / "build.sh"
 
 
-def test_check_runs_the_selftest_subcommand_offline():
+def test_check_runs_the_selftest_and_the_app_checks_offline():
     text = BUILD.read_text()
     calls = [line.strip() for line in text.splitlines() if "offline_selftest.sh" in line and not
              line.lstrip().startswith("#")]
     assert calls, "build.sh --check does not run packaging/offline_selftest.sh"
-    assert all(re.search(r"ceusdesk/ceusdesk\"?\s+selftest\b", c) for c in calls), calls
+    bundle_checked = re.compile(r"frozen_app_check\.py\s+\"?\$ROOT/dist/ceusdesk/ceusdesk\b")
+    assert all(bundle_checked.search(c) for c in calls), calls
 
 
 def test_build_stops_before_freezing_an_unpinned_model_package():

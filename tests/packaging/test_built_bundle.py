@@ -1,4 +1,5 @@
-"""The built bundle (dist/ceusdesk, from packaging/build.sh): budget, content, self-test offline.
+"""The built bundle (dist/ceusdesk, from packaging/build.sh): budget, content, the offline checks (its
+self-test, evidence, report fonts, the curve panel offscreen, no internet socket).
 
 Skipped, visibly, where no bundle was built (CI runs the suite without building it).
 """
@@ -28,12 +29,26 @@ def test_built_bundle_carries_no_torch_and_the_model():
     assert list((internal / "exports").glob("*/manifest.json")), "no model package inside the bundle"
 
 
+def test_built_bundle_carries_the_fonts_and_the_curve_but_no_tls_or_opengl_bindings():
+    internal = DIST / "_internal"
+    fonts = {p.name for p in (internal / "ceusdesk" / "fonts").iterdir()}
+    assert {"NotoSans-Regular.ttf", "NotoSansCJKjp-Subset.ttf.xz", "OFL.txt"} <= fonts, fonts
+    assert (internal / "pyqtgraph" / "icons" / "auto.png").is_file()
+    assert not (internal / "pyqtgraph" / "icons" / "peegee").exists()
+    stand_ins_and_tls = ("QtOpenGL.", "QtOpenGLWidgets.", "_ssl.")
+    left_out = [p.name for p in internal.rglob("*") if p.name.startswith(stand_ins_and_tls)]
+    assert not left_out, left_out
+
+
 def test_bundle_selftest_passes_offline():
     env = {k: v for k, v in os.environ.items() if k not in ("CEUSDESK_MODEL", "CEUSDESK_DEFAULT_MODEL")}
     proc = subprocess.run([str(REPO / "packaging" / "offline_selftest.sh")], capture_output=True, text=True,
-                          timeout=300, env=env)
+                          timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("OK ceusdesk") and "selftest (bundle," in proc.stdout, proc.stdout
+    lines = proc.stdout.splitlines()
+    for check in ("OK evidence", "OK report fonts", "OK curve panel"):
+        assert any(line.startswith(check) for line in lines), (check, proc.stdout)
     # the package comes from the bundle itself: models/ beside the executable wins over the built-in one
     dropped_in = list((DIST / "models").glob("*/manifest.json"))
     source = "models/ beside the bundle" if dropped_in else "bundled"

@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
     "PySide6/Qt/plugins/qmltooling/libqmldbg_debugger.so",
     "PySide6\\plugins\\iconengines\\qsvgicon.dll",
     "pydicom/data/test_files/CT_small.dcm",
+    "pyqtgraph/icons/peegee/peegee_512px@2x.png",
+    "pyqtgraph/colors/maps/CET-L4.csv",
 ])
 def test_dropped(rules, dest):
     assert rules.drop_reason(dest) is not None
@@ -40,6 +42,8 @@ def test_dropped(rules, dest):
     "cv2/cv2.abi3.so",
     "ceusdesk/protocols/sonazoid-9.json",
     "exports/demo/model.int8.onnx",
+    "pyqtgraph/icons/auto.png",  # the plot's auto-range button
+    "ceusdesk/fonts/NotoSansCJKjp-Subset.ttf.xz",
 ])
 def test_kept(rules, dest):
     assert rules.drop_reason(dest) is None
@@ -65,6 +69,15 @@ def test_unused_qt_modules_are_excluded_and_dependencies_kept(rules):
     assert "PySide6.QtGui" not in rules.qt_modules_excluded(["QtGui", "QtQuick"], used=set())
     # a used module's load-time imports are never excluded, however deep
     assert {"QtQml", "QtNetwork"} <= rules.qt_modules_kept({"QtQuickWidgets"})
+
+
+def test_plan_leaves_out_tls_and_stands_in_for_pyqtgraphs_opengl(rules):
+    plan = rules.plan(REPO, installed_qt=["QtCore", "QtGui", "QtWidgets", "QtOpenGL", "QtOpenGLWidgets",
+                                          "QtSvg", "QtNetwork"])
+    assert {"ssl", "_ssl", "PySide6.QtNetwork"} <= set(plan.excludes)
+    assert {f"PySide6.{m}" for m in rules.QT_STAND_INS} <= set(plan.excludes)
+    assert "pyqtgraph" not in plan.excludes and "hashlib" not in plan.excludes  # the curve; the sha256 check
+    assert any(Path(h).name == "pyi_rth_qt_standins.py" and Path(h).is_file() for h in plan.runtime_hooks)
 
 
 def test_every_ceusdesk_module_is_a_hidden_import(rules):
