@@ -121,6 +121,7 @@ def ensure_cache(
     errors: dict[str, str] = {}
     no_evidence: dict[str, str] = {}
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     bar = tqdm(total=len(todo), desc="preprocess", unit="case", disable=not todo, leave=False)
     t0, every = time.perf_counter(), max(1, len(todo) // 10)
@@ -137,15 +138,16 @@ def ensure_cache(
             log.info("preprocessed %d of %d cases (%.2f s a case; evidence failed for %d)", k, len(todo),
                      (time.perf_counter() - t0) / k, len(no_evidence))
 
-    if workers <= 1 or len(todo) <= 1:
-        for k, j in enumerate(todo, 1):
-            done(k, *cache.prepare_case(*j))
-    else:
-        ctx = multiprocessing.get_context("spawn")  # no fork after torch/OpenMP threads exist
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            results = pool.map(cache.prepare_case, *zip(*todo, strict=True), chunksize=2)
-            for k, res in enumerate(results, 1):
-                done(k, *res)
+    with logging_redirect_tqdm():  # progress lines above the bar, not glued to it
+        if workers <= 1 or len(todo) <= 1:
+            for k, j in enumerate(todo, 1):
+                done(k, *cache.prepare_case(*j))
+        else:
+            ctx = multiprocessing.get_context("spawn")  # no fork after torch/OpenMP threads exist
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                results = pool.map(cache.prepare_case, *zip(*todo, strict=True), chunksize=2)
+                for k, res in enumerate(results, 1):
+                    done(k, *res)
     bar.close()
     for case_id, err in errors.items():
         log.warning("case %s skipped: %s", case_id, err)
