@@ -60,6 +60,7 @@ class AnalysisParams:
     rois: dict[str, Roi] = field(default_factory=dict)  # slot → ROI the user adjusted for that slot
     model: str | None = None  # manifest path; None: the bundled default
     threads: int = 0  # 0: onnxruntime decides
+    liver_roi: Roi | None = None  # the reference liver ROI set by the user; None: placed automatically
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ class Inputs:
     injection: tuple[str | None, str | None]  # time, source
     contrast_panel: str | None
     model: str | None
+    liver_roi: Roi | None = None  # set by the user (None: automatic placement)
+
+
+def _ints(roi: Roi | None) -> Roi | None:
+    return None if roi is None else (int(roi[0]), int(roi[1]), int(roi[2]), int(roi[3]))
 
 
 def inputs_of(study: Any, generation: int, params: AnalysisParams | None) -> Inputs:
@@ -83,13 +89,14 @@ def inputs_of(study: Any, generation: int, params: AnalysisParams | None) -> Inp
     inj = study.injection_time
     return Inputs(
         study=generation,
-        roi=None if params is None or params.roi is None else tuple(int(v) for v in params.roi),
+        roi=_ints(params.roi) if params is not None else None,
         rois=tuple(sorted((k, tuple(int(v) for v in r)) for k, r in (params.rois if params else {}).items())),
         track=bool(params and params.track_roi),
         slots=slots,
         injection=(inj.isoformat() if inj is not None else None, study.injection_source),
         contrast_panel=study.contrast_panel,
         model=params.model if params else None,
+        liver_roi=_ints(params.liver_roi) if params is not None else None,
     )
 
 
@@ -210,21 +217,37 @@ def analyze(study: Any, params: AnalysisParams, panels: Mapping[str, np.ndarray 
     progress(3, 4)
     _check(cancel)
     doc = result.to_json()
-    doc["evidence"] = evidence(study, result, params.roi, cancel)
+    doc["evidence"] = evidence(study, result, params.roi, cancel, liver_roi=params.liver_roi)
     progress(4, 4)
     return doc
 
 
-def evidence(study: Any, result: Any, roi: Roi, cancel: CancelFn | None = None) -> dict[str, Any]:
-    """``result.evidence`` as ``analyze`` attaches it (docs/evidence.md), from the same analysis, in the
-    analysis worker: the frames are decoded one at a time, and Cancel is checked before each."""
+def evidence(study: Any, result: Any, roi: Roi, cancel: CancelFn | None = None,
+             liver_roi: Roi | None = None) -> dict[str, Any]:
+    """``result.evidence`` as ``analyze --liver-roi`` attaches it (docs/evidence.md), from the same
+    analysis, in the analysis worker: the frames are decoded one at a time, and Cancel is checked before
+    each. ``liver_roi``: the user's reference liver ROI (None: placed automatically)."""
     from ..evidence import compute_evidence
 
     def reader(clip: Any, index: int) -> np.ndarray:
         _check(cancel)
         return clip_frame(clip, index)
 
-    return compute_evidence(study, result, roi, reader=reader).to_json()
+    return compute_evidence(study, result, roi, liver_roi=liver_roi, reader=reader).to_json()
+
+
+def liver_roi_notes(liver_roi: Roi, roi: Roi | None, panel: np.ndarray | None) -> list[str]:
+    """What the evidence will say of a user's liver ROI on the reference ``panel`` (the core's own check,
+    so the app refuses and notes exactly what the analysis would): raises ``BadRoi`` when its centre lies
+    outside the panel; the overlap note when it overlaps the lesion ``roi``."""
+    from ..errors import BadRoi
+    from ..evidence.compute import check_liver_roi
+
+    if panel is None:
+        raise BadRoi("the liver ROI needs the contrast image of the reference slot: open a study first")
+    # no lesion ROI yet: only the panel check (an empty ROI overlaps nothing)
+    return check_liver_roi(tuple(int(v) for v in liver_roi), roi if roi is not None else (0, 0, 0, 0),
+                           panel.shape)
 
 
 def reference_slot(study: Any, panels: Mapping[str, np.ndarray | None]) -> str | None:

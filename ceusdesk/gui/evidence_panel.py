@@ -13,6 +13,7 @@ from ..report_evidence import DERIVED_NOTE, feature_rows
 from .curve_panel import CurvePanel
 from .widgets import Details
 from .widgets import wrapped as _wrapped
+from .wording import in_app_words
 
 TITLE = f"Enhancement evidence — {DERIVED_NOTE.lower().rstrip('.')}"
 
@@ -26,19 +27,22 @@ class EvidencePanel(QWidget):
         self.disagreement.setStyleSheet("background:#b00020; color:white; font-weight:bold; padding:3px;")
         self.features = _wrapped("", objectName="evidenceFeatures")
         self.readout = _wrapped("", objectName="evidenceReadout")
+        # where the reference liver ROI came from (set by the user or automatic) and what that implies
+        # (an overlap with the lesion ROI): the core's own notes, shown, not only in a tooltip
+        self.liver = _wrapped("", objectName="evidenceLiver")
         self.curve = CurvePanel()
         self.curve_section = Details("Curve: lesion vs liver over time", self.curve, expanded=True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 4, 0, 0)
         lay.setSpacing(3)
-        for w in (self.title, self.disagreement, self.features, self.readout, self.curve_section):
+        for w in (self.title, self.disagreement, self.features, self.liver, self.readout, self.curve_section):
             lay.addWidget(w)
         self.clear()
 
     def clear(self) -> None:
         self.evidence = None
         self.curve.clear()
-        for label in (self.disagreement, self.features, self.readout):
+        for label in (self.disagreement, self.features, self.liver, self.readout):
             label.setText("")
         self.readout.setToolTip("")
         self.hide()
@@ -55,6 +59,7 @@ class EvidencePanel(QWidget):
         rows = "".join(f"<tr><td>{escape(k)}&nbsp;</td><td><b>{escape(v)}</b></td></tr>"
                        for k, v in feature_rows(ev))
         self.features.setText(f"<table cellspacing='0' cellpadding='1'>{rows}</table>")
+        self.liver.setText(escape(liver_line(ev)))
         # the first readout line is the "not a diagnosis" header, already the title
         lines = [str(x) for x in (ev.get("readout") or [])[1:]]
         self.readout.setText("<br>".join(escape(x) for x in lines))
@@ -65,4 +70,15 @@ class EvidencePanel(QWidget):
 
     def text(self) -> str:
         """Everything shown as text (disagreement, features, readout), for tests and accessibility."""
-        return "\n".join(w.text() for w in (self.title, self.disagreement, self.features, self.readout))
+        return "\n".join(w.text() for w in (self.title, self.disagreement, self.features, self.liver,
+                                             self.readout))
+
+
+def liver_line(ev: Mapping[str, Any]) -> str:
+    """"Liver ROI 120,80,30,30: liver ROI given by the user; …": the reference liver ROI and the core's
+    notes about it (how it was placed, an overlap with the lesion ROI, why none could be placed)."""
+    notes = [in_app_words(str(a)) for a in ev.get("assumptions") or []
+             if "liver ROI" in str(a) or "liver region" in str(a)]
+    roi = ev.get("liver_roi")
+    head = "Liver ROI " + ",".join(str(int(v)) for v in roi) if roi else "Liver ROI: none"
+    return f"{head}: {'; '.join(notes)}" if notes else head

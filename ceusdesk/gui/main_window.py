@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from .. import RESEARCH_USE
 from ..classes import CLASSES
+from ..errors import CeusdeskError
 from ..preprocess import Roi
 from ..protocol import SLOT_NAMES
 from ..report import CLASS_LABELS
@@ -40,7 +41,7 @@ from . import backend
 from .clip_list import ClipList
 from .clip_viewer import ClipViewer
 from .result_panel import ResultPanel
-from .roi_editor import ADJUSTED, PLACED, SHARED, RoiEditor
+from .roi_editor import ADJUSTED, LIVER, PLACED, SHARED, RoiEditor
 from .settings_dialog import AppSettings, SettingsDialog, add_recent, recent_studies
 from .side_question import SideQuestion
 from .slot_timeline import SlotTimeline
@@ -103,6 +104,10 @@ class MainWindow(QMainWindow):
         self.rois: dict[str, Roi] = {}  # slot → the ROI shown (placed, adjusted, or as the analysis used it)
         self.reference: str | None = None  # the slot the shared ROI refers to
         self.track = False
+        # the evidence's reference liver ROI set by the user, in the reference slot's contrast-panel pixels
+        # (None: the analysis places it automatically); liver_editing: the ROI editor's Liver ROI mode
+        self.liver_roi: Roi | None = None
+        self.liver_editing = False
         self.study_generation = 0  # bumped by every open/re-read: a late study load is dropped
         self.loaded_generation = -1  # the generation of ``self.study``
         self.run_generation = 0  # bumped by every analysis start and every change: the result token
@@ -217,6 +222,9 @@ class MainWindow(QMainWindow):
         self.roi_editor.roiChanged.connect(self.set_roi)
         self.roi_editor.resetRequested.connect(self.reset_slot_roi)
         self.roi_editor.trackingChanged.connect(self._set_tracking)
+        self.roi_editor.liverModeChanged.connect(self.set_liver_mode)
+        self.roi_editor.liverChanged.connect(self.set_liver_roi)
+        self.roi_editor.liverResetRequested.connect(self.reset_liver_roi)
 
     def _actions(self) -> None:
         def act(menu, text: str, slot, shortcut: QKeySequence | str | None = None) -> QAction:
@@ -243,6 +251,9 @@ class MainWindow(QMainWindow):
         act(a, "&Cancel", self.cancel_analysis, "Esc")
         a.addSeparator()
         act(a, "Edit the ROI &box (X,Y,W,H)", lambda: self.edit_roi_text(self.timeline.selected), "Ctrl+L")
+        act(a, "&Liver ROI mode (place, move, resize) on / off", self.roi_editor.toggle_liver_mode,
+            "Ctrl+Shift+L")
+        act(a, "Reset liver ROI to a&utomatic", self.reset_liver_roi)
         act(a, "Clip &viewer", lambda: self.viewer.view.setFocus(Qt.FocusReason.ShortcutFocusReason),
             "Ctrl+Shift+V")
         h = self.menuBar().addMenu("&Help")
@@ -257,6 +268,7 @@ class MainWindow(QMainWindow):
         """Tab follows the work: clips, viewer, ROI, slot cards, injection, then Analyze and the result."""
         chain = [self.clips.table, self.viewer.view, self.viewer.play, self.viewer.slider, self.viewer.swap,
                  self.viewer.use, self.roi_editor.text, self.roi_editor.track, self.roi_editor.reset,
+                 self.roi_editor.liver_button, self.roi_editor.liver_reset,
                  *self.timeline.cards.values(), self.timeline.inj_edit, self.timeline.inj_apply,
                  self.timeline.inj_reset, self.timeline.inj_confirm, self.analyze_btn, self.cancel_btn,
                  self.result_panel.details.toggle, self.export_btn, self.case_btn]
@@ -323,9 +335,10 @@ class MainWindow(QMainWindow):
         if self.bound is not None or self.result_panel.result is not None:
             self.bound = None
             self.result_panel.clear(message)
-            # the result's liver ROI goes with it, from every thumbnail and the ROI editor
+            # the result's liver ROI goes with it, from every thumbnail and the ROI editor (one the user
+            # set stays on the reference slot: it is an input)
             self._refresh_thumbnails()
-            self.roi_editor.canvas.liver = None
+            self.roi_editor.canvas.liver = self.liver_rois().get(self.roi_editor.slot or "")
             self.roi_editor.canvas.update()
         self._update_actions()
 
@@ -421,6 +434,8 @@ class MainWindow(QMainWindow):
             return
         self.params = backend.StudyParams(path=path)
         self.roi, self.user_rois, self.rois = None, {}, {}
+        self.liver_roi, self.liver_editing = None, False  # it was drawn on the other study's image
+        self.roi_editor.set_liver_mode(False)
         self.injection_confirmed = False
         self.side_question.hide()
         self._drop_result("Draw the ROI and press Analyze (Ctrl+R).")
@@ -581,9 +596,13 @@ class MainWindow(QMainWindow):
         return PLACED
 
     def select_slot(self, slot: str) -> None:
-        mode = self.roi_mode(slot)
-        roi = self.roi if mode == SHARED else self.rois.get(slot, self.user_rois.get(slot, self.roi))
-        self.roi_editor.show_slot(slot, self.panels.get(slot), roi, mode, self.liver_rois().get(slot))
+        if self.liver_editing and slot != self.reference:  # the liver ROI is set on the reference slot only
+            self.liver_editing = False
+        mode = LIVER if self.liver_editing else self.roi_mode(slot)
+        roi = self.roi if mode in (SHARED, LIVER) else self.rois.get(slot, self.user_rois.get(slot, self.roi))
+        self.roi_editor.show_slot(slot, self.panels.get(slot), roi, mode, self.liver_rois().get(slot),
+                                  liver_set=self.liver_roi is not None)
+        self.roi_editor.set_liver_state(self.liver_roi is not None, self._liver_note())
 
     def set_roi(self, slot: str, roi: tuple) -> None:
         """The ROI drawn on ``slot`` ("" or the reference slot: the shared one, in contrast-panel
@@ -624,10 +643,80 @@ class MainWindow(QMainWindow):
         self._inputs_changed()
 
     def liver_rois(self) -> dict[str, Roi]:
-        """slot → the reference liver ROI of the result on screen (none once its inputs changed)."""
+        """slot → the reference liver ROI shown: the result's on every slot it placed one; without a
+        current result, the one the user set, on the reference slot (where it is set)."""
         result = self.result
-        ev = (result or {}).get("evidence") or {}
+        if result is None:
+            if self.liver_roi is not None and self.reference is not None:
+                return {self.reference: self.liver_roi}
+            return {}
+        ev = result.get("evidence") or {}
         return {k: tuple(int(x) for x in v) for k, v in (ev.get("liver_rois") or {}).items() if v}
+
+    # ------------------------------------------------------------------ the reference liver ROI
+    def set_liver_mode(self, on: bool) -> None:
+        """The ROI editor's Liver ROI mode: a drag places, moves or resizes the liver ROI on the reference
+        slot (selecting another slot leaves the mode)."""
+        if on and self.reference is None:
+            self.roi_editor.set_liver_mode(False)
+            self.roi_editor.refuse("Open a study first: the liver ROI is placed on the contrast image of "
+                                   "its first contrast slot.")
+            return
+        self.liver_editing = bool(on)
+        if on and self.timeline.selected != self.reference:
+            self.timeline.select(self.reference)  # → select_slot
+        elif self.timeline.selected is not None:
+            self.select_slot(self.timeline.selected)
+        if on:
+            self.status_text.setText(f"Liver ROI mode on slot {self.reference}: drag to place the reference "
+                                     "liver ROI; press Liver ROI again for the lesion ROI")
+
+    def _reference_panel(self) -> np.ndarray | None:
+        return None if self.reference is None else self.panels.get(self.reference)
+
+    def _liver_note(self) -> str:
+        """What the evidence will note of the user's liver ROI (the core's words): overlap, or why it
+        would be refused now (the panels were swapped)."""
+        if self.liver_roi is None:
+            return ""
+        try:
+            return "; ".join(backend.liver_roi_notes(self.liver_roi, self.roi, self._reference_panel()))
+        except CeusdeskError as err:
+            return _sentence(in_app_words(str(err)))
+
+    def set_liver_roi(self, roi: tuple) -> None:
+        """The liver ROI placed, moved, resized or typed in Liver ROI mode (reference contrast-panel
+        pixels). One whose centre lies outside the contrast image is refused, in the app's words."""
+        roi = (int(roi[0]), int(roi[1]), int(roi[2]), int(roi[3]))
+        try:
+            backend.liver_roi_notes(roi, self.roi, self._reference_panel())
+        except CeusdeskError as err:
+            message = _sentence(in_app_words(str(err)))
+            log.info("liver ROI refused: %s", message)
+            self.roi_editor.refuse(message)
+            self.status_text.setText(message)
+            self.roi_editor.canvas.liver = self.liver_rois().get(self.roi_editor.slot or "")
+            self.roi_editor.canvas.update()
+            return
+        self.liver_roi = roi
+        self._inputs_changed()
+        self._liver_edited()
+        self.status_text.setText(f"liver ROI set: {','.join(map(str, roi))} (slot {self.reference})")
+
+    def reset_liver_roi(self) -> None:
+        """Back to automatic placement: the analysis places the liver ROI beside the lesion."""
+        if self.liver_roi is None:
+            self.status_text.setText("the liver ROI is already placed automatically")
+            return
+        self.liver_roi = None
+        self._inputs_changed()
+        self._liver_edited()
+        self.status_text.setText("liver ROI: placed automatically by the next analysis")
+
+    def _liver_edited(self) -> None:
+        self._refresh_thumbnails()
+        if self.timeline.selected is not None:
+            self.select_slot(self.timeline.selected)
 
     def _refresh_thumbnails(self) -> None:
         livers = self.liver_rois()
@@ -638,7 +727,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ analysis
     def analysis_params(self) -> backend.AnalysisParams:
         return backend.AnalysisParams(roi=self.roi, track_roi=self.track, rois=dict(self.user_rois),
-                                      model=self.settings.model or None, threads=self.settings.threads)
+                                      model=self.settings.model or None, threads=self.settings.threads,
+                                      liver_roi=self.liver_roi)
 
     def analyze(self) -> None:
         blockers = self.analysis_blockers()
@@ -648,6 +738,12 @@ class MainWindow(QMainWindow):
         if self.roi is None:
             self.show_error("Draw the ROI around the lesion on any slot first.")
             return
+        if self.liver_roi is not None:
+            try:  # the panels may have changed under it (swapped sides): say so before the model runs
+                backend.liver_roi_notes(self.liver_roi, self.roi, self._reference_panel())
+            except CeusdeskError as err:
+                self.show_error(_sentence(str(err)))
+                return
         if self.runner.busy("analyze"):
             return
         self.run_generation += 1
@@ -792,3 +888,8 @@ class MainWindow(QMainWindow):
         self.qs.sync()
         self.runner.shutdown()
         super().closeEvent(event)
+
+
+def _sentence(message: str) -> str:
+    """A core message shown on its own: capitalized."""
+    return message[:1].upper() + message[1:]

@@ -17,6 +17,12 @@ IN_APP = (
     (r"pass --model PATH/manifest\.json|pass --model with a package's manifest\.json|pass --model",
      "choose a model package in File ▸ Settings"),
     (r"--slot-roi", "the slot's own ROI"),
+    # the liver ROI (the evidence's reference): set with the ROI editor's Liver ROI button
+    (r"(--liver-roi [\d,-]+ lies outside the contrast panel \([^)]*\)); give X,Y,W,H in "
+     r"contrast-panel pixels",
+     r"\1: drag it on the contrast image, or press Reset liver ROI"),
+    (r"pass --liver-roi X,Y,W,H", "set the liver ROI yourself (Liver ROI under the ROI editor)"),
+    (r"--liver-roi", "the liver ROI"),
     (r"--roi", "the ROI"),
 )
 
