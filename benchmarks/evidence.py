@@ -121,6 +121,15 @@ def one(job: tuple) -> dict:
             "measured": {k: v for k, v in ev.items() if k not in ("tic", "readout")}, "seconds": seconds}
 
 
+def _in_range(truth: float, rng: list | None, point: float | None) -> bool:
+    """Whether the truth lies in the reported onset range (an open end: up to the vascular phase's end);
+    without a range, whether the point is within 15 s."""
+    if not rng:
+        return point is not None and abs(point - truth) <= 15.0
+    lo, hi = rng
+    return lo - 1e-6 <= truth <= (hi if hi is not None else 390.0) + 1e-6
+
+
 def summarize(rows: list[dict]) -> dict:
     def pct(x: list[bool]) -> float | None:
         return round(100.0 * float(np.mean(x)), 1) if x else None
@@ -133,6 +142,16 @@ def summarize(rows: list[dict]) -> dict:
     false_wash = [e["washout_onset_s"] is not None for t, e in m if t["washout_onset_s"] is None]
     kr = [abs(e["kupffer_ratio"] - t["kupffer_ratio"]) for t, e in m if e["kupffer_ratio"] is not None]
     defect = [e["kupffer_defect"] == t["kupffer_defect"] for t, e in m if e["kupffer_defect"] is not None]
+    firm = [e["kupffer_defect"] == t["kupffer_defect"] for t, e in m
+            if e["kupffer_defect"] is not None and not e.get("kupffer_defect_borderline")]
+    k_in = [e["kupffer_ratio_range"][0] <= t["kupffer_ratio"] <= e["kupffer_ratio_range"][1] for t, e in m
+            if e.get("kupffer_ratio_range")]
+    onset_in = [_in_range(t["washout_onset_s"], e.get("washout_onset_range_s"), e["washout_onset_s"])
+                for t, e in m if t["washout_onset_s"] is not None]
+    widths = [(r[1] if r[1] is not None else 390.0) - r[0] for t, e in m
+              if t["washout_onset_s"] is not None and (r := e.get("washout_onset_range_s"))]
+    early = [(t["washout_onset_s"] < 60) == (e["washout_onset_s"] < 60) for t, e in m
+             if t["washout_onset_s"] is not None and e["washout_onset_s"] is not None]
     aphe = [e["aphe"] == t["aphe"] for t, e in m if e["aphe"] is not None]
     pattern = [e["aphe_pattern"] == t["aphe_pattern"] for t, e in m if t["aphe"] and e["aphe"]]
     size = [abs(e["lesion_size_mm"] - t["size_mm"]) / t["size_mm"] for t, e in m
@@ -147,9 +166,15 @@ def summarize(rows: list[dict]) -> dict:
                           "within_15s_pct": pct([x <= 15 for x in wash_err]),
                           "median_abs_error_s": round(float(np.median(wash_err)), 1) if wash_err else None,
                           "missed": sum(b is None for _, b in wash),
-                          "false_onset_pct_of_no_washout": pct(false_wash), "target_within_15s_pct": 90},
+                          "false_onset_pct_of_no_washout": pct(false_wash), "target_within_15s_pct": 90,
+                          "truth_within_reported_range_pct": pct(onset_in),
+                          "range_width_median_s": round(float(np.median(widths)), 1) if widths else None,
+                          "early_late_agreement_pct": pct(early)},
         "kupffer_ratio": {"median_abs_error": round(float(np.median(kr)), 3) if kr else None, "n": len(kr)},
         "defect_agreement_pct": pct(defect), "defect_target_pct": 95,
+        "defect_firm_calls": {"n": len(firm), "agreement_pct": pct(firm),
+                              "borderline": len(defect) - len(firm)},
+        "kupffer_truth_within_range_pct": pct(k_in),
         "aphe_agreement_pct": pct(aphe), "aphe_pattern_agreement_pct": pct(pattern),
         "size": {"lesions_ge_10mm": size_n, "measured": len(size),
                  "within_15pct_pct": pct([s <= 0.15 for s in size]),

@@ -21,19 +21,29 @@ from ..inputs import map_roi, reference_slot
 from ..preprocess import Roi, roi_inside
 from . import features as F
 from .intensity import brightness, linearization_for
-from .liver_roi import place_liver_roi
+from .liver_roi import place_liver_reference
 from .pattern import radial_profile
 from .readout import disagreement, readout
 from .size import crop, diameter_mm, lesion_region
-from .tic import FRAMES_PER_CLIP, MAX_ARTERIAL_FRAMES, Sample, mean_patch, measure, plan
+from .tic import FRAMES_PER_CLIP, MAX_ARTERIAL_FRAMES, Sample, mean_patch, measure, plan, pooled_mean
 
 log = logging.getLogger(__name__)
 
 PATTERN_AFTER_ARRIVAL_S = 10.0
 
-FIELDS = ("lesion_size_mm", "liver_roi", "liver_rois", "tic", "arrival_s", "time_to_peak_s", "peak_ratio",
-          "wash_in_rate", "aphe", "aphe_pattern", "washout_onset_s", "washout_degree", "washout_degree_at",
-          "kupffer_ratio", "kupffer_defect", "assumptions", "readout", "disagreement")
+FIELDS = ("lesion_size_mm", "liver_roi", "liver_rois", "liver_reference", "tic", "arrival_s",
+          "time_to_peak_s", "peak_ratio", "wash_in_rate", "aphe", "aphe_pattern", "washout_onset_s",
+          "washout_onset_range_s", "washout_degree", "washout_degree_at", "kupffer_ratio",
+          "kupffer_ratio_range", "kupffer_defect", "kupffer_defect_borderline", "ratio_uncertainty",
+          "assumptions", "readout", "disagreement")
+VERSION = 2
+"""Bumped when a change moves the measured values (2: pooled liver reference, lesion outlined on all
+phases, ranges); caches of evidence (the trainer's) key on it."""
+ASSUMED_REFERENCE_SD = 0.10
+"""Relative SD of the liver's level between squares, assumed (parenchymal enhancement varies by about
+±10 % between centimetre-sized patches): alone for a single square or the user's ROI, and as a prior worth
+:data:`PRIOR_DF` degrees of freedom beside the spread measured between a few squares."""
+PRIOR_DF = 4
 
 
 @dataclass
@@ -162,29 +172,35 @@ def compute_evidence(
         liver_roi = _roi(liver_roi)
         assumptions += check_liver_roi(liver_roi, roi, ref_shape)
         assumptions.append("liver ROI given by the user")
+        reference = [liver_roi]
     else:
-        liver_roi = place_liver_roi(base, [lin[s] for s in same], [bright[s] for s in same],
-                                    [offset(s) for s in same])
+        reference = place_liver_reference(base, [lin[s] for s in same], [bright[s] for s in same],
+                                          [offset(s) for s in same])
+        liver_roi = reference[0] if reference else None
         if liver_roi is None:
             why = "no liver region beside the lesion at its depth passed the checks: pass --liver-roi X,Y,W,H"
             assumptions.append(why)
             reasons.update(aphe=why, washout=why, kupffer=why, size=why)
             ev["readout"] = readout(ev, reasons)
             return Evidence(ev)
-        assumptions.append("liver ROI placed automatically beside the lesion at the same depth")
+        assumptions.append("liver ROI placed automatically beside the lesion at the same depth; the liver's "
+                           f"level is read over it and {len(reference) - 1} more square(s) of liver at that "
+                           "depth (liver_reference)")
     ev["liver_roi"] = list(liver_roi)
+    ev["liver_reference"] = [list(r) for r in reference]
 
-    liver_rois: dict[str, Roi] = {}
+    references: dict[str, list[Roi]] = {}  # per slot: the reference squares in that slot's panel pixels
     for s in used:
         if s not in lin:
             continue
         if lin[s].shape == ref_shape:
             dx, dy = offset(s)
-            liver_rois[s] = (liver_roi[0] + dx, liver_roi[1] + dy, liver_roi[2], liver_roi[3])
+            references[s] = [(r[0] + dx, r[1] + dy, r[2], r[3]) for r in reference]
         else:
             sp = study.slots
-            liver_rois[s], _ = map_roi(liver_roi, ref_shape, lin[s].shape, sp[ref].pixel_spacing_cm,
-                                       sp[s].pixel_spacing_cm)
+            references[s] = [map_roi(r, ref_shape, lin[s].shape, sp[ref].pixel_spacing_cm,
+                                     sp[s].pixel_spacing_cm)[0] for r in reference]
+    liver_rois = {s: r[0] for s, r in references.items()}
 
     ev["liver_rois"] = {s: list(r) for s, r in liver_rois.items()}  # per slot, for drawing (the app)
 
@@ -192,9 +208,9 @@ def compute_evidence(
     patches, liver_means = {}, {}
     for s in same:
         p = crop(lin[s], rois[s])
-        lp = crop(lin[s], liver_rois[s])
-        if p is not None and lp is not None and p.shape == (base[3], base[2]):
-            patches[s], liver_means[s] = p, float(lp.mean())
+        lm = pooled_mean(lin[s], references[s])
+        if p is not None and lm is not None and p.shape == (base[3], base[2]):
+            patches[s], liver_means[s] = p, lm
     if not patches:
         why = "the lesion ROI does not lie inside the contrast panel on any slot frame"
         assumptions.append(why)
@@ -203,7 +219,9 @@ def compute_evidence(
         return Evidence(ev)
     seg = lesion_region(patches, liver_means)
     if seg.mask is not None:
-        assumptions.append(f"lesion region segmented on the {seg.slot} image (the curve reads its core)")
+        on = (f"on {seg.phases} slot images together (where its enhancement departs from the liver's)"
+              if seg.phases > 1 else f"on the {seg.slot} image")
+        assumptions.append(f"lesion region segmented {on} (the curve reads its core)")
     else:
         assumptions.append(f"lesion region not segmented ({seg.note}): the curve reads a central disk of "
                            "0.56 × the ROI side")
@@ -218,7 +236,7 @@ def compute_evidence(
     # the curve
     groups = plan(study, [s for s in used if s in liver_rois], ref, per_clip=per_clip,
                   max_arterial=max_arterial)
-    data = measure(study, groups, rois, liver_rois, cores, lut, reader=reader)
+    data = measure(study, groups, rois, references, cores, lut, reader=reader)
     assumptions += [f"frame skipped: {m}" for m in data.skipped]
     samples = data.samples
     ev["tic"] = [{"t_s": _r(x.t_s, 2), "lesion": _r(x.lesion, 5), "liver": _r(x.liver, 5)} for x in samples]
@@ -232,13 +250,31 @@ def compute_evidence(
         curve = F.Curve.build([x.t_s for x in samples], [x.lesion for x in samples],
                               [x.liver for x in samples], [x.clip_no for x in samples],
                               [x.arterial for x in samples])
-        k = F.kinetics(curve)
+        sd, n_sq, measured_sd = reference_sd(lin, references, same)
+        region_vascular, region_kupffer = 0.0, 0.0
+        if seg.mask is None:  # no outline: the central disk read may hold part liver, part necrosis
+            region_vascular, region_kupffer = region_sd(lin, rois, cores, seg.core, same, protocol)
+        k = F.kinetics(curve, float(np.hypot(sd, region_vascular)), float(np.hypot(sd, region_kupffer)))
         assumptions += k.notes or []
+        ev["ratio_uncertainty"] = {
+            "liver_reference_sd": _r(sd, 4), "squares": n_sq, "measured": measured_sd,
+            "lesion_region_sd": {"vascular": _r(region_vascular, 4), "kupffer": _r(region_kupffer, 4)},
+            "later_point_sd": _r(k.ratio_sd, 4), "z": F.Z}
+        assumptions.append(
+            f"ranges: ± {F.Z:g} relative standard errors of the ratio: the liver reference "
+            f"({100 * sd:.1f} %, {'from' if measured_sd else 'assumed for'} {n_sq} square(s)), "
+            + ("which part of the unoutlined lesion is read (its inner half against the disk), "
+               if seg.mask is None else "") + "and the scatter of each clip's frames")
         ev.update(arrival_s=_r(k.arrival_s, 1), time_to_peak_s=_r(k.time_to_peak_s, 1),
                   peak_ratio=_r(k.peak_ratio), wash_in_rate=_r(k.wash_in_rate, 6),
                   washout_onset_s=_r(k.washout_onset_s, 1), washout_degree=k.washout_degree,
                   washout_degree_at=k.washout_degree_at, kupffer_ratio=_r(k.kupffer_ratio),
-                  kupffer_defect=k.kupffer_defect)
+                  kupffer_defect=k.kupffer_defect,
+                  washout_onset_range_s=[_r(x, 1) for x in k.washout_onset_range_s]
+                  if k.washout_onset_range_s else None,
+                  kupffer_ratio_range=[_r(x) for x in k.kupffer_ratio_range]
+                  if k.kupffer_ratio_range else None,
+                  kupffer_defect_borderline=k.kupffer_defect_borderline)
         vascular = [x.t_s for x in samples if x.t_s <= F.VASCULAR_END_S]
         if vascular:
             reasons["last_vascular"] = _fmt_t(max(vascular))
@@ -256,6 +292,54 @@ def compute_evidence(
     ev["readout"] = readout(ev, reasons)
     ev["disagreement"] = disagreement(ev, call)
     return Evidence(ev)
+
+
+def region_sd(lin: dict[str, np.ndarray], rois: dict[str, Roi], cores: dict[str, np.ndarray],
+              core: np.ndarray, slots: list[str], protocol: Any) -> tuple[float, float]:
+    """How much the later ratios depend on which part of the lesion is read: |log(inner half / core)| on
+    the slot frames (median over the vascular ones after 1:00; the Kupffer-phase ones), taken as one
+    relative standard error. Used when the lesion was not outlined (the curve then reads a central disk
+    that may hold liver or necrosis): a homogeneous lesion gives ~0, a patchy one a wide range."""
+    k = max(1, int(round(0.5 * np.sqrt(core.sum() / np.pi))))
+    inner0 = cv2.erode(core.astype(np.uint8), np.ones((2 * k + 1,) * 2, np.uint8)) > 0
+    vascular: list[float] = []
+    kupffer: list[float] = []
+    for s in slots:
+        t = protocol.slot(s).target_s
+        if t is None or t <= F.EARLY_WASHOUT_S or s not in cores:
+            continue
+        patch = crop(lin[s], rois[s])
+        if patch is None or patch.shape != cores[s].shape:
+            continue
+        inner = _resize_mask(inner0, rois[s]) if inner0.any() else cores[s]
+        a, b = float(patch[cores[s]].mean()), float(patch[inner].mean()) if inner.any() else 0.0
+        if a <= 1e-9 or b <= 1e-9:
+            continue
+        (kupffer if t >= F.KUPFFER_FROM_S else vascular).append(abs(float(np.log(b / a))))
+    return (float(np.median(vascular)) if vascular else 0.0, float(np.median(kupffer)) if kupffer else 0.0)
+
+
+def reference_sd(lin: dict[str, np.ndarray], references: dict[str, list[Roi]], slots: list[str]
+                 ) -> tuple[float, int, bool]:
+    """(relative standard error of the pooled liver level, squares, measured?) from how the squares'
+    levels differ, averaged over the slot frames first (speckle is fresh each frame, the parenchyma's
+    patchiness is not), pooled with :data:`ASSUMED_REFERENCE_SD` (a spread from 2–4 squares alone can
+    come out near zero by chance). One square (or the user's ROI): the assumed SD alone."""
+    rel = []
+    for s in slots:
+        squares = references.get(s) or []
+        means = [pooled_mean(lin[s], [r]) for r in squares]
+        if len(squares) < 2 or any(m is None or m <= 1e-9 for m in means):
+            continue
+        m = np.asarray(means, dtype=np.float64)
+        rel.append(m / m.mean())
+    n = len(next(iter(references.values()), []))
+    if not rel or n < 2:
+        return ASSUMED_REFERENCE_SD / np.sqrt(max(n, 1)), max(n, 1), False
+    per_square = np.mean(rel, axis=0)
+    df = len(per_square) - 1
+    var = (df * float(np.var(per_square, ddof=1)) + PRIOR_DF * ASSUMED_REFERENCE_SD ** 2) / (df + PRIOR_DF)
+    return float(np.sqrt(var / len(per_square))), len(per_square), True
 
 
 def _scanner(clip: Any) -> tuple[str | None, str | None]:

@@ -9,6 +9,12 @@ CEUS LI-RADS vocabulary uses (docs/evidence.md):
   rest of the vascular phase (≤ :data:`VASCULAR_END_S`), interpolated between samples; early < 60 s;
 - marked ("punched out") washout: lesion/liver ≤ :data:`MARKED_RATIO` within 2 min;
 - Kupffer defect: lesion/liver < ``HYPO_RATIO`` in the post-vascular (Kupffer) phase.
+
+Uncertainty: every ratio carries the liver reference's uncertainty (how much the liver's level read in a
+few squares can differ from the liver's as a whole: parenchymal enhancement is patchy) and the
+frame-to-frame scatter of each clip's ratio. The onset and the Kupffer ratio are given with a range
+(± :data:`Z` standard errors, relative), and a defect call whose range straddles the threshold is
+*borderline*: the measurement cannot tell defect from no defect.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ DEGREE_WINDOWS: dict[str, tuple[float, float]] = {
 }
 """Where the degree at a time point is read: the protocol's slot windows."""
 DEGREE_REPORTED = ("2:00", "5:00", "10:00")
+Z = 2.0  # ranges span ± Z relative standard errors (~95 %)
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,10 @@ class Kinetics:
     washout_degree_at: dict[str, str | None] | None = None
     kupffer_ratio: float | None = None
     kupffer_defect: bool | None = None
+    washout_onset_range_s: list[float | None] | None = None
+    kupffer_ratio_range: list[float] | None = None
+    kupffer_defect_borderline: bool | None = None
+    ratio_sd: float | None = None  # relative standard error of a later ratio point (reference + scatter)
     notes: list[str] | None = None
 
 
@@ -168,6 +179,19 @@ def ratio_points(curve: Curve, r_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.asarray(t)[order], np.asarray(r)[order]
 
 
+def clip_scatter(curve: Curve, lo_s: float, hi_s: float = np.inf) -> float | None:
+    """Median relative standard error of the later clips' ratio points between ``lo_s`` and ``hi_s``,
+    from the scatter of their frames' ratios (speckle, breathing); None without a clip of ≥ 3 frames."""
+    out = []
+    for c in np.unique(curve.clip[~curve.arterial]):
+        sel = (curve.clip == c) & ~curve.arterial & (curve.t >= lo_s) & (curve.t <= hi_s)
+        r = ratio(curve.lesion[sel], curve.liver[sel])
+        r = r[np.isfinite(r)]
+        if len(r) >= 3 and float(np.mean(r)) > 1e-9:
+            out.append(float(np.std(r, ddof=1)) / np.sqrt(len(r)) / float(np.mean(r)))
+    return float(np.median(out)) if out else None
+
+
 def washout_onset(t: np.ndarray, r: np.ndarray, after_s: float) -> float | None:
     """First time after ``after_s`` the ratio falls below ``HYPO_RATIO`` and stays below through the
     vascular phase; the crossing is interpolated (in log ratio) from the last point above. None: never."""
@@ -183,8 +207,12 @@ def washout_onset(t: np.ndarray, r: np.ndarray, after_s: float) -> float | None:
     return float(t[i - 1] + (t[i] - t[i - 1]) * (la - lh) / max(la - lb, 1e-12))
 
 
-def kinetics(curve: Curve) -> Kinetics:
-    """Every curve feature (see the module docstring); None where the curve cannot tell."""
+def kinetics(curve: Curve, shared_sd: float = 0.0, kupffer_shared_sd: float | None = None) -> Kinetics:
+    """Every curve feature (see the module docstring); None where the curve cannot tell.
+
+    ``shared_sd``: the relative standard error shared by every later ratio point (the liver reference,
+    which part of the lesion is read); ``kupffer_shared_sd``: the same for the Kupffer phase (default:
+    ``shared_sd``)."""
     notes_all: list[str] = []
     out = Kinetics(notes=notes_all)
     lesion_s, liver_s = smooth(curve, curve.lesion), smooth(curve, curve.liver)
@@ -195,8 +223,16 @@ def kinetics(curve: Curve) -> Kinetics:
         out.peak_ratio = float(r_s[peak_i])
     after = curve.t[peak_i] if peak_i is not None else (float(curve.t[0]) if len(curve.t) else 0.0)
     vascular_seen = bool(((curve.t > after) & (curve.t <= VASCULAR_END_S)).any())
+    scatter = clip_scatter(curve, after, VASCULAR_END_S) or 0.0
+    out.ratio_sd = float(np.hypot(shared_sd, scatter))
     if vascular_seen:
-        out.washout_onset_s = washout_onset(*ratio_points(curve, r_s), after)
+        t_pts, r_pts = ratio_points(curve, r_s)
+        out.washout_onset_s = washout_onset(t_pts, r_pts, after)
+        # the ratio read lower (higher) by Z standard errors: the earliest (latest) onset it allows
+        spread = np.exp(Z * out.ratio_sd)
+        lo, hi = washout_onset(t_pts, r_pts / spread, after), washout_onset(t_pts, r_pts * spread, after)
+        if lo is not None:
+            out.washout_onset_range_s = [lo, hi]
     else:
         notes_all.append("no samples after the arterial peak: washout cannot be assessed")
     out.washout_degree_at = {name: degree_of(window_ratio(curve, r_s, DEGREE_WINDOWS[name]))
@@ -212,4 +248,9 @@ def kinetics(curve: Curve) -> Kinetics:
     if k is not None:
         out.kupffer_ratio = k
         out.kupffer_defect = bool(k < HYPO_RATIO)
+        shared = shared_sd if kupffer_shared_sd is None else kupffer_shared_sd
+        sd = float(np.hypot(shared, clip_scatter(curve, KUPFFER_FROM_S) or 0.0))
+        spread = np.exp(Z * sd)
+        out.kupffer_ratio_range = [k / spread, k * spread]
+        out.kupffer_defect_borderline = bool(k / spread < HYPO_RATIO <= k * spread)
     return out

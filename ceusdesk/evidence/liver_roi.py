@@ -8,9 +8,14 @@ side, fully inside the imaged sector.
 A candidate is rejected when, on any slot frame, its mean is below :data:`LOW_MEAN` × the median of all
 candidates (a vessel, shadow or the edge of the liver: Sonazoid leaves vessels dark from the late phase
 on) or more than :data:`DARK_SHARE` of it is dark (a vessel crossing it). The nearest surviving candidate
-wins, the more homogeneous one on a tie. When nothing survives (a large lesion leaves no room beside
-its ROI), a smaller square may reach into the ROI's liver margin (avoiding its central :data:`INNER`
-share). None when still nothing survives: the caller then asks for ``--liver-roi``.
+wins, the more homogeneous one on a tie: that is the liver ROI shown and adjustable. The liver's level is
+read over it **and** up to :data:`POOL` - 1 more surviving squares at the same depth, the nearest on the
+other side first (see :func:`place_liver_reference`): parenchymal enhancement is patchy on the scale of a
+centimetre, and one square can sit on a bright or dark patch by ±10 %, which moves a slowly falling
+lesion/liver ratio across the washout threshold by tens of seconds. When nothing survives (a large
+lesion leaves no room beside its ROI), a smaller square may reach into the ROI's liver margin
+(avoiding its central :data:`INNER` share). None when still nothing survives: the caller then asks
+for ``--liver-roi``.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ LOW_MEAN = 0.7
 DARK_SHARE = 0.12
 MIN_SIDE, MAX_SIDE = 12, 48
 EDGE_PX = 3  # keep this far from the sector's edge and the panel border
+POOL = 4  # squares whose pixels make up the liver's level (the shown ROI first)
 INNER = 0.7  # second try: only this central share of the lesion ROI (the lesion, ~1/1.6) is avoided
 
 
@@ -127,8 +133,21 @@ def choose(cands: list[Candidate], frames: Sequence[np.ndarray],
            offsets: Sequence[tuple[int, int]] | None = None) -> Candidate | None:
     """Reject vessels and dark spots on every frame (linear images); ``offsets[i]`` (dx, dy) moves the
     candidates onto frame i (the lesion ROI's displacement there, from tracking)."""
+    good = survivors(cands, frames, offsets)
+    return _best(good) if good else None
+
+
+def _best(good: list[Candidate]) -> Candidate:
+    nearest = min(c.distance for c in good)
+    near = [c for c in good if c.distance <= nearest + 1.5 * c.roi[2]]
+    return min(near, key=lambda c: (c.cv, c.distance))
+
+
+def survivors(cands: list[Candidate], frames: Sequence[np.ndarray],
+              offsets: Sequence[tuple[int, int]] | None = None) -> list[Candidate]:
+    """The candidates that pass the vessel and dark-spot checks on every informative frame."""
     if not cands:
-        return None
+        return []
     offsets = offsets or [(0, 0)] * len(frames)
     ok = np.ones(len(cands), bool)
     cvs = np.zeros(len(cands))
@@ -149,28 +168,56 @@ def choose(cands: list[Candidate], frames: Sequence[np.ndarray],
             ok[i] &= float((patch < 0.4 * m).mean()) <= DARK_SHARE
             cvs[i] += float(patch.std()) / m
     if not informative:
-        return None  # no signal beside the lesion on any frame: nothing to call liver
-    good = [Candidate(c.roi, c.distance, float(cvs[i])) for i, c in enumerate(cands) if ok[i]]
-    if not good:
-        return None
-    nearest = min(c.distance for c in good)
-    near = [c for c in good if c.distance <= nearest + 1.5 * c.roi[2]]
-    return min(near, key=lambda c: (c.cv, c.distance))
+        return []  # no signal beside the lesion on any frame: nothing to call liver
+    return [Candidate(c.roi, c.distance, float(cvs[i])) for i, c in enumerate(cands) if ok[i]]
+
+
+def _overlaps(a: Roi, b: Roi) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def pool(shown: Candidate, good: list[Candidate], lesion_centre_x: float, n: int = POOL) -> list[Roi]:
+    """``shown`` and up to ``n`` - 1 more non-overlapping survivors, nearest first, alternating sides
+    (the other side's nearest comes second: two independent patches of liver)."""
+    picked = [shown]
+
+    def left(c: Candidate) -> bool:
+        return c.roi[0] + c.roi[2] / 2.0 < lesion_centre_x
+
+    rest = sorted((c for c in good if c is not shown), key=lambda c: c.distance)
+    while len(picked) < n:
+        free = [c for c in rest if not any(_overlaps(c.roi, p.roi) for p in picked)]
+        nxt = next((c for c in free if left(c) != left(picked[-1])), free[0] if free else None)
+        if nxt is None:
+            break
+        picked.append(nxt)
+        rest.remove(nxt)
+    return [c.roi for c in picked]
 
 
 def place_liver_roi(lesion_roi: Roi, frames: Sequence[np.ndarray], display: Sequence[np.ndarray],
                     offsets: Sequence[tuple[int, int]] | None = None) -> Roi | None:
-    """The liver ROI on the reference panel (the panel ``lesion_roi`` is given on).
+    """The liver ROI shown (the first square of :func:`place_liver_reference`), or None."""
+    found = place_liver_reference(lesion_roi, frames, display, offsets)
+    return found[0] if found else None
+
+
+def place_liver_reference(lesion_roi: Roi, frames: Sequence[np.ndarray], display: Sequence[np.ndarray],
+                          offsets: Sequence[tuple[int, int]] | None = None) -> list[Roi]:
+    """The liver reference on the reference panel (the panel ``lesion_roi`` is given on): the shown
+    liver ROI first, then the squares pooled with it (:func:`pool`); empty when nothing passed.
 
     ``frames``: linear images of the slot frames (panels of one size); ``display``: their uint8
     brightness (the imaged sector, fixed to the probe); ``offsets``: each frame's lesion ROI position
     minus ``lesion_roi``'s (tracking), applied to the candidates on that frame.
     """
     imaged = imaged_mask(display)
-    found = choose(candidates(lesion_roi, frames[0].shape, imaged), frames, offsets)
-    if found is None:  # a large lesion leaves no room: a smaller square, into the ROI's liver margin
+    good = survivors(candidates(lesion_roi, frames[0].shape, imaged), frames, offsets)
+    if not good:  # a large lesion leaves no room: a smaller square, into the ROI's liver margin
         x, y, w, h = lesion_roi
         inner = (int(round(x + w * (1 - INNER) / 2)), int(round(y + h * (1 - INNER) / 2)),
                  int(round(w * INNER)), int(round(h * INNER)))
-        found = choose(candidates(inner, frames[0].shape, imaged, MIN_SIDE), frames, offsets)
-    return None if found is None else found.roi
+        good = survivors(candidates(inner, frames[0].shape, imaged, MIN_SIDE), frames, offsets)
+    if not good:
+        return []
+    return pool(_best(good), good, lesion_roi[0] + lesion_roi[2] / 2.0)

@@ -15,26 +15,58 @@ def _x(v: float | None) -> str:
     return "?" if v is None else f"{v:.2f}×"
 
 
+def washout_borderline(ev: dict[str, Any]) -> bool:
+    """Washout that the ratio's uncertainty cannot confirm or exclude: measured, but the range's upper end
+    is open (read a little higher, the lesion never stays below the threshold), or not measured while the
+    range's lower end exists (read a little lower, it would)."""
+    rng = ev.get("washout_onset_range_s")
+    if not rng:
+        return False
+    return (ev.get("washout_onset_s") is not None) == (rng[1] is None)
+
+
+def when_text(onset: float, rng: list[float | None] | None) -> str:
+    """"early, < 60 s" / "late, ≥ 60 s", or that the range does not tell."""
+    lo = rng[0] if rng and rng[0] is not None else onset
+    hi = (rng[1] if rng[1] is not None else float("inf")) if rng else onset
+    if (lo < EARLY_WASHOUT_S) == (hi < EARLY_WASHOUT_S):
+        return "early, < 60 s" if onset < EARLY_WASHOUT_S else "late, ≥ 60 s"
+    return "early or late cannot be told"
+
+
+def range_text(rng: list[float | None] | None) -> str:
+    if not rng:
+        return ""
+    hi = format_t(rng[1]) if rng[1] is not None else "none by 6:30"
+    return f"; range {format_t(rng[0])} to {hi}"
+
+
 def feature_lean(ev: dict[str, Any]) -> tuple[str | None, list[str]]:
     """Which way the features point ("malignant", "benign" or None) and why.
 
     Washout (any onset) or a Kupffer-phase defect point towards malignancy (a Kupffer defect counts as
     washout in the Korean 2023 Sonazoid guideline); neither, with the Kupffer phase assessed, towards
-    benign. Without a Kupffer assessment and without washout they do not point either way.
+    benign. Without a Kupffer assessment and without washout they do not point either way; neither do
+    borderline findings (their range straddles the threshold).
     """
     why: list[str] = []
     onset = ev.get("washout_onset_s")
-    if onset is not None:
+    wash_borderline = washout_borderline(ev)
+    defect_borderline = bool(ev.get("kupffer_defect_borderline"))
+    washout = onset is not None and not wash_borderline
+    defect = bool(ev.get("kupffer_defect")) and not defect_borderline
+    if washout and onset is not None:
         why.append(f"{'early' if onset < EARLY_WASHOUT_S else 'late'} washout from {format_t(onset)}")
-    if ev.get("washout_degree") == "marked":
+    if washout and ev.get("washout_degree") == "marked":
         why.append("marked washout")
     if ev.get("aphe_pattern") == "rim":
         why.append("rim APHE")
-    if ev.get("kupffer_defect"):
+    if defect:
         why.append("Kupffer-phase defect")
-    if onset is not None or ev.get("kupffer_defect"):
+    if washout or defect:
         return "malignant", why
-    if ev.get("washout_degree") == "none" and ev.get("kupffer_defect") is False:
+    if (ev.get("washout_degree") == "none" and not wash_borderline and ev.get("kupffer_defect") is False
+            and not defect_borderline):
         return "benign", ["no washout", "no Kupffer-phase defect"]
     return None, []
 
@@ -73,18 +105,28 @@ def readout(ev: dict[str, Any], reasons: dict[str, str]) -> list[str]:
         lines.append(f"Washout: not assessed ({reasons.get('washout', 'no samples after the peak')}).")
     elif onset is None:
         through = reasons.get("last_vascular", "the last clip")
-        lines.append(f"Washout: none (lesion not below the liver through {through}).")
+        maybe = ""
+        if washout_borderline(ev):
+            maybe = (f" Borderline: read {ev['ratio_uncertainty']['z']:g} standard errors lower, the lesion "
+                     f"would stay below from {format_t(ev['washout_onset_range_s'][0])}.")
+        lines.append(f"Washout: none (lesion not below the liver through {through}).{maybe}")
     else:
-        when = "early, < 60 s" if onset < EARLY_WASHOUT_S else "late, ≥ 60 s"
+        rng = ev.get("washout_onset_range_s")
         at = ", ".join(f"{k} {v}" for k, v in (ev.get("washout_degree_at") or {}).items()
                        if v and k != "10:00")
-        lines.append(f"Washout: from {format_t(onset)} ({when}), {degree}"
+        lead = "Washout (borderline: within the ratio's uncertainty it may not persist)" \
+            if washout_borderline(ev) else "Washout"
+        lines.append(f"{lead}: from {format_t(onset)} ({when_text(onset, rng)}{range_text(rng)}), {degree}"
                      + (f" (degree at {at})." if at else "."))
     if ev.get("kupffer_defect") is None:
         lines.append(f"Kupffer phase: not assessed ({reasons.get('kupffer', 'no 10:00 image')}).")
     else:
         state = "defect" if ev["kupffer_defect"] else "no defect"
-        lines.append(f"Kupffer phase (10:00): {state}; lesion {_x(ev.get('kupffer_ratio'))} the liver.")
+        rng = ev.get("kupffer_ratio_range")
+        span = f", range {rng[0]:.2f}–{rng[1]:.2f}" if rng else ""
+        if ev.get("kupffer_defect_borderline"):
+            state = "borderline, defect or not cannot be told"
+        lines.append(f"Kupffer phase (10:00): {state}; lesion {_x(ev.get('kupffer_ratio'))} the liver{span}.")
     if ev.get("lesion_size_mm") is None:
         lines.append(f"Size: not measured ({reasons.get('size', 'no segmentation')}).")
     else:

@@ -24,6 +24,7 @@ SMOOTH_MIN_PX = 2.0   # speckle smoothing (Gaussian sigma): averages a few dozen
 CENTRE_FRACTION = 0.15  # the lesion's level is read in a central disk of this radius / ROI side
 RAYS = 64
 RAY_CLIP = 0.4
+DEVIATION_SCALE = 0.2  # rms log departure (~0.9 dB) above which the multi-phase departure is compressed
 LOG_FLOOR = 0.1  # intensities below this share of the liver's count as this share
 
 
@@ -32,8 +33,46 @@ class Segmentation:
     mask: np.ndarray | None           # bool (h, w) in ROI coordinates: the lesion, None when not trusted
     core: np.ndarray                  # bool (h, w): where the lesion's mean is read
     diameter_px: float | None         # equivalent diameter in pixels
-    slot: str | None                  # the slot frame it was made on
+    slot: str | None                  # the slot frame it was made on (with ``phases``: the most contrasted)
     note: str | None = None
+    phases: int = 1                   # how many slot frames the outline rests on
+
+
+def deviation_map(patches: dict[str, np.ndarray], liver_means: dict[str, float]) -> np.ndarray | None:
+    """Per pixel, how far its enhancement over the phases departs from the liver's: the root mean square,
+    over the slot frames, of log(smoothed intensity / the liver's level). Liver sits near 0 on every
+    frame; a lesion departs on some (hyper in the arterial phase, hypo later, a necrotic centre on all),
+    so a lesion that is iso on one frame or patchy on another still stands out as a whole. None with
+    fewer than two usable frames."""
+    logs = []
+    for s, patch in patches.items():
+        liver = liver_means.get(s, 0.0)
+        if liver <= 1e-6:
+            continue
+        h, w = patch.shape
+        sm = cv2.GaussianBlur(patch.astype(np.float32), (0, 0), max(SMOOTH_MIN_PX, min(w, h) / 30.0))
+        logs.append(np.log(np.maximum(sm, LOG_FLOOR * liver) / liver))
+    if len(logs) < 2:
+        return None
+    return np.sqrt(np.mean(np.square(np.stack(logs)), axis=0))
+
+
+def segment_deviation(dev: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """The lesion's mask from a :func:`deviation_map`: the star-shaped region around the ROI's centre
+    where the departure sits at the centre's level, against the level outside the ROI's inscribed
+    circle (its liver margin)."""
+    # compressed: a necrotic centre departs far more than the viable rim around it, and a step fit on the
+    # raw departure would outline the necrosis alone; on log(1 + D / scale) both sit well above the liver
+    dev = np.log1p(dev / DEVIATION_SCALE)
+    h, w = dev.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    rr = np.hypot(xx - (w - 1) / 2.0, yy - (h - 1) / 2.0) / (0.5 * min(w, h))
+    inside = float(np.median(dev[default_core(w, h, CENTRE_FRACTION)]))
+    margin = dev[rr >= 0.9]
+    outside = float(np.median(margin)) if margin.size else 0.0
+    if inside - outside < MIN_CONTRAST:
+        return None, "the lesion's enhancement over the phases does not depart from the liver's"
+    return _star_region(dev, inside, outside)
 
 
 def default_core(w: int, h: int, fraction: float = CORE_FRACTION) -> np.ndarray:
@@ -80,10 +119,19 @@ def segment(patch: np.ndarray, liver_mean: float) -> tuple[np.ndarray | None, st
     lesion_level = float(np.median(sm[default_core(w, h, CENTRE_FRACTION)]))
     if abs(np.log(max(lesion_level, 1e-9) / liver_mean)) < MIN_CONTRAST:
         return None, "the lesion does not stand out from the liver at the ROI's centre"
+    floor = LOG_FLOOR * liver_mean  # display-black pixels would otherwise weigh without bound in log
+    logv = np.log(np.maximum(sm, floor))
+    return _star_region(logv, np.log(max(lesion_level, floor)), np.log(liver_mean))
+
+
+def _star_region(values: np.ndarray, inside: float, outside: float) -> tuple[np.ndarray | None, str | None]:
+    """The star-shaped region around the ROI's centre where ``values`` sit at the ``inside`` level (rays,
+    step fits, outlier clipping, once more from the centroid), or (None, why)."""
+    h, w = values.shape
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
     mask = np.zeros((h, w), np.uint8)
     for _ in range(2):
-        radii, hit_edge = _ray_radii(sm, cx, cy, lesion_level, liver_mean)
+        radii, hit_edge = _ray_radii(values, cx, cy, inside, outside)
         if hit_edge > 0.25:
             return None, "the lesion's region reaches the ROI's border (ROI too small or lesion iso)"
         med = float(np.median(radii))
@@ -104,21 +152,21 @@ def segment(patch: np.ndarray, liver_mean: float) -> tuple[np.ndarray | None, st
     return mask > 0, None
 
 
-def _ray_radii(sm: np.ndarray, cx: float, cy: float, lesion: float, liver: float) -> tuple[np.ndarray, float]:
-    """Per ray, the radius that best splits its profile into the lesion's level inside and the liver's
-    outside (least squares in log intensity, robust to a stray dark or bright speck on either side), and
-    the share of rays whose best split lies at the inscribed circle (the lesion reaches the ROI's edge)."""
-    h, w = sm.shape
+def _ray_radii(values: np.ndarray, cx: float, cy: float, inside: float, outside: float
+               ) -> tuple[np.ndarray, float]:
+    """Per ray, the radius that best splits its profile into the ``inside`` level and the ``outside`` one
+    (least squares), and the share of rays whose best split lies at the inscribed circle (the lesion
+    reaches the ROI's edge)."""
+    h, w = values.shape
     r_max = 0.5 * min(w, h) - 1.0
     steps = np.arange(0.0, r_max, 0.5)
     theta = np.linspace(0, 2 * np.pi, RAYS, endpoint=False)
     xs = np.clip(cx + np.outer(np.cos(theta), steps), 0, w - 1)
     ys = np.clip(cy + np.outer(np.sin(theta), steps), 0, h - 1)
-    vals = cv2.remap(sm, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR)
-    floor = LOG_FLOOR * liver  # display-black pixels would otherwise weigh without bound in log
-    logv = np.log(np.maximum(vals, floor))
-    in_cost = np.cumsum((logv - np.log(max(lesion, floor))) ** 2, axis=1)
-    out_cost = np.cumsum(((logv - np.log(liver)) ** 2)[:, ::-1], axis=1)[:, ::-1]
+    vals = cv2.remap(values.astype(np.float32), xs.astype(np.float32), ys.astype(np.float32),
+                     cv2.INTER_LINEAR)
+    in_cost = np.cumsum((vals - inside) ** 2, axis=1)
+    out_cost = np.cumsum(((vals - outside) ** 2)[:, ::-1], axis=1)[:, ::-1]
     # split k: samples < k inside, >= k outside
     n = len(steps)
     cost = np.zeros((RAYS, n + 1))
@@ -130,7 +178,8 @@ def _ray_radii(sm: np.ndarray, cx: float, cy: float, lesion: float, liver: float
 
 
 def lesion_region(patches: dict[str, np.ndarray], liver_means: dict[str, float]) -> Segmentation:
-    """Segment on the slot whose patch stands out most; the core is the segmentation shrunk by ERODE."""
+    """Segment on all slot frames together (:func:`deviation_map`); when that finds no plausible region,
+    on the slot whose patch stands out most. The core is the segmentation shrunk by ERODE."""
     if not patches:
         raise ValueError("no slot patch to segment")
     some = next(iter(patches.values()))
@@ -143,18 +192,26 @@ def lesion_region(patches: dict[str, np.ndarray], liver_means: dict[str, float])
     if not order:
         return Segmentation(None, fallback, None, None, "the lesion is iso to the liver on every slot frame")
     why = None
-    for best in order:  # the most contrasted frame first; the next when its region is not plausible
-        mask, why = segment(patches[best], liver_means[best])
-        if mask is not None:
+    single, best = None, order[0]
+    for slot in order:  # the most contrasted frame first; the next when its region is not plausible
+        single, why = segment(patches[slot], liver_means[slot])
+        if single is not None:
+            best = slot
             break
-    else:
-        return Segmentation(None, fallback, None, order[0], why)
+    dev = deviation_map({s: patches[s] for s in scores}, liver_means)
+    joint, why_joint = segment_deviation(dev) if dev is not None else (None, None)
+    # a lesion with an inner structure (a necrotic centre, a hemangioma's unfilled centre, a hypervascular
+    # ring) is outlined by its inner part on one of the two and as a whole on the other: keep the larger
+    candidates = [(m, n) for m, n in ((single, 1), (joint, len(scores))) if m is not None]
+    if not candidates:
+        return Segmentation(None, fallback, None, order[0], why or why_joint)
+    mask, phases = max(candidates, key=lambda c: int(c[0].sum()))
     diameter = 2.0 * float(np.sqrt(mask.sum() / np.pi))
     k = int(round(ERODE * diameter / 2.0))
     core = cv2.erode(mask.astype(np.uint8), np.ones((2 * k + 1,) * 2, np.uint8)) > 0 if k > 0 else mask
     if core.sum() < 9:
         core = mask
-    return Segmentation(mask, core, diameter, best)
+    return Segmentation(mask, core, diameter, best, phases=phases)
 
 
 def diameter_mm(diameter_px: float | None, spacing_cm: tuple[float, float] | None) -> float | None:

@@ -13,7 +13,7 @@ moves with the lesion ROI (breathing moves both).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,10 +111,24 @@ def _mean_in(img: np.ndarray, roi: Roi, mask: np.ndarray | None = None) -> float
     return float(patch.mean())
 
 
-def measure(study: Any, groups: list[list[FrameRef]], rois: dict[str, Roi], liver_rois: dict[str, Roi],
-            cores: dict[str, np.ndarray], lut: np.ndarray,
+def pooled_mean(img: np.ndarray, rois: Sequence[Roi], dx: int = 0, dy: int = 0) -> float | None:
+    """The mean over the pixels of all ``rois`` (moved by ``dx``, ``dy``) that lie in ``img``."""
+    total, count = 0.0, 0
+    H, W = img.shape
+    for x, y, w, h in rois:
+        x, y = x + dx, y + dy
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+        if x1 > x0 and y1 > y0:
+            total += float(img[y0:y1, x0:x1].sum(dtype=np.float64))
+            count += (x1 - x0) * (y1 - y0)
+    return total / count if count else None
+
+
+def measure(study: Any, groups: list[list[FrameRef]], rois: dict[str, Roi],
+            liver_rois: Mapping[str, Sequence[Roi]], cores: dict[str, np.ndarray], lut: np.ndarray,
             reader: Callable[[Any, int], np.ndarray] = read_frame) -> CurveData:
-    """Stream the planned frames: per frame the lesion core's and the liver ROI's linear means."""
+    """Stream the planned frames: per frame the lesion core's linear mean and the liver reference's (the
+    pooled pixels of the slot's liver squares, moved with the lesion ROI)."""
     out = CurveData()
     for group in groups:
         slot = group[0].slot
@@ -145,9 +159,8 @@ def measure(study: Any, groups: list[list[FrameRef]], rois: dict[str, Roi], live
                     continue  # the slot frame was measured on the way forward
                 lin = lut[bright]
                 dx, dy = roi[0] - anchor[0], roi[1] - anchor[1]
-                lx, ly, lw, lh = liver_rois[slot]
                 lesion = _mean_in(lin, roi, cores[slot])
-                liver = _mean_in(lin, (lx + dx, ly + dy, lw, lh))
+                liver = pooled_mean(lin, liver_rois[slot], dx, dy)
                 if lesion is None or liver is None:
                     continue
                 out.samples.append(Sample(ref.t_s, lesion, liver, ref.clip_no, ref.arterial, slot, ref.index,

@@ -89,3 +89,41 @@ def test_noise_does_not_create_washout_in_an_iso_lesion():
 def test_no_liver_signal_gives_no_ratio():
     r = F.ratio(np.array([1.0, 1.0]), np.array([0.0, 2.0]))
     assert np.isnan(r[0]) and r[1] == 0.5
+
+
+def slow_washout(t):
+    """Ratio 1.2 until 60 s, falling in log to 0.5 at 360 s: crosses 0.8 between the 2:00 and 3:00 clips."""
+    return np.where(t < 60, 1.2, 1.2 * (0.5 / 1.2) ** (np.clip(t - 60, 0, 300) / 300.0)) * liver(t)
+
+
+def test_the_onset_range_brackets_the_point_and_widens_with_the_reference_uncertainty():
+    curve = study_curve(slow_washout, liver)
+    sure = F.kinetics(curve)  # noise-free: the range shrinks to the point
+    lo, hi = sure.washout_onset_range_s
+    assert lo == pytest.approx(sure.washout_onset_s, abs=3.0) and hi == pytest.approx(lo, abs=5.0)
+    shaky = F.kinetics(curve, shared_sd=0.05)
+    lo, hi = shaky.washout_onset_range_s
+    assert lo < shaky.washout_onset_s - 10 and hi > shaky.washout_onset_s + 10
+    assert shaky.washout_onset_s == pytest.approx(sure.washout_onset_s)  # the point itself does not move
+
+
+def test_a_ratio_hovering_at_the_threshold_gives_an_open_range():
+    k = F.kinetics(study_curve(lambda t: np.where(t < 60, 1.2, 0.78) * liver(t), liver), shared_sd=0.05)
+    assert k.washout_onset_s is not None and k.washout_onset_range_s[1] is None  # may not wash out at all
+
+
+def test_a_kupffer_ratio_near_the_threshold_is_borderline_and_a_clear_defect_is_not():
+    near = F.kinetics(study_curve(lambda t: np.where(t > 500, 0.78, 1.0) * liver(t), liver), shared_sd=0.05)
+    assert near.kupffer_defect is True and near.kupffer_defect_borderline is True
+    lo, hi = near.kupffer_ratio_range
+    assert lo < 0.78 < 0.8 < hi
+    clear = F.kinetics(study_curve(lambda t: np.where(t > 500, 0.4, 1.0) * liver(t), liver), shared_sd=0.05)
+    assert clear.kupffer_defect is True and clear.kupffer_defect_borderline is False
+
+
+def test_frame_scatter_widens_the_kupffer_range():
+    rng = np.random.default_rng(3)
+    calm = F.kinetics(study_curve(lambda t: np.where(t > 500, 0.6, 1.0) * liver(t), liver))
+    noisy = F.kinetics(study_curve(
+        lambda t: np.where(t > 500, 0.6, 1.0) * liver(t) * rng.normal(1.0, 0.2, np.shape(t)), liver))
+    assert np.diff(noisy.kupffer_ratio_range)[0] > np.diff(calm.kupffer_ratio_range)[0] + 0.05

@@ -65,3 +65,34 @@ def test_no_liver_beside_the_lesion_gives_none():
     img[:, :] = 0.0
     img[87:133, 127:173] = 0.05  # only the lesion ROI shows any signal
     assert place_liver_roi(LESION_ROI, [img], [disp]) is None
+
+
+def test_the_liver_level_is_pooled_from_squares_on_both_sides():
+    from ceusdesk.evidence.liver_roi import place_liver_reference
+
+    img = (0.05 * speckle((H, W), np.random.default_rng(4)) * sector()).astype(np.float32)
+    disp = np.where(sector(), np.clip(img * 2000, 1, 255), 0).astype(np.uint8)
+    lesion_roi = (102, 70, 36, 36)  # mid-sector: room on both sides
+    squares = place_liver_reference(lesion_roi, [img], [disp])
+    assert squares[0] == place_liver_roi(lesion_roi, [img], [disp])  # the shown ROI comes first
+    assert 2 <= len(squares) <= 4
+    centres = [x + w / 2 for x, _, w, _ in squares]
+    assert min(centres) < 120 < max(centres)  # both sides of the lesion
+    for i, a in enumerate(squares):
+        assert not overlaps(a, lesion_roi)
+        assert all(not overlaps(a, b) for b in squares[i + 1:])
+
+
+def test_the_reference_uncertainty_grows_with_patchy_liver():
+    from ceusdesk.evidence.compute import ASSUMED_REFERENCE_SD, reference_sd
+
+    img = np.ones((40, 200), np.float32)
+    squares = [(0, 0, 20, 20), (60, 0, 20, 20), (120, 0, 20, 20), (180, 0, 20, 20)]
+    even, n, measured = reference_sd({"3:00": img}, {"3:00": squares}, ["3:00"])
+    patchy = img.copy()
+    patchy[:, 0:20] *= 1.4
+    patchy[:, 120:140] *= 0.7
+    uneven, _, _ = reference_sd({"3:00": patchy}, {"3:00": squares}, ["3:00"])
+    assert measured and n == 4 and uneven > 1.5 * even
+    one, n1, measured1 = reference_sd({"3:00": img}, {"3:00": squares[:1]}, ["3:00"])
+    assert not measured1 and n1 == 1 and one == ASSUMED_REFERENCE_SD

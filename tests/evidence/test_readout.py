@@ -52,3 +52,22 @@ def test_json_is_standard_and_carries_every_field():
     assert set(FIELDS) <= set(doc)
     text = json.dumps(doc, allow_nan=False)  # raises on NaN/Infinity
     assert json.loads(text)["peak_ratio"] is None and json.loads(text)["tic"][0]["lesion"] is None
+
+
+def test_borderline_findings_are_said_and_do_not_lean():
+    border = FNH | {"kupffer_ratio": 0.79, "kupffer_defect": True, "kupffer_defect_borderline": True,
+                    "kupffer_ratio_range": [0.71, 0.88]}
+    text = "\n".join(readout(border, {}))
+    assert "borderline" in text and "0.71–0.88" in text
+    assert disagreement(border, "benign") is None and disagreement(border, "malignant") is None
+    shaky = HCC | {"kupffer_defect": False, "kupffer_ratio": 0.9, "washout_onset_range_s": [80.0, None]}
+    text = "\n".join(readout(shaky, {}))
+    assert "borderline" in text and "none by 6:30" in text
+    assert disagreement(shaky, "benign") is None  # neither washout nor a defect can be relied on
+
+
+def test_an_onset_range_across_60_s_does_not_call_early_or_late():
+    text = "\n".join(readout(HCC | {"washout_onset_s": 58.0, "washout_onset_range_s": [45.0, 75.0]}, {}))
+    assert "early or late cannot be told" in text and "0:45 to 1:15" in text
+    firm = "\n".join(readout(HCC | {"washout_onset_range_s": [80.0, 110.0]}, {}))
+    assert "late, ≥ 60 s" in firm

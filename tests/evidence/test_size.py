@@ -1,6 +1,7 @@
 """Segmentation and size on speckled hand-made lesions: known diameters, ROIs off by a few pixels."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ceusdesk.evidence.size import diameter_mm, lesion_region, segment
@@ -47,3 +48,17 @@ def test_a_lesion_larger_than_its_roi_is_not_trusted():
 def test_mm_from_pixel_spacing_and_none_without():
     assert diameter_mm(40.0, (0.05, 0.05)) == pytest.approx(20.0)
     assert diameter_mm(40.0, None) is None
+
+
+def test_a_lesion_with_an_inner_structure_is_outlined_whole():
+    """A necrotic centre (dark on every phase) in a viable lesion (bright, then below the liver): one
+    frame alone outlines the necrosis; all phases together, the lesion."""
+    def viable(level_rim, level_core):
+        return lambda rho, theta: np.where(rho < 0.5, level_core, level_rim)
+
+    art = disk_image(SIDE, 20.0, 1.0, liver=0.05, seed=6, profile=viable(0.12, 0.004))
+    late = disk_image(SIDE, 20.0, 1.0, liver=0.05, seed=7, profile=viable(0.03, 0.004))
+    kupffer = disk_image(SIDE, 20.0, 1.0, liver=0.05, seed=8, profile=viable(0.02, 0.004))
+    seg = lesion_region({"0:30": art, "3:00": late, "10:00": kupffer},
+                        {s: 0.05 for s in ("0:30", "3:00", "10:00")})
+    assert seg.diameter_px == pytest.approx(40.0, rel=0.15)
