@@ -1,7 +1,8 @@
 """Preprocessed-case cache: one ``.npz`` per case, keyed by what determines its tensors.
 
-The key hashes the case record, the input spec, the preprocess version, the protocol and the study
-folder's file listing (names, sizes, mtimes), so a changed study or spec never reuses a stale entry.
+The key hashes the case record, the input spec, the preprocess version, the protocol, the evidence's
+version (``ceusdesk.evidence.VERSION``) and frame budget, and the study folder's file listing (names,
+sizes, mtimes), so a changed study, spec or evidence never reuses a stale entry.
 Files are written through :func:`ceusdesk.atomicio.write_atomic`, so an interrupted first pass leaves
 no torn entry. This module imports no torch: the cache is built in worker processes that only need
 ceusdesk.
@@ -16,7 +17,8 @@ Besides the model input (``images``, ``mask``: exactly what the app computes), a
 - ``evidence`` (a JSON string): the compact measured-evidence record the washout reader (trainer.reader)
   scores — the app's own ``ceusdesk.evidence`` for the case (:func:`measured_evidence`): one lesion ÷
   liver point per slot (its clip's samples), washout onset, Kupffer ratio and defect, peak ratio, APHE,
-  the frame budget used, and ``error`` when nothing could be measured.
+  the frame budget used, the evidence's version (``evidence_version``), and ``error`` when nothing could
+  be measured.
 
 The evidence decodes a few dozen frames per case (the arterial clip capped at
 :data:`EVIDENCE_MAX_ARTERIAL`, :data:`EVIDENCE_PER_CLIP` per later clip, as the app); the slot frames are
@@ -41,6 +43,7 @@ import numpy as np
 
 from ceusdesk.atomicio import write_atomic
 from ceusdesk.errors import CeusdeskError
+from ceusdesk.evidence import VERSION as EVIDENCE_VERSION
 from ceusdesk.evidence import compute_evidence
 from ceusdesk.ingest import read_frame
 from ceusdesk.preprocess import PREPROCESS_VERSION, InputSpec, Roi, crop_roi, to_gray
@@ -87,7 +90,9 @@ def case_key(cases_dir: Path, rec: Mapping, spec: InputSpec, protocol: Protocol)
         "preprocess_version": PREPROCESS_VERSION,
         "protocol": protocol.to_dict(),
         "entry_format": ENTRY_FORMAT,
-        "evidence": [EVIDENCE_PER_CLIP, EVIDENCE_MAX_ARTERIAL],
+        # an entry measured by another version of the evidence holds other values: rebuilt
+        "evidence": {"version": EVIDENCE_VERSION, "per_clip": EVIDENCE_PER_CLIP,
+                     "max_arterial": EVIDENCE_MAX_ARTERIAL},
         "files": _listing(study_dir(cases_dir, rec)),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -240,7 +245,8 @@ def measured_evidence(study: Any, slots_used: Sequence[str], rois: Mapping[str, 
     caller warns, naming the case.
     """
     record: dict[str, Any] = {k: None for k in EVIDENCE_KEYS}
-    record.update(points=[], per_clip=EVIDENCE_PER_CLIP, max_arterial=EVIDENCE_MAX_ARTERIAL, error=None)
+    record.update(points=[], per_clip=EVIDENCE_PER_CLIP, max_arterial=EVIDENCE_MAX_ARTERIAL,
+                  evidence_version=EVIDENCE_VERSION, error=None)
     result = {"slots_used": list(slots_used), "rois": {k: list(v) for k, v in rois.items()},
               "phase_set": "full", "call": None}
     t0 = time.perf_counter()

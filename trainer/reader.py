@@ -35,8 +35,9 @@ from ceusdesk.protocol import Protocol
 READERS = {"full": (120.0, None), "early": (60.0, 120.0)}  # slot target time window [lo, hi] in seconds
 HYPO_RATIO = 0.8  # the evidence's washout / defect cut: lesion < 0.8 × liver (docs/evidence.md)
 MIN_LIVER_GREY = 1.0  # legacy grey tables: a black liver reference (outside the sector) cannot be read
+# appended only (older tables lack the trailing fields: case_field gives NaN for them)
 CASE_FIELDS = ("washout_onset_s", "kupffer_ratio", "kupffer_defect", "peak_ratio", "aphe", "per_clip",
-               "max_arterial")
+               "max_arterial", "evidence_version")
 RULES = {"full": "washout (any onset) or Kupffer-phase defect → malignant (the app's readout)",
          "early": f"washout by 2:00 (the latest point through 2:00 below {HYPO_RATIO} × liver) → malignant"}
 
@@ -80,7 +81,10 @@ def is_measured(table: np.ndarray) -> bool:
 
 
 def case_field(table: np.ndarray, protocol: Protocol, key: str) -> np.ndarray:
-    return np.asarray(table, dtype=np.float64)[:, len(protocol.slot_names) + CASE_FIELDS.index(key)]
+    """float64 [N] one of :data:`CASE_FIELDS`; NaN in a table written before that field existed."""
+    x = np.asarray(table, dtype=np.float64)
+    col = len(protocol.slot_names) + CASE_FIELDS.index(key)
+    return x[:, col] if col < x.shape[1] else np.full(len(x), np.nan)
 
 
 def slot_ratios(table: np.ndarray, protocol: Protocol) -> np.ndarray:
@@ -127,12 +131,12 @@ def settings_used(table: np.ndarray, protocol: Protocol) -> str:
     """The evidence's frame budget the table's cases were measured with, in words."""
     if not is_measured(table) or not len(table):
         return "unknown"
-    parts = []
-    for key, what in (("per_clip", "frames per later clip"), ("max_arterial", "arterial frames")):
+    def values(key: str) -> str:
         v = case_field(table, protocol, key)
-        v = sorted({int(x) for x in v[np.isfinite(v)]})
-        parts.append(f"up to {'/'.join(map(str, v)) or '?'} {what}")
-    return ", ".join(parts)
+        return "/".join(str(x) for x in sorted({int(x) for x in v[np.isfinite(v)]})) or "?"
+
+    return (f"evidence version {values('evidence_version')}, up to {values('per_clip')} frames per later "
+            f"clip, up to {values('max_arterial')} arterial frames")
 
 
 def source(table: np.ndarray, protocol: Protocol) -> str:

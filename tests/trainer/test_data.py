@@ -54,6 +54,20 @@ def test_changed_study_files_invalidate_the_entry(tmp_path, counting_builder):
     assert counting_builder == ["c000", "c000"]
 
 
+def test_entries_measured_by_another_evidence_version_are_rebuilt(tmp_path, counting_builder, monkeypatch):
+    from ceusdesk.evidence import VERSION
+
+    root = make_fake_cohort(tmp_path / "c", n=3, with_cache=False)
+    spec = InputSpec(size=8)
+    monkeypatch.setattr(cache, "EVIDENCE_VERSION", VERSION - 1)  # as the trainer before the change wrote it
+    load_cached_cases(root, spec, case_ids=["c000"])
+    monkeypatch.setattr(cache, "EVIDENCE_VERSION", VERSION)
+    load_cached_cases(root, spec, case_ids=["c000"])
+    load_cached_cases(root, spec, case_ids=["c000"])  # now current: reused
+    assert counting_builder == ["c000", "c000"]
+    assert len(list((root / data.CACHE_DIRNAME).glob("*.npz"))) == 2
+
+
 def test_all_cases_failing_is_one_clear_error(tmp_path, monkeypatch):
     root = make_fake_cohort(tmp_path / "c", n=2, with_cache=False)
 

@@ -8,7 +8,7 @@ import pytest
 from ceusdesk.protocol import default_protocol
 from trainer.cache import evidence_points
 from trainer.evaluate import reader_rows
-from trainer.reader import reader_table, rule_calls, washout_scores
+from trainer.reader import reader_table, rule_calls, source, washout_scores
 
 PROTOCOL = default_protocol()
 TARGET = {s.name: s.target_s for s in PROTOCOL.slots}
@@ -20,7 +20,7 @@ def record(ratios: dict[str, float], onset: float | None = None, defect: bool | 
     points = [{"slot": s, "t_s": TARGET[s] + 3.0, "ratio": r, "n": 4} for s, r in ratios.items()]
     return {"points": points, "washout_onset_s": onset, "kupffer_defect": defect,
             "kupffer_ratio": ratios.get("10:00"), "peak_ratio": 1.5, "aphe": True, "per_clip": 8,
-            "max_arterial": 30, "error": None}
+            "max_arterial": 30, "evidence_version": 2, "error": None}
 
 
 def iso(**changed: float) -> dict[str, float]:
@@ -94,11 +94,19 @@ def test_evaluate_block_names_the_source_and_reports_the_rule():
                       {"full": np.full(6, 0.5), "early": np.full(6, 0.5)}, {}, PROTOCOL, 20, 0)
     assert "ceusdesk.evidence" in out["source"] and "automatic liver ROI" in out["source"]
     assert "up to 8 frames per later clip" in out["source"] and "up to 30 arterial frames" in out["source"]
+    assert "evidence version 2" in out["source"]
     rule = out["rule"]["full"]
     assert rule["n"] == 5  # the case without evidence is left out
     assert rule["sensitivity"] == pytest.approx(2 / 3) and rule["specificity"] == pytest.approx(1 / 2)
     assert out["full"]["n"] == 5 and out["full"]["auc"] is not None
     assert "Kupffer" in rule["rule"] and "2:00" in out["rule"]["early"]["rule"]
+
+
+def test_tables_written_before_the_evidence_version_was_kept_still_read():
+    table = reader_table([record(iso(m3=0.4), onset=170.0), record(iso())], PROTOCOL)[:, :-1]  # 7 fields
+    assert washout_scores(table, PROTOCOL, "full").tolist() == pytest.approx([0.6, 0.0])
+    assert rule_calls(table, PROTOCOL, "full").tolist() == [1, 0]
+    assert "evidence version ?" in source(table, PROTOCOL) and "up to 8 frames" in source(table, PROTOCOL)
 
 
 def test_runs_cached_before_the_evidence_are_still_scored():

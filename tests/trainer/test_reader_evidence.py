@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from ceusdesk.evidence import Evidence, compute_evidence
+from ceusdesk.evidence import VERSION, Evidence, compute_evidence
 from ceusdesk.ingest import FrameError
 from ceusdesk.inputs import case_inputs
 from ceusdesk.preprocess import InputSpec
@@ -27,6 +27,7 @@ def test_cache_entry_carries_the_apps_evidence(phantom):
         path = cache.cache_path(phantom / ".ceusdesk-cache", phantom, rec, SPEC, protocol)
         ev = cache.read_full_entry(path).evidence
         assert ev["error"] is None and ev["per_clip"] == cache.EVIDENCE_PER_CLIP
+        assert ev["evidence_version"] == VERSION
         # what the app measures for the same study, ROI and slot ROIs, with every slot it has
         study = open_study(phantom / rec["study"])
         ci = case_inputs(study, tuple(rec["roi"]), SPEC, protocol=protocol)
