@@ -116,6 +116,9 @@ def render(package: str | Path) -> str:
                   f"disjoint from training, int8 through the app's own code, thresholds fixed before "
                   f"testing):", ""]
         lines += _table(test["rows"], TEST_ROWS) + [""]
+        reader = _reader_line(test)
+        if reader:
+            lines += [reader, ""]
     if cv is not None:
         lines += [f"Cross-validation (`metrics.json`, {cv.get('folds', '?')} outer folds × "
                   f"{cv.get('n_cases', '?')} cases, each fold called at thresholds chosen on its inner "
@@ -127,20 +130,33 @@ def render(package: str | Path) -> str:
     return "\n".join(lines)
 
 
-def _reader_line(cv: Mapping[str, Any]) -> str | None:
-    """One sentence on the washout reader vs the model at matched sensitivity, when evaluate gave it."""
-    ws = cv.get("washout_score") or {}
+def _reader_line(doc: Mapping[str, Any]) -> str | None:
+    """The washout reader vs the model at matched sensitivity, and the app's rule, as ``doc`` (a test.json
+    or metrics.json) gives them; what the score was computed from is quoted from the document's own
+    ``washout_score.source``, so a file made with an older reader is described as what it is."""
+    ws = doc.get("washout_score") or {}
     parts = []
     for name in ("full", "early"):
         cmp = ws.get(name)
         if not isinstance(cmp, Mapping) or not cmp.get("available") or cmp.get("specificity") is None:
             continue
-        parts.append(f"{name} set: reader specificity {_pct(cmp, 'specificity')} % vs model "
-                     f"{100 * cmp['model_specificity']:.1f} % at the model's sensitivity "
-                     f"{100 * cmp['model_sensitivity']:.1f} %")
+        auc = f", reader AUC {cmp['auc']:.3f}" if cmp.get("auc") is not None else ""
+        parts.append(f"{name} set (n {cmp.get('n', '?')}): reader specificity {_pct(cmp, 'specificity')} % "
+                     f"vs model {100 * cmp['model_specificity']:.1f} % at the model's sensitivity "
+                     f"{100 * cmp['model_sensitivity']:.1f} %{auc}")
     if not parts:
         return None
-    return "Washout reader from the rendered ROI intensities (" + "; ".join(parts) + ")."
+    source = str(ws.get("source") or "not recorded in the file").rstrip(".")
+    line = f"Washout reader (score: {source}): " + "; ".join(parts) + "."
+    rules = []
+    for name in ("full", "early"):
+        r = (ws.get("rule") or {}).get(name)
+        if isinstance(r, Mapping) and r.get("available") and r.get("sensitivity") is not None:
+            rules.append(f"{name} set ({r['rule']}; n {r.get('n', '?')}): sensitivity "
+                         f"{_pct(r, 'sensitivity')} %, specificity {_pct(r, 'specificity')} %")
+    if rules:
+        line += " The app's readout rule as fixed calls: " + "; ".join(rules) + "."
+    return line
 
 
 def blocks(text: str) -> list[tuple[str, str]]:

@@ -133,7 +133,8 @@ def render_markdown(doc: dict, images: list[str]) -> str:
 
 
 def washout_lines(wo: dict) -> list[str]:
-    """The reader (rendered ROI intensities) beside the model, at matched sensitivity."""
+    """The washout reader beside the model, at matched sensitivity; what its score was computed from is
+    the block's own ``source`` (the app's measured evidence, or the rendered grey of an older run)."""
     if not wo.get("available"):
         return [wo.get("reason", "not available: no readable lesion/liver intensities")]
     slots = "; ".join(f"{k} {', '.join(v)}" for k, v in wo["slots"].items())
