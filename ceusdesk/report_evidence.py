@@ -7,12 +7,25 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .evidence.features import HYPO_RATIO, VASCULAR_END_S
+from .evidence.readout import range_text, washout_borderline, when_text
 from .protocol import format_t
 
 DERIVED_NOTE = "Derived measurements, not a diagnosis."
 LESION_COLOUR = "#ffb300"  # the lesion ROI's yellow family, dark enough on white paper
 LIVER_COLOUR = "#00a86b"  # the liver ROI: green, dashed, on every slot
 ONSET_COLOUR = "#c0504d"
+BORDERLINE_COLOUR = "#ffb300"  # amber: a measurement that cannot tell, never a finding
+# why a borderline finding is not one (the app's tooltip; docs/evidence.md "Ranges (uncertainty)")
+BORDERLINE_WHY = {
+    "washout onset": "Borderline washout: within the ratio's uncertainty (the liver reference and the "
+                     f"frames' noise) the lesion may or may not stay below {HYPO_RATIO:g} × the liver "
+                     f"through {format_t(VASCULAR_END_S)}. The measurement cannot tell washout from none; "
+                     "do not read it as a finding.",
+    "Kupffer defect": "Borderline Kupffer-phase defect: the ratio's range straddles "
+                      f"{HYPO_RATIO:g}, so the measurement cannot tell defect from no defect; do not read it "
+                      "as a finding.",
+}
 _NOT_ASSESSED = re.compile(r"^(?P<what>[^:]+): not (?:assessed|measured) \((?P<why>.*)\)\.?$")
 
 
@@ -34,8 +47,40 @@ def _ratio(v: Any) -> str | None:
     return None if v is None else f"{float(v):.2f}×"
 
 
+def span_text(rng: Any) -> str:
+    """A range, compact: "1:10–2:05", or open-ended "1:10 – none by 6:30" (``readout.range_text``'s words)."""
+    words = range_text(rng).removeprefix("; range ")
+    return words.replace(" to ", "–" if rng[1] is not None else " – ", 1)
+
+
+def onset_text(ev: Mapping[str, Any]) -> str | None:
+    """The washout onset with its range, early/late only when the whole range allows:
+    "1:35 (1:10–2:05), late"; "none (1:10 – none by 6:30)"; None when washout was not assessed."""
+    onset, rng = ev.get("washout_onset_s"), ev.get("washout_onset_range_s")
+    if onset is None:
+        if ev.get("washout_degree") is None:
+            return None
+        return "none" + (f" ({span_text(rng)})" if rng else "")
+    when = when_text(float(onset), rng).split(",")[0]  # "early", "late" or that the range cannot tell
+    return f"{_t(onset)} ({span_text(rng)}), {when}" if rng else f"{_t(onset)} ({when})"
+
+
+def borderline_features(ev: Mapping[str, Any]) -> dict[str, str]:
+    """Feature row name → why it is borderline, for the findings the measurement cannot tell
+    (``readout.washout_borderline``, ``kupffer_defect_borderline``)."""
+    out = {}
+    if ev.get("washout_degree") is not None and washout_borderline(dict(ev)):
+        out["washout onset"] = BORDERLINE_WHY["washout onset"]
+        if ev.get("washout_degree") != "none":  # the degree of a washout that may not be one
+            out["washout degree"] = BORDERLINE_WHY["washout onset"]
+    if ev.get("kupffer_defect") is not None and ev.get("kupffer_defect_borderline"):
+        out["Kupffer defect"] = BORDERLINE_WHY["Kupffer defect"]
+    return out
+
+
 def feature_rows(ev: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(name, value) per feature, in reading order; an empty value says why (the early set's Kupffer)."""
+    """(name, value) per feature, in reading order; an empty value says why (the early set's Kupffer).
+    Ranges are given; a borderline finding says "borderline" instead of a firm value."""
     def row(name: str, value: str | None, topic: str) -> tuple[str, str]:
         return name, value if value is not None else null_reason(ev, topic)
 
@@ -43,15 +88,22 @@ def feature_rows(ev: Mapping[str, Any]) -> list[tuple[str, str]]:
     aphe_text = None if aphe is None else (
         "yes" + (f" ({str(ev['aphe_pattern']).replace('_', ' ')})" if ev.get("aphe_pattern") else "")
         if aphe else "no")
-    onset = ev.get("washout_onset_s")
     degree = ev.get("washout_degree")
-    if onset is not None:
-        onset_text: str | None = f"{_t(onset)} ({'early' if float(onset) < 60 else 'late'})"
-    else:
-        onset_text = None if degree is None else "none"
+    borderline = borderline_features(ev)
+    onset = onset_text(ev)
+    if onset is not None and "washout onset" in borderline:
+        onset += "; borderline: washout or not cannot be told"
     at = ", ".join(f"{k} {v}" for k, v in (ev.get("washout_degree_at") or {}).items() if v)
-    degree_text = None if degree is None else degree + (f" ({at})" if at else "")
+    maybe = " if it is washout" if "washout degree" in borderline else ""
+    degree_text = None if degree is None else (
+        ("borderline: " if maybe else "") + degree + maybe + (f" ({at})" if at else ""))
     kupffer = ev.get("kupffer_defect")
+    kupffer_text = None if kupffer is None else ("yes" if kupffer else "no")
+    if "Kupffer defect" in borderline:
+        kupffer_text = "borderline: defect or not cannot be told"
+    k_ratio, k_range = _ratio(ev.get("kupffer_ratio")), ev.get("kupffer_ratio_range")
+    if k_ratio is not None and k_range:
+        k_ratio += f" ({float(k_range[0]):.2f}–{float(k_range[1]):.2f})"
     rate = ev.get("wash_in_rate")
     size = ev.get("lesion_size_mm")
     return [
@@ -61,11 +113,22 @@ def feature_rows(ev: Mapping[str, Any]) -> list[tuple[str, str]]:
         row("peak lesion/liver", _ratio(ev.get("peak_ratio")), "Arterial phase"),
         row("wash-in rate", None if rate is None else f"{float(rate):.3g} /s", "Arterial phase"),
         row("APHE", aphe_text, "Arterial phase"),
-        row("washout onset", onset_text, "Washout"),
+        row("washout onset", onset, "Washout"),
         row("washout degree", degree_text, "Washout"),
-        row("Kupffer lesion/liver", _ratio(ev.get("kupffer_ratio")), "Kupffer phase"),
-        row("Kupffer defect", None if kupffer is None else ("yes" if kupffer else "no"), "Kupffer phase"),
+        row("Kupffer lesion/liver", k_ratio, "Kupffer phase"),
+        row("Kupffer defect", kupffer_text, "Kupffer phase"),
     ]
+
+
+def onset_band(ev: Mapping[str, Any], t_end: float) -> tuple[float, float] | None:
+    """The washout onset range as a band on the curve's time axis, (start, end): an open end runs to the
+    end of the vascular phase, or of the curve (``t_end``) when that comes first; None without a range."""
+    rng = ev.get("washout_onset_range_s")
+    if not rng or rng[0] is None:
+        return None
+    lo = float(rng[0])
+    hi = float(rng[1]) if rng[1] is not None else min(VASCULAR_END_S, max(lo, float(t_end)))
+    return lo, hi
 
 
 def slot_times(slots: Mapping[str, Any], used: list[str] | None = None) -> dict[str, float]:
@@ -83,10 +146,10 @@ def slot_times(slots: Mapping[str, Any], used: list[str] | None = None) -> dict[
 
 def tic_chart(ev: Mapping[str, Any], times: Mapping[str, float], width: float, height: float) -> Any:
     """The time-intensity curve for the PDF: lesion and liver mean (linearized) over time, the slot
-    times as thin grey lines, the washout onset as a red dashed line."""
+    times as thin grey lines, the washout onset as a red dashed line in a pale band (its range)."""
     from reportlab.graphics.charts.legends import LineLegend
     from reportlab.graphics.charts.lineplots import LinePlot
-    from reportlab.graphics.shapes import Drawing, Line, String
+    from reportlab.graphics.shapes import Drawing, Line, Rect, String
     from reportlab.lib import colors
 
     tic = [p for p in ev.get("tic") or [] if p.get("t_s") is not None]
@@ -99,8 +162,12 @@ def tic_chart(ev: Mapping[str, Any], times: Mapping[str, float], width: float, h
     t_all = [t for t, _ in lesion + liver] + list(times.values())
     x_lo, x_hi = min(0.0, min(t_all)), max(t_all) or 1.0
     y_hi = max([v for _, v in lesion + liver] + [1e-6]) * 1.08
+    onset = ev.get("washout_onset_s")
+    band = onset_band(ev, x_hi)
+    # the legend: one row, or two when the onset and its range join it (one row would run into the table)
+    rows = 2 if onset is not None or band is not None else 1
     lp = LinePlot()
-    lp.x, lp.y, lp.width, lp.height = 28, 30, width - 36, height - 42
+    lp.x, lp.y, lp.width, lp.height = 28, 22 + 8 * rows, width - 36, height - 34 - 8 * rows
     lp.data = [series for series in (lesion, liver) if series]
     styles = [(LESION_COLOUR, None), (LIVER_COLOUR, (3, 2))]
     for i, (colour, dash) in enumerate(styles[:len(lp.data)]):
@@ -113,10 +180,16 @@ def tic_chart(ev: Mapping[str, Any], times: Mapping[str, float], width: float, h
     lp.yValueAxis.labelTextFormat = "%.2f"
     for axis in (lp.xValueAxis, lp.yValueAxis):
         axis.labels.fontSize = 6
-    d.add(lp)
 
     def x_of(t: float) -> float:
         return lp.x + (t - x_lo) / ((x_hi - x_lo) or 1.0) * lp.width
+
+    onset_fill = colors.HexColor(ONSET_COLOUR)
+    onset_fill = colors.Color(onset_fill.red, onset_fill.green, onset_fill.blue, alpha=0.18)
+    if band is not None:  # under the curves: they stay readable through it
+        d.add(Rect(x_of(band[0]), lp.y, max(0.8, x_of(band[1]) - x_of(band[0])), lp.height,
+                   fillColor=onset_fill, strokeColor=None))
+    d.add(lp)
 
     last_label = -1e9
     for name, t in sorted(times.items(), key=lambda item: item[1]):
@@ -125,16 +198,20 @@ def tic_chart(ev: Mapping[str, Any], times: Mapping[str, float], width: float, h
         if x_of(t) - last_label >= 14:  # early slots crowd together on a 10-minute axis
             d.add(String(x_of(t), lp.y + lp.height + 2, name, fontSize=5.5, textAnchor="middle"))
             last_label = x_of(t)
-    onset = ev.get("washout_onset_s")
     if onset is not None:
         d.add(Line(x_of(float(onset)), lp.y, x_of(float(onset)), lp.y + lp.height,
                    strokeColor=colors.HexColor(ONSET_COLOUR), strokeWidth=1, strokeDashArray=(2, 2)))
     legend = LineLegend()
-    legend.x, legend.y, legend.fontSize, legend.dx, legend.dxTextSpace = 28, 8, 6.5, 12, 3
-    legend.columnMaximum, legend.alignment = 1, "right"
+    legend.x, legend.y, legend.fontSize, legend.dx, legend.dxTextSpace = 28, 8 * rows, 6.5, 12, 3
+    legend.columnMaximum, legend.alignment, legend.deltay = rows, "right", 8
     pairs = [(colors.HexColor(LESION_COLOUR), "lesion"), (colors.HexColor(LIVER_COLOUR), "liver")]
     if onset is not None:
         pairs.append((colors.HexColor(ONSET_COLOUR), f"washout onset {format_t(float(onset))}"))
+    if band is not None:
+        # a thin line at the band's own alpha would not show: the swatch is stronger; the values are in
+        # the feature table
+        swatch = colors.Color(onset_fill.red, onset_fill.green, onset_fill.blue, alpha=0.5)
+        pairs.append((swatch, "onset range (shaded)"))
     legend.colorNamePairs = pairs
     d.add(legend)
     return d

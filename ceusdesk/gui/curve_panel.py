@@ -1,5 +1,6 @@
 """The time-intensity curve of the current result (pyqtgraph): lesion and liver mean intensity over time,
-the slot frames used as vertical lines, the washout onset marked (docs/evidence.md)."""
+the slot frames used as vertical lines, the washout onset marked in a translucent band, its range
+(docs/evidence.md)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -7,10 +8,11 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..protocol import format_t
-from ..report_evidence import ONSET_COLOUR
+from ..report_evidence import ONSET_COLOUR, onset_band, span_text
 from .imaging import LIVER_COLOUR
 from .widgets import describe
 
@@ -42,9 +44,10 @@ class CurvePanel(QWidget):
         self.liver = self.plot.plot([], [], name="liver",
                                     pen=pg.mkPen(LIVER_COLOUR, width=2, style=Qt.PenStyle.DashLine))
         self.markers: dict[str, pg.InfiniteLine] = {}  # slot → its line; "washout" → the onset
+        self.onset_band: pg.LinearRegionItem | None = None  # the onset's range (the ratio's uncertainty)
         describe(self, "Time-intensity curve",
                  "Mean intensity of the lesion and the liver ROI over time; slot frames and the washout "
-                 "onset marked")
+                 "onset marked, its range shaded")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
@@ -58,6 +61,9 @@ class CurvePanel(QWidget):
         for line in self.markers.values():
             self.plot.removeItem(line)
         self.markers = {}
+        if self.onset_band is not None:
+            self.plot.removeItem(self.onset_band)
+            self.onset_band = None
 
     def set_evidence(self, ev: Mapping[str, Any], slot_times: Mapping[str, float]) -> None:
         """``ev``: ``result.evidence``; ``slot_times``: slot → its frame's time after injection (s)."""
@@ -73,6 +79,17 @@ class CurvePanel(QWidget):
             line.setToolTip(f"slot {name}: {format_t(float(t))}")
             self.plot.addItem(line)
             self.markers[name] = line
+        t_end = max([float(p["t_s"]) for p in tic] + [float(t) for t in slot_times.values()] + [0.0])
+        band = onset_band(ev, t_end)
+        if band is not None:
+            fill = QColor(ONSET_COLOUR)
+            fill.setAlpha(55)
+            self.onset_band = pg.LinearRegionItem(values=band, movable=False, brush=pg.mkBrush(fill),
+                                                  pen=pg.mkPen(None))
+            self.onset_band.setZValue(-10)  # under the curves
+            self.onset_band.setToolTip(f"washout onset range {span_text(ev['washout_onset_range_s'])}: the "
+                                       "onsets the ratio allows within its uncertainty")
+            self.plot.addItem(self.onset_band)
         onset = ev.get("washout_onset_s")
         if onset is not None:
             line = pg.InfiniteLine(pos=float(onset), angle=90, label=f"washout {format_t(float(onset))}",

@@ -1,5 +1,6 @@
 """The enhancement evidence beside the call: the disagreement line (highlighted) when the features and
-the model point different ways, the features, the readout, and the time-intensity curve (folding).
+the model point different ways, an amber "borderline" marker when a finding is within the measurement's
+uncertainty, the features with their ranges, the readout, and the time-intensity curve (folding).
 Derived measurements, not a diagnosis (docs/evidence.md)."""
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from typing import Any
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ..report_evidence import DERIVED_NOTE, feature_rows
+from ..report_evidence import BORDERLINE_COLOUR, DERIVED_NOTE, borderline_features, feature_rows
 from .curve_panel import CurvePanel
 from .widgets import Details
 from .widgets import wrapped as _wrapped
 from .wording import in_app_words
 
 TITLE = f"Enhancement evidence — {DERIVED_NOTE.lower().rstrip('.')}"
+BORDERLINE_NAMES = {"washout onset": "washout", "Kupffer defect": "Kupffer-phase defect"}
+BORDERLINE_STYLE = (f"color:{BORDERLINE_COLOUR}; border:1px solid {BORDERLINE_COLOUR}; font-weight:bold; "
+                    "padding:2px;")
 
 
 class EvidencePanel(QWidget):
@@ -25,6 +29,9 @@ class EvidencePanel(QWidget):
         self.title = _wrapped(f"<b>{escape(TITLE)}</b>", objectName="evidenceTitle")
         self.disagreement = _wrapped("", objectName="evidenceDisagreement")
         self.disagreement.setStyleSheet("background:#b00020; color:white; font-weight:bold; padding:3px;")
+        # a finding the measurement cannot tell (its range straddles the threshold): said, never firm
+        self.borderline = _wrapped("", objectName="evidenceBorderline")
+        self.borderline.setStyleSheet(BORDERLINE_STYLE)
         self.features = _wrapped("", objectName="evidenceFeatures")
         self.readout = _wrapped("", objectName="evidenceReadout")
         # where the reference liver ROI came from (set by the user or automatic) and what that implies
@@ -35,16 +42,19 @@ class EvidencePanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 4, 0, 0)
         lay.setSpacing(3)
-        for w in (self.title, self.disagreement, self.features, self.liver, self.readout, self.curve_section):
+        for w in (self.title, self.disagreement, self.borderline, self.features, self.liver, self.readout,
+                  self.curve_section):
             lay.addWidget(w)
         self.clear()
 
     def clear(self) -> None:
         self.evidence = None
         self.curve.clear()
-        for label in (self.disagreement, self.features, self.liver, self.readout):
+        for label in (self.disagreement, self.borderline, self.features, self.liver, self.readout):
             label.setText("")
         self.readout.setToolTip("")
+        self.borderline.setToolTip("")
+        self.borderline.hide()
         self.hide()
 
     def show_evidence(self, ev: Mapping[str, Any] | None, slot_times: Mapping[str, float]) -> None:
@@ -56,9 +66,20 @@ class EvidencePanel(QWidget):
         line = ev.get("disagreement")
         self.disagreement.setText(escape(str(line)) if line else "")
         self.disagreement.setVisible(bool(line))
-        rows = "".join(f"<tr><td>{escape(k)}&nbsp;</td><td><b>{escape(v)}</b></td></tr>"
+        borderline = borderline_features(ev)
+        rows = "".join(f"<tr><td>{escape(k)}&nbsp;</td><td>{_value(v, k in borderline)}</td></tr>"
                        for k, v in feature_rows(ev))
         self.features.setText(f"<table cellspacing='0' cellpadding='1'>{rows}</table>")
+        self.features.setToolTip("\n\n".join(dict.fromkeys(borderline.values())))
+        if borderline:
+            names = ", ".join(BORDERLINE_NAMES[k] for k in borderline if k in BORDERLINE_NAMES)
+            self.borderline.setText(f"BORDERLINE: {escape(names)} — the measurement cannot tell; not a "
+                                    "finding (hover for why)")
+            why = "\n\n".join(dict.fromkeys(borderline.values()))
+            self.borderline.setToolTip(why)
+            self.borderline.setAccessibleName(f"Borderline: {names}")
+            self.borderline.setAccessibleDescription(why)
+            self.borderline.show()
         self.liver.setText(escape(liver_line(ev)))
         # the first readout line is the "not a diagnosis" header, already the title
         lines = [str(x) for x in (ev.get("readout") or [])[1:]]
@@ -70,8 +91,15 @@ class EvidencePanel(QWidget):
 
     def text(self) -> str:
         """Everything shown as text (disagreement, features, readout), for tests and accessibility."""
-        return "\n".join(w.text() for w in (self.title, self.disagreement, self.features, self.liver,
-                                             self.readout))
+        return "\n".join(w.text() for w in (self.title, self.disagreement, self.borderline, self.features,
+                                             self.liver, self.readout))
+
+
+def _value(text: str, borderline: bool) -> str:
+    """A feature's value: bold; amber when borderline, so it never reads as a firm finding."""
+    if borderline:
+        return f"<b><span style='color:{BORDERLINE_COLOUR}'>{escape(text)}</span></b>"
+    return f"<b>{escape(text)}</b>"
 
 
 def liver_line(ev: Mapping[str, Any]) -> str:

@@ -1,12 +1,16 @@
 """numpy RGB frames ↔ Qt images, and the ROI drawn on a thumbnail."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 
 ROI_COLOUR = QColor(255, 214, 0)
 LIVER_COLOUR = QColor(0, 230, 118)  # the reference liver ROI: dashed, green, labelled "liver"
+# the further squares the liver's level is read over (liver_reference): the same green, dimmer and finer
+LIVER_REFERENCE_COLOUR = QColor(0, 230, 118, 130)
 CONTRAST_COLOUR = QColor(255, 214, 0)
 BMODE_COLOUR = QColor(0, 200, 255)
 
@@ -34,10 +38,22 @@ def draw_liver(p: QPainter, rect: QRect, width: float = 1.0) -> None:
     p.drawText(rect.left() + 1, y, "liver")
 
 
+def draw_liver_reference(p: QPainter, rect: QRect, width: float = 1.0) -> None:
+    """One of the further squares the liver's level is read over: finer dashes, dimmer, no label, so the
+    liver ROI (``draw_liver``) stays the one that reads as "the" reference."""
+    pen = QPen(LIVER_REFERENCE_COLOUR, max(1.0, 0.5 * width), Qt.PenStyle.CustomDashLine)
+    pen.setDashPattern([2, 3])
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRect(rect)
+
+
 def thumbnail(arr: np.ndarray | None, roi: tuple[int, int, int, int] | None, size: int,
-              dpr: float = 1.0, liver: tuple[int, int, int, int] | None = None) -> QPixmap:
+              dpr: float = 1.0, liver: tuple[int, int, int, int] | None = None,
+              liver_extra: Sequence[tuple[int, int, int, int]] = ()) -> QPixmap:
     """A square-bounded pixmap of the panel with the ROI outlined (and the analysis's reference liver
-    ROI, when given); grey when there is no image.
+    ROI, when given, with ``liver_extra``: the further squares its level was read over); grey when there
+    is no image.
 
     ``size`` is in logical pixels; the pixmap holds ``size × dpr`` device pixels (the screen's density,
     ``QWidget.devicePixelRatioF()``), so thumbnails stay sharp at 150 % or 200 % scaling.
@@ -59,8 +75,10 @@ def thumbnail(arr: np.ndarray | None, roi: tuple[int, int, int, int] | None, siz
         x, y, w, h = r
         return QRect(round(x * s), round(y * s), max(2, round(w * s)), max(2, round(h * s)))
 
-    if roi is not None or liver is not None:
+    if roi is not None or liver is not None or liver_extra:
         p = QPainter(pm)
+        for extra in liver_extra:
+            draw_liver_reference(p, scaled_rect(extra), dpr)
         if liver is not None:
             draw_liver(p, scaled_rect(liver), dpr)
         if roi is not None:

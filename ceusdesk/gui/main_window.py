@@ -340,8 +340,7 @@ class MainWindow(QMainWindow):
             # the result's liver ROI goes with it, from every thumbnail and the ROI editor (one the user
             # set stays on the reference slot: it is an input)
             self._refresh_thumbnails()
-            self.roi_editor.canvas.liver = self.liver_rois().get(self.roi_editor.slot or "")
-            self.roi_editor.canvas.update()
+            self._canvas_liver()
         self._update_actions()
 
     def _inputs_changed(self) -> None:
@@ -603,7 +602,8 @@ class MainWindow(QMainWindow):
         mode = LIVER if self.liver_editing else self.roi_mode(slot)
         roi = self.roi if mode in (SHARED, LIVER) else self.rois.get(slot, self.user_rois.get(slot, self.roi))
         self.roi_editor.show_slot(slot, self.panels.get(slot), roi, mode, self.liver_rois().get(slot),
-                                  liver_set=self.liver_roi is not None)
+                                  liver_set=self.liver_roi is not None,
+                                  liver_extra=self.liver_extras().get(slot, ()))
         self.roi_editor.set_liver_state(self.liver_roi is not None, self._liver_note())
 
     def set_roi(self, slot: str, roi: tuple) -> None:
@@ -655,6 +655,30 @@ class MainWindow(QMainWindow):
         ev = result.get("evidence") or {}
         return {k: tuple(int(x) for x in v) for k, v in (ev.get("liver_rois") or {}).items() if v}
 
+    def liver_extras(self) -> dict[str, list[Roi]]:
+        """slot → the further squares the current result read the liver's level over (``liver_reference``
+        after the liver ROI), on the reference slot, where they were placed; none when the user set the
+        liver ROI (it is read alone) or without a current result."""
+        result = self.result
+        ev = (result or {}).get("evidence") or {}
+        reference = [tuple(int(x) for x in r) for r in ev.get("liver_reference") or [] if r]
+        if self.reference is None or len(reference) < 2:
+            return {}
+        # the squares are in the reference slot's panel pixels, where its liver ROI is the first of them
+        if self.liver_rois().get(self.reference) != reference[0]:
+            log.debug("liver_reference %s does not start at slot %s's liver ROI: not drawn", reference,
+                      self.reference)
+            return {}
+        return {self.reference: reference[1:]}
+
+    def _canvas_liver(self) -> None:
+        """The ROI editor's liver ROI (and further squares) as they stand now (after the result went, or a
+        liver ROI was refused)."""
+        slot = self.roi_editor.slot or ""
+        self.roi_editor.canvas.liver = self.liver_rois().get(slot)
+        self.roi_editor.canvas.liver_extra = list(self.liver_extras().get(slot, ()))
+        self.roi_editor.canvas.update()
+
     # ------------------------------------------------------------------ the reference liver ROI
     def set_liver_mode(self, on: bool) -> None:
         """The ROI editor's Liver ROI mode: a drag places, moves or resizes the liver ROI on the reference
@@ -697,8 +721,7 @@ class MainWindow(QMainWindow):
             log.info("liver ROI refused: %s", message)
             self.roi_editor.refuse(message)
             self.status_text.setText(message)
-            self.roi_editor.canvas.liver = self.liver_rois().get(self.roi_editor.slot or "")
-            self.roi_editor.canvas.update()
+            self._canvas_liver()
             return
         self.liver_roi = roi
         self._inputs_changed()
@@ -721,9 +744,10 @@ class MainWindow(QMainWindow):
             self.select_slot(self.timeline.selected)
 
     def _refresh_thumbnails(self) -> None:
-        livers = self.liver_rois()
+        livers, extras = self.liver_rois(), self.liver_extras()
         for name, card in self.timeline.cards.items():
-            card.set_image(self.panels.get(name), self.rois.get(name, self.roi), livers.get(name))
+            card.set_image(self.panels.get(name), self.rois.get(name, self.roi), livers.get(name),
+                           extras.get(name, ()))
             card.set_roi_adjusted(name in self.user_rois)
 
     # ------------------------------------------------------------------ analysis

@@ -8,6 +8,8 @@ inside it to move it, drag an edge or corner to resize it; *Reset liver ROI* goe
 placement."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPen
@@ -23,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..preprocess import Roi, parse_roi
-from .imaging import LIVER_COLOUR, ROI_COLOUR, draw_liver, to_qimage
+from .imaging import LIVER_COLOUR, ROI_COLOUR, draw_liver, draw_liver_reference, to_qimage
 from .widgets import ElidedLabel, describe
 
 HANDLE_PX = 6  # a press this near (screen pixels) an edge of the liver ROI resizes it; further in moves it
@@ -48,6 +50,8 @@ class RoiCanvas(QWidget):
         self.image = None
         self.roi: Roi | None = None
         self.liver: Roi | None = None  # the reference liver ROI on this slot (the result's, or the user's)
+        # the further squares the result read the liver's level over (automatic placement only)
+        self.liver_extra: list[Roi] = []
         self.editing_liver = False
         self._start: QPoint | None = None
         self._drag: QRect | None = None
@@ -60,10 +64,12 @@ class RoiCanvas(QWidget):
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(380, 320)
 
-    def set_image(self, arr: np.ndarray | None, roi: Roi | None, liver: Roi | None = None) -> None:
+    def set_image(self, arr: np.ndarray | None, roi: Roi | None, liver: Roi | None = None,
+                  liver_extra: Sequence[Roi] = ()) -> None:
         self.image = None if arr is None else to_qimage(arr)
         self.roi = roi
         self.liver = liver
+        self.liver_extra = list(liver_extra)
         self.update()
 
     def set_editing_liver(self, on: bool) -> None:
@@ -184,6 +190,9 @@ class RoiCanvas(QWidget):
         s, ox, oy = self._geometry()
         w, h = self.image.width(), self.image.height()
         p.drawImage(QRect(round(ox), round(oy), round(w * s), round(h * s)), self.image)
+        if self._liver_preview is None:  # a liver ROI being moved is the user's: read alone
+            for extra in self.liver_extra:
+                draw_liver_reference(p, self._widget_rect(extra), 2.0 if self.editing_liver else 1.0)
         liver = self._liver_preview or self.liver
         if liver is not None:
             rect = self._widget_rect(liver)
@@ -286,10 +295,11 @@ class RoiEditor(QWidget):
         lay.addWidget(self.note)
 
     def show_slot(self, slot: str, panel: np.ndarray | None, roi: Roi | None, mode: str = SHARED,
-                  liver: Roi | None = None, liver_set: bool = False) -> None:
+                  liver: Roi | None = None, liver_set: bool = False, liver_extra: Sequence[Roi] = ()) -> None:
         """Show ``slot`` with ``roi``; ``mode`` says what a drag does there (SHARED, PLACED, ADJUSTED,
         LIVER); ``liver``: the reference liver ROI on this slot, drawn dashed (the current result's, or
-        the one the user set: ``liver_set``)."""
+        the one the user set: ``liver_set``); ``liver_extra``: the further squares the result read the
+        liver's level over, drawn finer and dimmer."""
         self.slot, self.mode = slot, mode
         if mode == LIVER:
             how = "set by you" if liver_set else "automatic" if liver is not None else "placed by Analyze"
@@ -303,7 +313,7 @@ class RoiEditor(QWidget):
             self.title.setText(f"Shared ROI on slot {slot} - applies to every slot (drag to draw)")
         self.reset.setEnabled(mode == ADJUSTED)
         self.set_liver_mode(mode == LIVER)
-        self.canvas.set_image(panel, roi, liver)
+        self.canvas.set_image(panel, roi, liver, liver_extra)
         shown = liver if mode == LIVER else roi
         self.text.setText("" if shown is None else ",".join(str(v) for v in shown))
 

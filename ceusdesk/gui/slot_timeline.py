@@ -8,6 +8,7 @@ frame (the window maps 1–9 to the slots). The cards sit in a scroll area, so a
 them rather than growing."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,8 @@ class SlotCard(QFrame):
         self.title = QLabel(f"<b>{slot}</b>")
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.image.setFixedSize(THUMB, THUMB)
-        self._thumb: tuple[np.ndarray | None, tuple | None, tuple | None] = (None, None, None)
+        self._thumb: tuple[np.ndarray | None, tuple | None, tuple | None, tuple] = (None, None, None, ())
+        self.liver_extra: list[tuple[int, int, int, int]] = []  # drawn dimmer beside the liver ROI
         self.time = QLabel("—")
         # "US0002 · f7/7 ·" / "0:51 (−9 s)": wraps only between its parts (card_caption)
         self.caption = QLabel("not acquired", objectName="slotCaption")
@@ -143,11 +145,14 @@ class SlotCard(QFrame):
         self._describe()
 
     def set_image(self, arr: np.ndarray | None, roi: tuple[int, int, int, int] | None,
-                  liver: tuple[int, int, int, int] | None = None) -> None:
+                  liver: tuple[int, int, int, int] | None = None,
+                  liver_extra: Sequence[tuple[int, int, int, int]] = ()) -> None:
         """The thumbnail, drawn at the screen's pixel density (redrawn when the window changes screens);
-        ``liver``: the current result's reference liver ROI on this slot."""
-        self._thumb = (arr, roi, liver)
-        self.image.setPixmap(thumbnail(arr, roi, THUMB, self.devicePixelRatioF(), liver))
+        ``liver``: the current result's reference liver ROI on this slot; ``liver_extra``: the further
+        squares the liver's level was read over (automatic placement, the reference slot)."""
+        self._thumb = (arr, roi, liver, tuple(liver_extra))
+        self.liver_extra = list(liver_extra)
+        self.image.setPixmap(thumbnail(arr, roi, THUMB, self.devicePixelRatioF(), liver, liver_extra))
 
     def changeEvent(self, event) -> None:  # noqa: N802
         super().changeEvent(event)
