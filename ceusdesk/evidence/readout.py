@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..protocol import format_t
-from .features import EARLY_WASHOUT_S
+from .features import EARLY_WASHOUT_S, Z
 
 HEADER = "Derived measurements from the images (research use only): not a diagnosis."
 PATTERN_TEXT = {"diffuse": "non-rim, diffuse", "rim": "rim", "peripheral_nodular": "peripheral nodular"}
@@ -20,9 +20,7 @@ def washout_borderline(ev: dict[str, Any]) -> bool:
     is open (read a little higher, the lesion never stays below the threshold), or not measured while the
     range's lower end exists (read a little lower, it would)."""
     rng = ev.get("washout_onset_range_s")
-    if not rng:
-        return False
-    return (ev.get("washout_onset_s") is not None) == (rng[1] is None)
+    return bool(rng) and rng[1] is None  # (no onset with a range: its upper end is always open)
 
 
 def when_text(onset: float, rng: list[float | None] | None) -> str:
@@ -107,7 +105,8 @@ def readout(ev: dict[str, Any], reasons: dict[str, str]) -> list[str]:
         through = reasons.get("last_vascular", "the last clip")
         maybe = ""
         if washout_borderline(ev):
-            maybe = (f" Borderline: read {ev['ratio_uncertainty']['z']:g} standard errors lower, the lesion "
+            z = (ev.get("ratio_uncertainty") or {}).get("z", Z)
+            maybe = (f" Borderline: read {z:g} standard errors lower, the lesion "
                      f"would stay below from {format_t(ev['washout_onset_range_s'][0])}.")
         lines.append(f"Washout: none (lesion not below the liver through {through}).{maybe}")
     else:

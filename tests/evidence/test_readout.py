@@ -64,6 +64,10 @@ def test_borderline_findings_are_said_and_do_not_lean():
     text = "\n".join(readout(shaky, {}))
     assert "borderline" in text and "none by 6:30" in text
     assert disagreement(shaky, "benign") is None  # neither washout nor a defect can be relied on
+    maybe = FNH | {"washout_onset_range_s": [200.0, None]}  # none measured, but read lower it would be
+    text = "\n".join(readout(maybe, {}))
+    assert "Washout: none" in text and "Borderline" in text and "3:20" in text
+    assert disagreement(maybe, "malignant") is None  # no firm "benign" lean either
 
 
 def test_an_onset_range_across_60_s_does_not_call_early_or_late():
