@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # BEGIN PINNED (written by `python -m ceusdesk.model_pins PACKAGE`; one entry per package name)
 PINNED: dict[str, dict[str, str]] = {
     "sonazoid9-phantom-v2-cpu96": {
-        "manifest_sha256": "d16af5fd8f0afc7dc48c40c413aa1ffd69c933b9f54fdc5bdf4a7262dbefd006",
+        "manifest_sha256": "c14a84ad2a0b22b6802390bc1d240fd3452941ce8a7b9ecbed263837c368171a",
         "uid": "694ee0e8-7104-4341-9d70-f77680eb9952",
         "version": "2.0.0",
     },
