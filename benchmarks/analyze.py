@@ -14,7 +14,10 @@ Each repeat runs ``python -m ceusdesk analyze … --json`` in a fresh process: i
 (interpreter start, imports, study reading, model verification and session, preprocessing, inference),
 its peak RSS is its own VmHWM (Linux), and the ``timings_ms`` of its JSON give the parts. "inference" is
 every model run of the analysis (the case plus one masked copy per used slot, one batch). Targets:
-total ≤ 4 × inference; peak RSS ≤ 600 MB. Also prints the batch-1 latency for reference.
+total ≤ 4 × inference; peak RSS ≤ 600 MB. "evidence" (``timings_ms.evidence``) is the enhancement
+evidence computed after the result (docs/evidence.md: decoding up to 150 arterial frames and 8 per later
+clip); the wall time includes it, the ratio target is for the result without it, and the ratio with
+it is printed beside. Also prints the batch-1 latency for reference.
 """
 from __future__ import annotations
 
@@ -175,19 +178,22 @@ def main() -> int:
     print(f"model     {meta['name']} {meta['version']} int8, input {meta['input']['size']}², {manifest}")
 
     rows = []
-    print(f"\n{'run':>3} {'total':>8} {'open':>8} {'load':>8} {'inputs':>8} {'infer':>8} {'RSS MB':>8}")
+    print(f"\n{'run':>3} {'wall':>8} {'result':>8} {'open':>8} {'load':>8} {'inputs':>8} {'infer':>8} "
+          f"{'evidence':>8} {'RSS MB':>8}")
     for i in range(args.repeats):
         wall, rss, t = analyze_once(study, roi, manifest)
-        rows.append((wall * 1000.0, t["open_study"], t["load_model"], t["inputs"], t["inference"], rss))
+        evidence = float(t.get("evidence") or 0.0)
+        rows.append((wall * 1000.0, wall * 1000.0 - evidence, t["open_study"], t["load_model"], t["inputs"],
+                     t["inference"], evidence, rss))
         print(f"{i + 1:>3} " + " ".join(f"{v:>8.0f}" for v in rows[-1]))
     med = [statistics.median(col) for col in zip(*rows, strict=True)]
     print("med " + " ".join(f"{v:>8.0f}" for v in med) + "   (ms; RSS in MB)")
     b1, b10 = batch1_ms(Path(manifest), study, roi)
     print(f"\nbatch-1 inference {b1:.0f} ms; the analysis batch (case + masked copies) {b10:.0f} ms")
-    ratio = med[0] / med[4]
-    peak = max(r[5] for r in rows)
-    print(f"total / inference = {ratio:.2f} (target ≤ {TOTAL_RATIO_TARGET:g})  "
-          f"{'OK' if ratio <= TOTAL_RATIO_TARGET else 'OVER'}")
+    ratio = med[1] / med[5]
+    peak = max(r[7] for r in rows)
+    print(f"result (wall without evidence) / inference = {ratio:.2f} (target ≤ {TOTAL_RATIO_TARGET:g})  "
+          f"{'OK' if ratio <= TOTAL_RATIO_TARGET else 'OVER'}; with the evidence {med[0] / med[5]:.2f}")
     print(f"peak RSS = {peak:.0f} MB (target ≤ {RSS_TARGET_MB:g})  "
           f"{'OK' if peak <= RSS_TARGET_MB else 'OVER'}")
     return 0
