@@ -175,7 +175,25 @@ def analysis_record(
                                             "manifest_pinned", "threshold", "threshold_source")},
         "report": hash_id(str(Path(report).resolve()), folder) if report else None,
         "contrast_panel": result.get("contrast_panel"),  # the side analyzed and how it was decided
+        "evidence": evidence_summary(result.get("evidence")),
     }
+
+
+def evidence_summary(ev: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the audit keeps of the evidence shown beside the call: no images, no PHI — which liver ROI
+    (and who set it), the findings, which were borderline, and whether it disagreed with the model."""
+    from .evidence.readout import washout_borderline
+
+    if not ev:
+        return None
+    given = any("given by the user" in a for a in ev.get("assumptions") or [])
+    borderline = [name for name, on in (("washout", washout_borderline(ev)),
+                                        ("kupffer_defect", bool(ev.get("kupffer_defect_borderline")))) if on]
+    return {"version": ev.get("version"), "liver_roi": ev.get("liver_roi"),
+            "liver_roi_source": None if not ev.get("liver_roi") else ("user" if given else "automatic"),
+            "aphe": ev.get("aphe"), "washout_onset_s": ev.get("washout_onset_s"),
+            "kupffer_defect": ev.get("kupffer_defect"), "borderline": borderline,
+            "disagreement": bool(ev.get("disagreement"))}
 
 
 def log_analysis(result: Mapping[str, Any], **kwargs: Any) -> Path:

@@ -102,10 +102,22 @@ def check_result(result: Any, model: Any) -> None:
         raise ValueError("the result does not name the verified model file")
 
 
+def check_evidence(ev: dict[str, Any]) -> None:
+    """The evidence module ran end to end: a liver reference placed, a curve measured, a readout."""
+    if not ev.get("liver_roi"):
+        raise ValueError("the evidence placed no liver ROI on the built-in case: "
+                         + "; ".join(a for a in ev.get("assumptions") or [] if "liver" in a))
+    if len(ev.get("tic") or []) < 5:
+        raise ValueError(f"the evidence measured {len(ev.get('tic') or [])} curve points (expected ≥ 5)")
+    if not ev.get("readout") or ev.get("aphe") is None:
+        raise ValueError("the evidence gave no readout or no arterial-phase assessment")
+
+
 def _imports() -> SimpleNamespace:
     """What the self-test uses, imported in a named step: a bundle missing a module fails there."""
     import onnxruntime
 
+    from ..evidence import compute_evidence
     from ..inference import get_model
     from ..models import resolve_model
     from ..phantom import PhantomOptions, synthesize_case
@@ -113,6 +125,7 @@ def _imports() -> SimpleNamespace:
     from .analyze import analyze_study
 
     return SimpleNamespace(onnxruntime=onnxruntime, get_model=get_model, resolve_model=resolve_model,
+                           compute_evidence=compute_evidence,
                            PhantomOptions=PhantomOptions, synthesize_case=synthesize_case,
                            build_parser=build_parser, analyze_study=analyze_study)
 
@@ -132,8 +145,10 @@ def selftest(model_arg: str | None = None) -> dict[str, Any]:
         roi = ",".join(str(v) for v in record["roi"])
         args = lib.build_parser().parse_args(
             ["analyze", str(Path(tmp) / record["study"]), "--roi", roi, "--model", str(manifest)])
-        _study, _model, result, _roi = _step("analyze", timings, lambda: lib.analyze_study(args))
+        study, _model, result, roi_used = _step("analyze", timings, lambda: lib.analyze_study(args))
+        ev = _step("evidence", timings, lambda: lib.compute_evidence(study, result, roi_used).to_json())
     _step("check result", timings, lambda: check_result(result, model))
+    _step("check evidence", timings, lambda: check_evidence(ev))
     timings["total"] = round((time.perf_counter() - t0) * 1000.0, 1)
     m = model.manifest
     return {
@@ -146,13 +161,16 @@ def selftest(model_arg: str | None = None) -> dict[str, Any]:
         "case": {"seed": SELFTEST_SEED, "label": record["label"], "subtype": record["subtype"]},
         "result": {"phase_set": result.phase_set, "call": result.call,
                    "malignant_probability": round(result.malignant_probability, 4)},
+        "evidence": {"liver_roi": ev["liver_roi"], "curve_points": len(ev["tic"]), "aphe": ev["aphe"],
+                     "washout_onset_s": ev["washout_onset_s"], "kupffer_defect": ev["kupffer_defect"],
+                     "version": ev.get("version")},
         "timings_ms": {**timings, "inference": round(result.timings_ms.get("inference", 0.0), 1)},
         "research_use_only": m.research_use_only,
     }
 
 
 def format_report(report: dict[str, Any]) -> str:
-    m, r, t = report["model"], report["result"], report["timings_ms"]
+    m, r, t, e = report["model"], report["result"], report["timings_ms"], report["evidence"]
     where = "bundle" if report["frozen"] else "source"
     return (
         f"OK ceusdesk {report['ceusdesk']} selftest ({where}, onnxruntime {report['onnxruntime']}): "
@@ -160,7 +178,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"built-in {report['case']['label']} case -> {r['phase_set']} set, {r['call']} "
         f"(p malignant {r['malignant_probability']:.3f})\n"
         f"timings ms: verify+load {t['verify model']:.0f}, synthesize {t['synthesize case']:.0f}, "
-        f"analyze {t['analyze']:.0f} (inference {t['inference']:.0f}), total {t['total']:.0f}\n"
+        f"analyze {t['analyze']:.0f} (inference {t['inference']:.0f}), evidence {t['evidence']:.0f}, "
+        f"total {t['total']:.0f}\n"
+        f"evidence: liver ROI {','.join(map(str, e['liver_roi']))}, {e['curve_points']} curve points\n"
     )
 
 

@@ -133,7 +133,7 @@ def compute_evidence(
     reasons: dict[str, str] = {}
     assumptions: list[str] = []
     ev: dict[str, Any] = {k: None for k in FIELDS}
-    ev.update(tic=[], assumptions=assumptions, readout=[], disagreement=None)
+    ev.update(tic=[], assumptions=assumptions, readout=[], disagreement=None, version=VERSION)
     if not used:
         reasons["aphe"] = reasons["washout"] = reasons["kupffer"] = reasons["size"] = "no contrast slot used"
         assumptions.append("no contrast-phase slot was used: no evidence")

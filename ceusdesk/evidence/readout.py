@@ -2,6 +2,7 @@
 model's call point different ways. Derived measurements, never a diagnosis."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..protocol import format_t
@@ -15,12 +16,12 @@ def _x(v: float | None) -> str:
     return "?" if v is None else f"{v:.2f}×"
 
 
-def washout_borderline(ev: dict[str, Any]) -> bool:
+def washout_borderline(ev: Mapping[str, Any]) -> bool:
     """Washout that the ratio's uncertainty cannot confirm or exclude: measured, but the range's upper end
     is open (read a little higher, the lesion never stays below the threshold), or not measured while the
     range's lower end exists (read a little lower, it would)."""
     rng = ev.get("washout_onset_range_s")
-    return bool(rng) and rng[1] is None  # (no onset with a range: its upper end is always open)
+    return rng is not None and len(rng) == 2 and rng[1] is None  # no onset with a range: always open
 
 
 def when_text(onset: float, rng: list[float | None] | None) -> str:

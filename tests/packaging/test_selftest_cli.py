@@ -35,6 +35,7 @@ def test_selftest_passes_with_the_network_cut(tiny):
     assert proc.stdout.startswith("OK ceusdesk"), proc.stdout
     assert "network cut (interfaces: lo, all down)" in proc.stderr
     assert "timings ms: verify+load" in proc.stdout and "inference" in proc.stdout
+    assert "evidence: liver ROI" in proc.stdout
 
 
 def test_selftest_json_names_the_verified_model(tiny, capsys):
@@ -45,7 +46,10 @@ def test_selftest_json_names_the_verified_model(tiny, capsys):
     assert report["model"]["sha256"] == manifest.files["int8"].sha256
     assert report["model"]["uid"] == manifest.uid and report["model"]["source"] == "--model"
     assert report["result"]["phase_set"] == "full"
-    assert {"verify model", "synthesize case", "analyze", "total"} <= set(report["timings_ms"])
+    assert {"verify model", "synthesize case", "analyze", "evidence", "total"} <= set(report["timings_ms"])
+    # the evidence module ran end to end on the built-in textbook HCC (a bundle missing it fails here)
+    assert report["evidence"]["liver_roi"] and report["evidence"]["curve_points"] >= 5
+    assert report["evidence"]["aphe"] is True
 
 
 def one_line_failure(capsys) -> str:

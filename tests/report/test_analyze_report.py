@@ -38,3 +38,8 @@ def test_analyze_writes_report_and_audit(tmp_path):
     assert side["patient"] is None and side["clips"][0]["path"].startswith("clip-")
     (entry,) = audit.read_records(tmp_path / "data")
     assert entry["source"] == "cli" and entry["report"] is not None
+    # the evidence shown beside the call is on record: which liver ROI, who set it, the findings
+    ev = doc["result"]["evidence"]
+    assert entry["evidence"]["liver_roi"] == ev["liver_roi"]
+    assert entry["evidence"]["liver_roi_source"] == "automatic"
+    assert entry["evidence"]["version"] == ev["version"] and entry["evidence"]["aphe"] == ev["aphe"]

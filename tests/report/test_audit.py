@@ -26,6 +26,22 @@ def test_record_has_no_patient_id_in_clear(tmp_path):
     assert rec["model"]["uid"] == "6f1c2d9e-uid" and rec["call"] == "malignant"
 
 
+def test_the_evidence_beside_the_call_is_on_record(tmp_path):
+    ev = {"version": 2, "liver_roi": [10, 20, 30, 30], "aphe": True, "washout_onset_s": 95.0,
+          "washout_onset_range_s": [80.0, None], "kupffer_defect": True, "kupffer_defect_borderline": False,
+          "assumptions": ["liver ROI given by the user"], "disagreement": "The measured features point …",
+          "tic": [{"t_s": 1.0, "lesion": 0.1, "liver": 0.1}]}
+    audit.log_analysis(result_doc() | {"evidence": ev}, patient_id=SECRET_ID, study_path=tmp_path,
+                       roi=(1, 2, 3, 4), source="app", folder=tmp_path)
+    (rec,) = audit.read_records(tmp_path)
+    assert rec["evidence"] == {"version": 2, "liver_roi": [10, 20, 30, 30], "liver_roi_source": "user",
+                               "aphe": True, "washout_onset_s": 95.0, "kupffer_defect": True,
+                               "borderline": ["washout"], "disagreement": True}
+    audit.log_analysis(result_doc(), patient_id=SECRET_ID, study_path=tmp_path, roi=(1, 2, 3, 4),
+                       source="cli", folder=tmp_path)
+    assert audit.read_records(tmp_path)[-1]["evidence"] is None  # a result without evidence
+
+
 def test_hash_is_salted_per_installation(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert audit.hash_id(SECRET_ID, a) != audit.hash_id(SECRET_ID, b)
