@@ -227,35 +227,50 @@ def report_document(inp: ReportInput, *, deidentify: bool = False) -> dict[str, 
 
 # ---------------------------------------------------------------- PDF
 
-def _dashed_rect(draw: ImageDraw.ImageDraw, roi: Roi, colour: tuple[int, int, int], width: int) -> None:
+LIVER_RGB = (0, 168, 107)  # report_evidence.LIVER_COLOUR
+# the further liver reference squares: the same green at about half strength (the app's alpha 130)
+LIVER_REFERENCE_RGBA = (*LIVER_RGB, 130)
+
+
+def _dashed_rect(draw: ImageDraw.ImageDraw, roi: Roi, colour: tuple[int, ...], width: int,
+                 dash: int | None = None, gap: int | None = None) -> None:
     x, y, w, h = roi
-    dash = 3 * width
-    for x0 in range(x, x + w, 2 * dash):  # top and bottom edges
+    dash = dash or 3 * width
+    step = dash + (gap or dash)
+    for x0 in range(x, x + w, step):  # top and bottom edges
         for yy in (y, y + h - 1):
             draw.line([(x0, yy), (min(x0 + dash, x + w - 1), yy)], fill=colour, width=width)
-    for y0 in range(y, y + h, 2 * dash):  # left and right edges
+    for y0 in range(y, y + h, step):  # left and right edges
         for xx in (x, x + w - 1):
             draw.line([(xx, y0), (xx, min(y0 + dash, y + h - 1))], fill=colour, width=width)
 
 
 def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360,
-                  liver: Roi | None = None) -> Image.Image:
-    """The panel with the ROI drawn in yellow (and the evidence's reference liver ROI dashed in green),
-    scaled so its longer side is ``max_side``."""
+                  liver: Roi | None = None, liver_extra: Sequence[Roi] = ()) -> Image.Image:
+    """The panel with the ROI drawn in yellow (and the evidence's reference liver ROI dashed in green,
+    ``liver_extra``: the further squares its level was read over, finer and dimmer), scaled so its
+    longer side is ``max_side``."""
     img = Image.fromarray(np.ascontiguousarray(panel)).convert("RGB")
     scale = max_side / max(img.size)
     width = max(1, int(round(2 / scale)))
+    if liver_extra:
+        # half the liver ROI's line, short dashes, blended: read as "also read", never as the reference
+        fine = max(1, int(round(1 / scale)))
+        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        ld = ImageDraw.Draw(layer)
+        for extra in liver_extra:
+            _dashed_rect(ld, tuple(int(v) for v in extra), LIVER_REFERENCE_RGBA, fine, dash=2 * fine,
+                         gap=3 * fine)
+        img = Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
     draw = ImageDraw.Draw(img)
     if liver is not None:
         lx, ly, lw, lh = (int(v) for v in liver)
-        _dashed_rect(draw, (lx, ly, lw, lh), (0, 168, 107), width)
+        _dashed_rect(draw, (lx, ly, lw, lh), LIVER_RGB, width)
     if roi is not None:
         x, y, w, h = roi
         draw.rectangle([x, y, x + w - 1, y + h - 1], outline=(255, 214, 0), width=width)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     return img.resize(size, Image.Resampling.LANCZOS)
-
-
 
 
 def page_header(doc: Mapping[str, Any]) -> str:
@@ -383,6 +398,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     from reportlab.platypus.flowables import KeepTogether
 
     from .pdftext import markup  # any script: CJK, Arabic, Hebrew names in embedded fonts
+    from .report_evidence import liver_reference_extras
 
     styles = getSampleStyleSheet()
     body = styles["BodyText"]
@@ -463,12 +479,16 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     w = 52 * mm
     shapes = [p.shape for p in inp.panels.values() if p is not None]
     placeholder_h = w * (shapes[0][0] / shapes[0][1] if shapes else 0.75)  # as tall as a thumbnail
-    livers = (result.get("evidence") or {}).get("liver_rois") or {}
+    ev = result.get("evidence") or {}
+    livers = ev.get("liver_rois") or {}
+    # the evidence's reference slot: the first contrast slot it placed a liver ROI on (protocol order)
+    extras = liver_reference_extras(ev, next((n for n in names if n in livers), None))
     for name in names:
         info = slots.get(name)
         panel = inp.panels.get(name)
         if panel is not None:
-            thumb = roi_thumbnail(panel, inp.rois.get(name, inp.roi), liver=livers.get(name))
+            thumb = roi_thumbnail(panel, inp.rois.get(name, inp.roi), liver=livers.get(name),
+                                  liver_extra=extras.get(name, ()))
             buf = io.BytesIO()
             thumb.save(buf, format="JPEG", quality=88)  # PNG of speckle is ~10x larger
             buf.seek(0)
@@ -496,6 +516,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
             grid_style.append(("BOX", (i % 3, i // 3), (i % 3, i // 3), 1.2, colors.HexColor("#ffb300")))
     grid.setStyle(TableStyle(grid_style))
     rois_drawn = "ROI in yellow, liver ROI dashed green" if livers else "ROI in yellow"
+    if extras:
+        rois_drawn += ", further liver squares read finer and dimmer"
     story += [Paragraph(f"Phase slots ({rois_drawn}; clip, frame of its frames, time after injection m:ss, "
                         "offset from the slot's target)", styles["Heading3"]), grid]
 

@@ -3,13 +3,17 @@ feature rows beside the call, why a field is empty, the slot times marked on the
 itself for the PDF (reportlab graphics). Qt-free; the app draws the same curve with pyqtgraph."""
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from .evidence.features import HYPO_RATIO, VASCULAR_END_S
 from .evidence.readout import range_text, washout_borderline, when_text
+from .preprocess import Roi
 from .protocol import format_t
+
+log = logging.getLogger(__name__)
 
 DERIVED_NOTE = "Derived measurements, not a diagnosis."
 LESION_COLOUR = "#ffb300"  # the lesion ROI's yellow family, dark enough on white paper
@@ -129,6 +133,22 @@ def onset_band(ev: Mapping[str, Any], t_end: float) -> tuple[float, float] | Non
     lo = float(rng[0])
     hi = float(rng[1]) if rng[1] is not None else min(VASCULAR_END_S, max(lo, float(t_end)))
     return lo, hi
+
+
+def liver_reference_extras(ev: Mapping[str, Any], reference: str | None) -> dict[str, list[Roi]]:
+    """``reference`` → the further squares the liver's level was read over (``liver_reference`` after the
+    liver ROI), in that slot's panel pixels, where they were placed: drawn finer and dimmer than the
+    liver ROI, on the reference slot only (app and PDF). None when the user set the liver ROI (it is read
+    alone: ``liver_reference == [liver_roi]``) or when the squares do not start at ``reference``'s liver
+    ROI (then they were placed on another slot's pixels)."""
+    squares = [tuple(int(v) for v in r) for r in ev.get("liver_reference") or [] if r]
+    if reference is None or len(squares) < 2:
+        return {}
+    liver = (ev.get("liver_rois") or {}).get(reference)
+    if liver is None or tuple(int(v) for v in liver) != squares[0]:
+        log.debug("liver_reference %s does not start at slot %s's liver ROI: not drawn", squares, reference)
+        return {}
+    return {reference: squares[1:]}
 
 
 def slot_times(slots: Mapping[str, Any], used: list[str] | None = None) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""Start the desktop app; with ``roi``/``analyze``/``screenshot`` it runs itself (docs, tests) and exits."""
+"""Start the desktop app; with ``roi``/``liver_roi``/``analyze``/``screenshot`` it runs itself (docs, tests)
+and exits."""
 from __future__ import annotations
 
 import logging
@@ -7,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 # on Windows the package init (ceusdesk/gui/__init__.py) has loaded onnxruntime by now: DLL order
-from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPoint, QRect, QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDockWidget, QWidget
 
 from ..preprocess import Roi
 from .main_window import MainWindow
@@ -30,11 +31,60 @@ def make_app() -> QApplication:
     return app
 
 
-class Automation:
-    """Open → set the ROI → analyze → screenshot → quit, each step on the previous one's signal."""
+def in_view(widget: QWidget, window: MainWindow) -> bool:
+    """Whether ``widget`` lies wholly inside the result panel's scroll viewport (shown, not scrolled off)."""
+    viewport = window.result_scroll.viewport()
+    rect = QRect(widget.mapTo(viewport, QPoint(0, 0)), widget.size())
+    return widget.isVisible() and viewport.rect().contains(rect)
 
-    def __init__(self, window: MainWindow, roi: Roi | None, analyze: bool, screenshot: Path | None):
+
+def evidence_parts(window: MainWindow) -> dict[str, QWidget]:
+    """What an evidence screenshot must show: the features (with their ranges and any borderline marker
+    above them) and the curve."""
+    ev = window.result_panel.evidence
+    return {"the evidence features": ev.features, "the evidence curve": ev.curve}
+
+
+def widen_for_evidence(window: MainWindow, step: int = 40) -> None:
+    """Widen the result dock, at most to half the window, until the evidence fits the result panel's
+    viewport: its lines wrap shorter in a wider dock (the default dock holds the features or the curve,
+    rarely both)."""
+    dock = window.findChild(QDockWidget, "resultDock")
+    ev, viewport = window.result_panel.evidence, window.result_scroll.viewport()
+    for width in range(dock.width(), window.width() // 2 + 1, step):
+        window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+        QApplication.processEvents()  # lay the dock out at its new width, the labels rewrapped
+        if ev.height() <= viewport.height():
+            return
+
+
+def scroll_to_evidence(window: MainWindow) -> list[str]:
+    """Scroll the result panel so the enhancement evidence, features through curve, is in view, with as
+    much of the call above it as fits (the result dock widened when that makes it fit); returns what
+    stays unseen, in words (none: all shown)."""
+    ev = window.result_panel.evidence
+    if not ev.isVisible():
+        return ["the result has no enhancement evidence to show"]
+    widen_for_evidence(window)
+    panel = window.result_panel
+    bar = window.result_scroll.verticalScrollBar()
+    top = ev.mapTo(panel, QPoint(0, 0)).y()
+    bottom = top + ev.height()
+    # the evidence's bottom at the viewport's bottom; never past its title when it is taller than that
+    bar.setValue(max(0, min(top, bottom - window.result_scroll.viewport().height())))
+    return [f"{name} not in view; a taller --size shows it" for name, w in evidence_parts(window).items()
+            if not in_view(w, window)]
+
+
+class Automation:
+    """Open → set the ROI (and the liver ROI) → analyze → screenshot → quit, each step on the previous
+    one's signal. ``view``: "window" grabs the window as it stands; "evidence" scrolls the result panel
+    to the enhancement evidence first."""
+
+    def __init__(self, window: MainWindow, roi: Roi | None, analyze: bool, screenshot: Path | None,
+                 liver_roi: Roi | None = None, view: str = "window"):
         self.window, self.roi, self.analyze, self.screenshot = window, roi, analyze, screenshot
+        self.liver_roi, self.view = liver_roi, view
         self.exit_code = 0
         window.studyLoaded.connect(self._loaded)
         window.analysisFinished.connect(lambda _r: self._finish())
@@ -44,6 +94,13 @@ class Automation:
     def _loaded(self, _study) -> None:
         if self.roi is not None:
             self.window.set_roi("", self.roi)
+        if self.liver_roi is not None:
+            self.window.set_liver_roi(self.liver_roi)
+            if self.window.liver_roi != self.liver_roi:  # refused (its centre off the contrast image)
+                roi = ",".join(map(str, self.liver_roi))
+                print(f"ceusdesk gui: --liver-roi {roi}: {self.window.status_text.text()}", file=sys.stderr)
+                self._finish(2)
+                return
         if self.analyze:
             self.window.analyze()
         else:
@@ -61,6 +118,10 @@ class Automation:
     def _grab_and_quit(self) -> None:
         from .layout_check import clipped, low_density_pixmaps
 
+        if self.view == "evidence" and not self.exit_code:  # after a failure there is no result to show
+            for problem in scroll_to_evidence(self.window):
+                print(f"ceusdesk gui: --screenshot-view evidence: {problem}", file=sys.stderr)
+                self.exit_code = 1
         # what a small screen cuts off or draws blurred: say so
         for problem in clipped(self.window) + low_density_pixmaps(self.window):
             print(f"ceusdesk gui: layout: {problem}", file=sys.stderr)
@@ -74,10 +135,13 @@ class Automation:
 
 
 def run(study: str | Path | None = None, *, roi: Roi | None = None, analyze: bool = False,
-        screenshot: str | Path | None = None, size: tuple[int, int] | None = None) -> int:
+        screenshot: str | Path | None = None, size: tuple[int, int] | None = None,
+        liver_roi: Roi | None = None, screenshot_view: str = "window") -> int:
     """Run the app; returns the exit code. Automation uses throwaway settings (a default layout).
 
-    ``size``: the window's size in logical pixels (screenshots at 1024×700, 1366×768, …)."""
+    ``size``: the window's size in logical pixels (screenshots at 1024×700, 1366×768, …);
+    ``liver_roi``: the reference liver ROI, set as the ROI editor's Liver ROI mode sets it;
+    ``screenshot_view``: "evidence" scrolls the result panel to the evidence before the grab."""
     app = make_app()
     automated = screenshot is not None or analyze
     tmp = tempfile.TemporaryDirectory(prefix="ceusdesk-gui-") if automated else None
@@ -87,7 +151,8 @@ def run(study: str | Path | None = None, *, roi: Roi | None = None, analyze: boo
         window.resize(*size)
     elif qs is not None or window.qs.value("window/geometry") is None:
         window.resize(*DEFAULT_SIZE)
-    auto = Automation(window, roi, analyze, Path(screenshot) if screenshot else None) if automated else None
+    auto = (Automation(window, roi, analyze, Path(screenshot) if screenshot else None, liver_roi,
+                       screenshot_view) if automated else None)
     window.show()
     if study is not None:
         window.open_study(study)

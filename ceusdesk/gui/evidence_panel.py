@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..report_evidence import BORDERLINE_COLOUR, DERIVED_NOTE, borderline_features, feature_rows
@@ -39,6 +40,9 @@ class EvidencePanel(QWidget):
         self.liver = _wrapped("", objectName="evidenceLiver")
         self.curve = CurvePanel()
         self.curve_section = Details("Curve: lesion vs liver over time", self.curve, expanded=True)
+        # the lines are escaped HTML: read as such even without a tag, or "liver's" shows as "liver&#x27;s"
+        for label in (self.disagreement, self.borderline, self.features, self.liver, self.readout):
+            label.setTextFormat(Qt.TextFormat.RichText)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 4, 0, 0)
         lay.setSpacing(3)

@@ -37,6 +37,7 @@ from ..errors import CeusdeskError
 from ..preprocess import Roi
 from ..protocol import SLOT_NAMES
 from ..report import CLASS_LABELS
+from ..report_evidence import liver_reference_extras
 from . import backend
 from .clip_list import ClipList
 from .clip_viewer import ClipViewer
@@ -659,17 +660,8 @@ class MainWindow(QMainWindow):
         """slot → the further squares the current result read the liver's level over (``liver_reference``
         after the liver ROI), on the reference slot, where they were placed; none when the user set the
         liver ROI (it is read alone) or without a current result."""
-        result = self.result
-        ev = (result or {}).get("evidence") or {}
-        reference = [tuple(int(x) for x in r) for r in ev.get("liver_reference") or [] if r]
-        if self.reference is None or len(reference) < 2:
-            return {}
-        # the squares are in the reference slot's panel pixels, where its liver ROI is the first of them
-        if self.liver_rois().get(self.reference) != reference[0]:
-            log.debug("liver_reference %s does not start at slot %s's liver ROI: not drawn", reference,
-                      self.reference)
-            return {}
-        return {self.reference: reference[1:]}
+        # the same rule as the PDF's thumbnails
+        return liver_reference_extras((self.result or {}).get("evidence") or {}, self.reference)
 
     def _canvas_liver(self) -> None:
         """The ROI editor's liver ROI (and further squares) as they stand now (after the result went, or a
