@@ -183,9 +183,11 @@ def compute_evidence(
             reasons.update(aphe=why, washout=why, kupffer=why, size=why)
             ev["readout"] = readout(ev, reasons)
             return Evidence(ev)
-        assumptions.append("liver ROI placed automatically beside the lesion at the same depth; the liver's "
-                           f"level is read over it and {len(reference) - 1} more square(s) of liver at that "
-                           "depth (liver_reference)")
+        more = (f"over it and {len(reference) - 1} more square{'s' if len(reference) > 2 else ''} of liver "
+                "at that depth (liver_reference)" if len(reference) > 1 else
+                "over it alone (no other square of liver at that depth passed the checks)")
+        assumptions.append(f"liver ROI placed automatically beside the lesion at the same depth; the liver's "
+                           f"level is read {more}")
     ev["liver_roi"] = list(liver_roi)
     ev["liver_reference"] = [list(r) for r in reference]
 

@@ -71,17 +71,22 @@ def feature_lean(ev: dict[str, Any]) -> tuple[str | None, list[str]]:
 
 
 def combination(ev: dict[str, Any]) -> str | None:
-    """The CEUS LI-RADS feature combination the features form, if a named one."""
-    onset, degree, pattern = ev.get("washout_onset_s"), ev.get("washout_degree"), ev.get("aphe_pattern")
+    """The CEUS LI-RADS feature combination the features form, if a named one. Borderline washout or
+    defect never completes a combination (nor its absence one)."""
+    wash_borderline = washout_borderline(ev)
+    onset = None if wash_borderline else ev.get("washout_onset_s")
+    degree, pattern = ev.get("washout_degree"), ev.get("aphe_pattern")
     lr_m = [w for w, on in (("rim APHE", pattern == "rim"),
-                            ("early washout", onset is not None and onset < EARLY_WASHOUT_S),
-                            ("marked washout", degree == "marked")) if on]
+                            ("early washout", onset is not None and onset < EARLY_WASHOUT_S
+                             and when_text(onset, ev.get("washout_onset_range_s")).startswith("early")),
+                            ("marked washout", onset is not None and degree == "marked")) if on]
     if lr_m:
         return "CEUS LI-RADS LR-M features: " + ", ".join(lr_m) + "."
     if ev.get("aphe") and pattern != "rim" and onset is not None and degree == "mild":
         return ("Non-rim APHE with late, mild washout: the CEUS LI-RADS LR-5 combination "
                 "(for a lesion ≥ 10 mm in a patient at risk).")
-    if ev.get("aphe") and degree == "none" and ev.get("kupffer_defect") is False:
+    if (ev.get("aphe") and degree == "none" and not wash_borderline and ev.get("kupffer_defect") is False
+            and not ev.get("kupffer_defect_borderline")):
         return ("APHE without washout or Kupffer-phase defect: a pattern typical of benign hypervascular "
                 "lesions.")
     return None

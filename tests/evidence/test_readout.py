@@ -75,3 +75,15 @@ def test_an_onset_range_across_60_s_does_not_call_early_or_late():
     assert "early or late cannot be told" in text and "0:45 to 1:15" in text
     firm = "\n".join(readout(HCC | {"washout_onset_range_s": [80.0, 110.0]}, {}))
     assert "late, ≥ 60 s" in firm
+
+
+def test_borderline_findings_complete_no_named_combination():
+    # a benign-looking lesion whose defect and washout are both borderline is not called "typical of
+    # benign hypervascular lesions"; a borderline washout does not make the LR-5 combination
+    shaky_fnh = FNH | {"kupffer_defect": False, "kupffer_defect_borderline": True,
+                       "washout_onset_range_s": [140.0, None]}
+    assert "typical of benign" not in "\n".join(readout(shaky_fnh, {}))
+    assert "typical of benign" in "\n".join(readout(FNH, {}))
+    shaky_hcc = HCC | {"washout_onset_range_s": [80.0, None]}
+    assert "LR-5" not in "\n".join(readout(shaky_hcc, {}))
+    assert "LR-5" in "\n".join(readout(HCC | {"washout_onset_range_s": [85.0, 110.0]}, {}))
