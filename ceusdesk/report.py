@@ -259,7 +259,8 @@ def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360,
         layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
         ld = ImageDraw.Draw(layer)
         for extra in liver_extra:
-            _dashed_rect(ld, tuple(int(v) for v in extra), LIVER_REFERENCE_RGBA, fine, dash=2 * fine,
+            box = (int(extra[0]), int(extra[1]), int(extra[2]), int(extra[3]))
+            _dashed_rect(ld, box, LIVER_REFERENCE_RGBA, fine, dash=2 * fine,
                          gap=3 * fine)
         img = Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
     draw = ImageDraw.Draw(img)

@@ -141,7 +141,8 @@ def liver_reference_extras(ev: Mapping[str, Any], reference: str | None) -> dict
     liver ROI, on the reference slot only (app and PDF). None when the user set the liver ROI (it is read
     alone: ``liver_reference == [liver_roi]``) or when the squares do not start at ``reference``'s liver
     ROI (then they were placed on another slot's pixels)."""
-    squares = [tuple(int(v) for v in r) for r in ev.get("liver_reference") or [] if r]
+    squares: list[Roi] = [(int(r[0]), int(r[1]), int(r[2]), int(r[3]))
+                          for r in ev.get("liver_reference") or [] if r and len(r) == 4]
     if reference is None or len(squares) < 2:
         return {}
     liver = (ev.get("liver_rois") or {}).get(reference)

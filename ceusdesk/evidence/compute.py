@@ -392,4 +392,10 @@ def _aphe(ev: dict[str, Any], study: Any, samples: list[Sample], seg: Any, liver
         profile = radial_profile(patch, region, liver)
     rim = profile.rim_ratio if profile is not None else None
     ev["aphe"] = bool(ev["peak_ratio"] >= F.HYPER_RATIO or (rim is not None and rim >= F.HYPER_RATIO))
+    # what the pattern was read on: the readout says so when APHE rests on the periphery there, not on the
+    # whole lesion at its peak (the liver may peak with it)
+    ev["aphe_pattern_at_s"] = _r(float(np.mean([x.t_s for x in near])), 1)
+    centre = profile.centre_ratio if profile is not None else None
+    ev["aphe_centre_ratio"] = _r(centre) if centre is not None else None
+    ev["aphe_periphery_ratio"] = _r(rim) if rim is not None else None
     ev["aphe_pattern"] = profile.pattern if (ev["aphe"] and profile is not None) else None

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..protocol import format_t
-from .features import EARLY_WASHOUT_S, Z
+from .features import EARLY_WASHOUT_S, HYPER_RATIO, Z
 
 HEADER = "Derived measurements from the images (research use only): not a diagnosis."
 PATTERN_TEXT = {"diffuse": "non-rim, diffuse", "rim": "rim", "peripheral_nodular": "peripheral nodular"}
@@ -99,8 +99,13 @@ def readout(ev: dict[str, Any], reasons: dict[str, str]) -> list[str]:
         lines.append(f"Arterial phase: not assessed ({reasons.get('aphe', 'no arterial curve')}).")
     elif ev["aphe"]:
         pat = PATTERN_TEXT.get(ev.get("aphe_pattern") or "", "pattern not told")
+        where = ""
+        if (ev.get("peak_ratio") or 0.0) < HYPER_RATIO and ev.get("aphe_periphery_ratio") is not None:
+            at, rim = format_t(ev.get("aphe_pattern_at_s")), _x(ev.get("aphe_periphery_ratio"))
+            where = (f" APHE rests on the pattern frame at {at}: periphery {rim}, "
+                     f"centre {_x(ev.get('aphe_centre_ratio'))} the liver.")
         lines.append(f"Arterial phase: hyperenhancement (APHE, {pat}); lesion {_x(ev.get('peak_ratio'))} the "
-                     f"liver at its peak, {format_t(ev.get('time_to_peak_s'))} after injection.")
+                     f"liver at its peak, {format_t(ev.get('time_to_peak_s'))} after injection.{where}")
     else:
         lines.append(f"Arterial phase: no hyperenhancement (lesion {_x(ev.get('peak_ratio'))} the liver "
                      "at its peak).")
