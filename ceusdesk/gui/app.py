@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QWidget
 
 from ..preprocess import Roi
 from .main_window import MainWindow
+from .pyside_guard import check_pyside
 from .theme import apply_dark_theme, prepare_high_dpi
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ def run(study: str | Path | None = None, *, roi: Roi | None = None, analyze: boo
     ``size``: the window's size in logical pixels (screenshots at 1024×700, 1366×768, …);
     ``liver_roi``: the reference liver ROI, set as the ROI editor's Liver ROI mode sets it;
     ``screenshot_view``: "evidence" scrolls the result panel to the evidence before the grab."""
+    check_pyside()  # before any window: a PySide6 that leaks references would abort it mid-case
     app = make_app()
     automated = screenshot is not None or analyze
     tmp = tempfile.TemporaryDirectory(prefix="ceusdesk-gui-") if automated else None

@@ -41,7 +41,6 @@ from ..report_evidence import liver_reference_extras
 from . import backend
 from .clip_list import ClipList
 from .clip_viewer import ClipViewer
-from .pyside_guard import guard_emit_refcount
 from .result_panel import ResultPanel
 from .roi_editor import ADJUSTED, LIVER, PLACED, SHARED, RoiEditor
 from .settings_dialog import AppSettings, SettingsDialog, add_recent, recent_studies
@@ -94,7 +93,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, qsettings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
-        guard_emit_refcount()  # PySide6 6.12.0 loses a reference to True per emit: the app would abort
         self.qs = qsettings or QSettings("ceusdesk", "ceusdesk")
         self.settings = AppSettings.load(self.qs)
         self.runner = Runner(self, threads=2)

@@ -1,27 +1,26 @@
-"""A guard against a PySide6 reference-count bug that aborts the app.
+"""Refuse to run on a PySide6 whose signals leak references to ``True`` (the app would abort later).
 
 PySide6 6.12.0's ``SignalInstance.emit()`` returns ``True`` without taking a reference for it, so every
 emit from Python drops one reference to the ``True`` singleton. On Python 3.11 (whose bools are not
 immortal) the count reaches zero after some thousands of emits (minutes of clip playback: each decoded
-frame emits twice) and the process aborts: "Fatal Python error: bool_dealloc: deallocating True or
-False". :func:`guard_emit_refcount` measures what an emit on a throwaway signal loses and, when it loses
-references, raises the counts of ``True`` and ``False`` by a margin no session can use up. Extra
-references to the bool singletons cost nothing (they are never freed); with a PySide6 that keeps its
-references, or a Python whose bools are immortal (3.12+), nothing is done.
+frame emits twice) and the process aborts: "Fatal Python error: bool_dealloc". The ``[app]`` extra
+excludes that version; :func:`check_pyside` measures the behaviour itself at start-up (any version that
+has it), so an environment assembled by hand stops at once with a message, not in the middle of a case.
 """
 from __future__ import annotations
 
-import ctypes
-import logging
 import sys
 
 from PySide6 import __version__ as PYSIDE_VERSION
 from PySide6.QtCore import QObject, Signal
 
-log = logging.getLogger(__name__)
+from ..errors import CeusdeskError
 
-MARGIN = 1 << 40  # references added: about 10^12 emits
 PROBES = 16
+
+
+class BrokenPySide(CeusdeskError):
+    """The installed PySide6 would abort the app (exit 1: a bug, in a dependency)."""
 
 
 class _Probe(QObject):
@@ -37,19 +36,12 @@ def emit_loses_references() -> int:
     return max(0, round((before - sys.getrefcount(True)) / PROBES))
 
 
-def guard_emit_refcount() -> bool:
-    """Make the bool singletons outlive PySide6's lost references; True when they needed it (and have
-    it now). Idempotent: a second call sees the margin and does nothing more."""
-    if sys.implementation.name != "cpython" or sys.version_info >= (3, 12) or hasattr(sys, "getobjects"):
-        return False  # not CPython, immortal bools, or a trace-refs build (another object layout)
-    if sys.getrefcount(True) > MARGIN // 2:
-        return True
-    lost = emit_loses_references()
-    if lost == 0:
-        return False
-    for singleton in (True, False):
-        # ob_refcnt is the object's first field (CPython, release layout)
-        ctypes.c_ssize_t.from_address(id(singleton)).value += MARGIN
-    log.info("PySide6 %s drops %d reference(s) to True per signal emit: the bool singletons' counts "
-             "were raised so the app cannot abort on it", PYSIDE_VERSION, lost)
-    return True
+def check_pyside() -> None:
+    """Raise :class:`BrokenPySide` when signal emits leak references to ``True`` on an interpreter whose
+    bools can be freed (CPython < 3.12)."""
+    if sys.implementation.name != "cpython" or sys.version_info >= (3, 12):
+        return  # bools are immortal there: a lost reference costs nothing
+    if emit_loses_references():
+        raise BrokenPySide(
+            f"PySide6 {PYSIDE_VERSION} loses a reference to True on every signal emit and would abort the "
+            "app after a few minutes; install another version: pip install 'PySide6-Essentials!=6.12.0'")
