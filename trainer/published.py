@@ -111,20 +111,19 @@ def render(package: str | Path) -> str:
              f"operating thresholds on P(malignant): early {thr.get('early', float('nan')):.3f}, "
              f"full {thr.get('full', float('nan')):.3f}. **Synthetic phantom data: these numbers prove "
              f"the pipeline, not the medicine.** 95 % bootstrap intervals in brackets.", ""]
-    if test is not None:
-        lines += [f"Independent test (`test.json`, {test.get('n_cases', '?')} phantom cases from seeds "
-                  f"disjoint from training, int8 through the app's own code, thresholds fixed before "
-                  f"testing):", ""]
-        lines += _table(test["rows"], TEST_ROWS) + [""]
-        reader = _reader_line(test)
-        if reader:
-            lines += [reader, ""]
-    if cv is not None:
-        lines += [f"Cross-validation (`metrics.json`, {cv.get('folds', '?')} outer folds × "
-                  f"{cv.get('n_cases', '?')} cases, each fold called at thresholds chosen on its inner "
-                  f"validation only):", ""]
-        lines += _table(cv["rows"], CV_ROWS) + [""]
-        reader = _reader_line(cv)
+    sections = [
+        (test, TEST_ROWS, f"Independent test (`test.json`, {(test or {}).get('n_cases', '?')} phantom cases "
+                          "from seeds disjoint from training, int8 through the app's own code, thresholds "
+                          "fixed before testing):"),
+        (cv, CV_ROWS, f"Cross-validation (`metrics.json`, {(cv or {}).get('folds', '?')} outer folds × "
+                      f"{(cv or {}).get('n_cases', '?')} cases, each fold called at thresholds chosen on "
+                      "its inner validation only):"),
+    ]
+    for doc, columns, heading in sections:
+        if doc is None:
+            continue
+        lines += [heading, ""] + _table(doc["rows"], columns) + [""]
+        reader = _reader_line(doc)
         if reader:
             lines += [reader, ""]
     return "\n".join(lines)

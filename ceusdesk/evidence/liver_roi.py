@@ -129,14 +129,6 @@ def _patch(img: np.ndarray, roi: Roi, offset: tuple[int, int]) -> np.ndarray | N
     return img[y:y + h, x:x + w]
 
 
-def choose(cands: list[Candidate], frames: Sequence[np.ndarray],
-           offsets: Sequence[tuple[int, int]] | None = None) -> Candidate | None:
-    """Reject vessels and dark spots on every frame (linear images); ``offsets[i]`` (dx, dy) moves the
-    candidates onto frame i (the lesion ROI's displacement there, from tracking)."""
-    good = survivors(cands, frames, offsets)
-    return _best(good) if good else None
-
-
 def _best(good: list[Candidate]) -> Candidate:
     nearest = min(c.distance for c in good)
     near = [c for c in good if c.distance <= nearest + 1.5 * c.roi[2]]

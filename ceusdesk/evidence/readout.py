@@ -55,7 +55,9 @@ def feature_lean(ev: dict[str, Any]) -> tuple[str | None, list[str]]:
     washout = onset is not None and not wash_borderline
     defect = bool(ev.get("kupffer_defect")) and not defect_borderline
     if washout and onset is not None:
-        why.append(f"{'early' if onset < EARLY_WASHOUT_S else 'late'} washout from {format_t(onset)}")
+        when = when_text(onset, ev.get("washout_onset_range_s")).split(",")[0]  # early | late | undecided
+        kind = when if when in ("early", "late") else "early-or-late"
+        why.append(f"{kind} washout from {format_t(onset)}")
     if washout and ev.get("washout_degree") == "marked":
         why.append("marked washout")
     if ev.get("aphe_pattern") == "rim":

@@ -87,3 +87,10 @@ def test_borderline_findings_complete_no_named_combination():
     shaky_hcc = HCC | {"washout_onset_range_s": [80.0, None]}
     assert "LR-5" not in "\n".join(readout(shaky_hcc, {}))
     assert "LR-5" in "\n".join(readout(HCC | {"washout_onset_range_s": [85.0, 110.0]}, {}))
+
+
+def test_the_disagreement_line_names_early_or_late_only_as_the_range_allows():
+    firm = disagreement(HCC | {"washout_onset_range_s": [80.0, 110.0]}, "benign")
+    assert "late washout from 1:35" in firm
+    unsure = disagreement(HCC | {"washout_onset_s": 58.0, "washout_onset_range_s": [45.0, 75.0]}, "benign")
+    assert "early-or-late washout from 0:58" in unsure and "early washout" not in unsure
