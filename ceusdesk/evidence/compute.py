@@ -44,6 +44,9 @@ ASSUMED_REFERENCE_SD = 0.10
 ±10 % between centimetre-sized patches): alone for a single square or the user's ROI, and as a prior worth
 :data:`PRIOR_DF` degrees of freedom beside the spread measured between a few squares."""
 PRIOR_DF = 4
+ON_LESION_MAX = 0.5
+"""A liver ROI with more than this share of its pixels on the lesion, or covering more than this share
+of the lesion, gives no ratios (the user's; the automatic one never overlaps the lesion ROI)."""
 
 
 @dataclass
@@ -232,6 +235,16 @@ def compute_evidence(
     if seg.diameter_px is not None:
         spacing = study.slots[seg.slot].pixel_spacing_cm
         ev["lesion_size_mm"] = _r(diameter_mm(seg.diameter_px, spacing), 1)
+    of_roi, of_lesion = lesion_share(liver_roi, base, seg.mask if seg.mask is not None else seg.core)
+    if max(of_roi, of_lesion) > ON_LESION_MAX:
+        # a reference that is mostly lesion makes every ratio lesion ÷ lesion: none is given
+        how = (f"{100 * of_roi:.0f} % of it is lesion" if of_roi >= of_lesion
+               else f"it covers {100 * of_lesion:.0f} % of the lesion")
+        why = f"the liver ROI lies on the lesion ({how}): move it onto liver beside the lesion, at its depth"
+        assumptions.append(why)
+        reasons.update(aphe=why, washout=why, kupffer=why)
+        ev["readout"] = readout(ev, reasons)
+        return Evidence(ev)
         if spacing is None:
             reasons["size"] = "no pixel spacing (Physical Delta X/Y) in the file"
 
@@ -319,6 +332,19 @@ def region_sd(lin: dict[str, np.ndarray], rois: dict[str, Roi], cores: dict[str,
             continue
         (kupffer if t >= F.KUPFFER_FROM_S else vascular).append(abs(float(np.log(b / a))))
     return (float(np.median(vascular)) if vascular else 0.0, float(np.median(kupffer)) if kupffer else 0.0)
+
+
+def lesion_share(liver_roi: Roi, lesion_roi: Roi, mask: np.ndarray) -> tuple[float, float]:
+    """(share of the liver ROI's pixels on the lesion, share of the lesion inside the liver ROI);
+    ``mask`` is the lesion in ``lesion_roi``'s pixels."""
+    x, y, w, h = lesion_roi
+    lx, ly, lw, lh = liver_roi
+    x0, y0, x1, y1 = max(lx - x, 0), max(ly - y, 0), min(lx + lw - x, w), min(ly + lh - y, h)
+    lesion = float(mask.sum())
+    if x1 <= x0 or y1 <= y0 or lesion == 0 or lw * lh == 0:
+        return 0.0, 0.0
+    both = float(mask[y0:y1, x0:x1].sum())
+    return both / (lw * lh), both / lesion
 
 
 def reference_sd(lin: dict[str, np.ndarray], references: dict[str, list[Roi]], slots: list[str]

@@ -109,3 +109,19 @@ def test_hemangioma_reads_as_peripheral_enhancement_without_washout(tmp_path):
     assert ev["aphe"] is True and ev["aphe_pattern"] in ("peripheral_nodular", "rim")
     assert ev["washout_onset_s"] is None
     assert ev["lesion_size_mm"] == pytest.approx(true_mm, rel=0.25)
+
+
+def test_a_user_liver_roi_on_the_lesion_gives_no_ratios_and_says_why(hcc):
+    study, roi, _ = hcc
+    placed = place_rois(study, roi, slot_panels(study))
+    used = [s for s in study.protocol.set_slots(study.phase_set) if study.slots.get(s) is not None]
+    result = {"slots_used": used, "rois": placed.rois, "call": "benign", "phase_set": study.phase_set}
+    x, y, w, h = roi
+    for on_lesion in (roi, (x + w // 2 - 10, y + h // 2 - 10, 20, 20)):  # the whole ROI; a bit of lesion
+        ev = compute_evidence(study, result, roi, liver_roi=on_lesion).to_json()
+        assert ev["liver_roi"] == list(on_lesion)
+        assert ev["peak_ratio"] is None and ev["washout_onset_s"] is None and ev["kupffer_defect"] is None
+        assert ev["aphe"] is None and ev["disagreement"] is None
+        assert any("lies on the lesion" in line and "move it onto liver" in line for line in ev["readout"])
+    beside = (x - w - 10, y, 30, 30)  # liver: measured as before
+    assert compute_evidence(study, result, roi, liver_roi=beside).to_json()["kupffer_defect"] is True
