@@ -39,9 +39,9 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from ceusdesk.errors import ModelRefused  # noqa: E402
-from ceusdesk.models import resolve_model  # noqa: E402
-from ceusdesk.runtime import has_vnni, physical_cores  # noqa: E402
+from ceusdesk.base.errors import ModelRefused  # noqa: E402
+from ceusdesk.inference.runtime import has_vnni, physical_cores  # noqa: E402
+from ceusdesk.model_package.resolve import resolve_model  # noqa: E402
 
 # `python -m ceusdesk …` that reports its peak RSS (VmHWM) on stderr when done. wait4's ru_maxrss is no
 # good here: Linux carries the forking parent's high-water mark (torch, the phantom) into the child.
@@ -82,8 +82,8 @@ def standin_package(work: Path, size: int) -> Path:
         return out / "manifest.json"
     import torch
 
-    from ceusdesk.preprocess import InputSpec
-    from ceusdesk.protocol import default_protocol
+    from ceusdesk.base.protocol import default_protocol
+    from ceusdesk.inference.preprocess import InputSpec
     from trainer.export import PackageInfo, make_package
     from trainer.model import build_model
 
@@ -124,10 +124,10 @@ def analyze_once(study: Path, roi: str, manifest: Path) -> tuple[float, float, d
 
 def batch1_ms(manifest: Path, study: Path, roi: str, repeats: int = 5) -> tuple[float, float]:
     """Median batch-1 and batch-10 latency (ms) of the model on this case's input, in this process."""
+    from ceusdesk.base.roi import parse_roi
     from ceusdesk.inference import get_model, run_model
     from ceusdesk.inference.engine import masked_batch
-    from ceusdesk.inputs import case_inputs
-    from ceusdesk.preprocess import parse_roi
+    from ceusdesk.inference.inputs import case_inputs
     from ceusdesk.study import open_study
 
     model = get_model(manifest)

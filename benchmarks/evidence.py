@@ -3,6 +3,7 @@ generator drew.
 
     .venv/bin/python benchmarks/evidence.py [--cases 60] [--seed 11] [--frames-per-clip 8]
                                             [--acquisition standard|clinical] [--workers 2] [--json]
+    .venv/bin/python benchmarks/evidence.py --misspecified [--cases 60]   # what a wrong scanner preset costs
 
 Each case is synthesized by ``ceusdesk.phantom.synthesize_case`` (what ``python -m trainer synth``
 runs per case), with the generator's draw captured in the same process, then read with
@@ -82,12 +83,20 @@ def truth_of(params, arterial_window: tuple[float, float]) -> dict:
 
 def one(job: tuple) -> dict:
     """Synthesize one case (capturing the generator's draw), measure it, and compare."""
-    out, seed, label, options, textbook = job
+    out, seed, label, options, textbook, true_range = job
+    if true_range is not None:  # the display drawn with another dynamic range than the preset table says
+        from dataclasses import replace
+
+        from ceusdesk.phantom import scanner
+
+        # in place: the renderer and the options hold this very dict (the last row; a worker is fresh)
+        profiles = scanner.PROFILES
+        profiles.update({k: replace(v, ceus_range_db=true_range) for k, v in profiles.items()})
     from ceusdesk.evidence import compute_evidence
-    from ceusdesk.frames import slot_panels
-    from ceusdesk.inputs import place_rois
+    from ceusdesk.inference.inputs import place_rois
     from ceusdesk.phantom import case as case_mod
     from ceusdesk.study import open_study
+    from ceusdesk.study.frames import slot_panels
 
     drawn = []
     real = case_mod.sample_case
@@ -185,6 +194,54 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
+def run_cohort(args: argparse.Namespace, true_range: float | None = None) -> list[dict]:
+    from ceusdesk.phantom import PhantomOptions
+    from ceusdesk.phantom.cohort import case_seed, cohort_labels
+
+    options = PhantomOptions(frames_per_clip=args.frames_per_clip, acquisition=args.acquisition)
+    labels = cohort_labels(args.cases, args.seed, (48, 78, 55))
+    with tempfile.TemporaryDirectory(prefix="ceusdesk-evidence-") as tmp:
+        jobs = [(tmp, case_seed(args.seed, i), labels[i], options, args.textbook, true_range)
+                for i in range(args.cases)]
+        if args.workers <= 1:
+            return [one(j) for j in jobs]
+        with mp.get_context("spawn").Pool(args.workers) as pool:  # workers inherit CEUSDESK_SCANNERS
+            return pool.map(one, jobs)
+
+
+def misspecified(args: argparse.Namespace) -> int:
+    """Rows for a wrong preset, on the standard acquisition's scanner (PH-100 Classic, 26 dB in the
+    table): the evidence assuming 40 dB there, and assuming the table's 26 dB on a display drawn at 40 dB."""
+    import os
+
+    from ceusdesk.evidence.scanners import ENV_SCANNERS
+    from ceusdesk.phantom.scanner import MANUFACTURER, PROFILES
+
+    if args.acquisition != "standard":
+        raise SystemExit("--misspecified runs the standard acquisition (one scanner, PH-100 Classic)")
+    table_db = PROFILES["classic"].ceus_range_db
+    out: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="ceusdesk-scanners-") as tmp:
+        site = Path(tmp) / "scanners.json"
+        site.write_text(json.dumps({"presets": [
+            {"manufacturer": MANUFACTURER, "model": p.model, "dynamic_range_db": 40.0}
+            for p in PROFILES.values()]}))
+        for name, true_db, assumed_file in (
+                (f"preset right ({table_db:g} dB drawn, {table_db:g} dB assumed)", None, None),
+                (f"40 dB assumed on a {table_db:g} dB display", None, site),
+                (f"{table_db:g} dB assumed on a 40 dB display", 40.0, None)):
+            os.environ.pop(ENV_SCANNERS, None)
+            if assumed_file is not None:
+                os.environ[ENV_SCANNERS] = str(assumed_file)
+            t0 = time.perf_counter()
+            out[name] = summarize(run_cohort(args, true_db)) | {"wall_s": round(time.perf_counter() - t0, 1)}
+        os.environ.pop(ENV_SCANNERS, None)
+    print(json.dumps({"rows": out, "options": {"cases": args.cases, "seed": args.seed,
+                                               "frames_per_clip": args.frames_per_clip}},
+                     indent=None if args.json else 2))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=60)
@@ -194,21 +251,15 @@ def main() -> int:
     ap.add_argument("--textbook", action="store_true", help="every case its subtype's textbook picture")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rows", metavar="FILE", help="also write each case's truth and measurement (JSONL)")
+    ap.add_argument("--misspecified", action="store_true",
+                    help="the same cohort three times: preset as the table says, 40 dB assumed on the 26 dB "
+                         "scanner, 26 dB assumed on a 40 dB display (what a wrong preset costs)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    from ceusdesk.phantom import PhantomOptions
-    from ceusdesk.phantom.cohort import case_seed, cohort_labels
-
-    options = PhantomOptions(frames_per_clip=args.frames_per_clip, acquisition=args.acquisition)
-    labels = cohort_labels(args.cases, args.seed, (48, 78, 55))
-    with tempfile.TemporaryDirectory(prefix="ceusdesk-evidence-") as tmp:
-        jobs = [(tmp, case_seed(args.seed, i), labels[i], options, args.textbook) for i in range(args.cases)]
-        t0 = time.perf_counter()
-        if args.workers <= 1:
-            rows = [one(j) for j in jobs]
-        else:
-            with mp.get_context("spawn").Pool(args.workers) as pool:
-                rows = pool.map(one, jobs)
+    if args.misspecified:
+        return misspecified(args)
+    t0 = time.perf_counter()
+    rows = run_cohort(args)
     summary = summarize(rows) | {"wall_s": round(time.perf_counter() - t0, 1), "options": {
         "frames_per_clip": args.frames_per_clip, "acquisition": args.acquisition, "seed": args.seed,
         "textbook": args.textbook}}

@@ -5,7 +5,8 @@
 Without ``--run`` the triple-ResNet50 is randomly initialized (speed does not depend on the weights;
 agreement on random weights and inputs is then only a smoke check). The model is exported and quantized
 by ``trainer.export``/``trainer.quantize`` exactly as a package is, and every session comes from
-``ceusdesk.runtime.make_session``. Prints a table with median latencies, ratios, int8/fp32 agreement,
+``ceusdesk.inference.runtime.make_session``. Prints a table with median latencies, ratios, int8/fp32
+agreement,
 and an int8 roofline estimate (see ``int8_peak``).
 """
 from __future__ import annotations
@@ -27,8 +28,8 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ceusdesk.protocol import default_protocol  # noqa: E402
-from ceusdesk.runtime import cpu_flags, has_vnni, make_session, physical_cores  # noqa: E402
+from ceusdesk.base.protocol import default_protocol  # noqa: E402
+from ceusdesk.inference.runtime import cpu_flags, has_vnni, make_session, physical_cores  # noqa: E402
 from trainer.export import export_fp32  # noqa: E402
 from trainer.model import WithSoftmax, build_model  # noqa: E402
 from trainer.quantize import quantize_int8  # noqa: E402

@@ -99,9 +99,9 @@ def main() -> int:
     ap.add_argument("--study", type=Path, help="inspect this study instead of building one")
     ap.add_argument("--fps", type=float, default=10.0, help="frame rate of the built clips (default 10)")
     args = ap.parse_args()
-    from ceusdesk.frames import slot_panels
     from ceusdesk.ingest import scan
     from ceusdesk.study import open_study
+    from ceusdesk.study.frames import slot_panels
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.study

@@ -44,11 +44,11 @@ if present:
 PY
 
 # Guard: the frozen app refuses its own model package unless its manifest is pinned in the code
-# (ceusdesk/model_pins.py); a stale pin would ship a bundle whose self-test fails, so stop here instead.
+# (ceusdesk/model_package/pins.py); a stale pin would ship a bundle whose self-test fails, so stop here instead.
 for manifest in exports/*/manifest.json; do
-  "$VENV/bin/python" -m ceusdesk.model_pins --check "$(dirname "$manifest")" >&2 || {
+  "$VENV/bin/python" -m ceusdesk.model_package.pins --check "$(dirname "$manifest")" >&2 || {
     echo "build.sh: $(dirname "$manifest") is not pinned as it is now: run" \
-         "python -m ceusdesk.model_pins $(dirname "$manifest") and commit ceusdesk/model_pins.py" >&2
+         "python -m ceusdesk.model_package.pins $(dirname "$manifest") and commit ceusdesk/model_package/pins.py" >&2
     exit 1
   }
 done

@@ -43,7 +43,8 @@ CURVE_COLOURS = {"lesion": (0xFF, 0xD6, 0x00), "liver": (0, 230, 118)}
 MIN_CURVE_PIXELS = 150  # a drawn curve gives 500+ even in a small panel; the legend alone gives ~40
 WINDOW = "1400x2600"  # tall enough that the result panel needs no scrolling: the curve is on screen
 INET_SOCKET = re.compile(r"socket\(AF_INET6?\b|sa_family=AF_INET6?\b")
-# a name in three scripts: the report then needs every bundled font (ceusdesk/fonts, ceusdesk.pdftext)
+# a name in three scripts: the report then needs every bundled font (ceusdesk/outputs/fonts,
+# ceusdesk.outputs.pdftext)
 PATIENT_NAME = "山田^花子=محمد^דוד"
 REPORT_FONTS = ("NotoSansCJKjp", "NotoSansArabic", "NotoSansHebrew")
 

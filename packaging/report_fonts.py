@@ -1,4 +1,4 @@
-"""Rebuild the report fonts in ceusdesk/fonts/ from the Noto fonts (SIL Open Font License 1.1).
+"""Rebuild the report fonts in ceusdesk/outputs/fonts/ from the Noto fonts (SIL Open Font License 1.1).
 
 A maintainer's tool, outside the package so the bundle never pulls in fontTools. The sources are Debian's
 ``fonts-noto-cjk`` (NotoSansCJK-Regular.ttc, face "Noto Sans CJK JP") and ``fonts-noto-core``
@@ -9,7 +9,7 @@ A maintainer's tool, outside the package so the bundle never pulls in fontTools.
 
 reportlab embeds only TrueType outlines, so the CJK font (CFF outlines) is converted to quadratic
 TrueType outlines; every font is cut down to the blocks patient names use, with its layout tables dropped
-(reportlab does not apply them: Arabic joining uses the presentation forms, see ``ceusdesk.pdftext``).
+(reportlab does not apply them: Arabic joining uses the presentation forms, see ``ceusdesk.outputs.pdftext``).
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont, newTable
 
-from ceusdesk.pdftext import ARABIC, CJK, HEBREW, LATIN
+from ceusdesk.outputs.pdftext import ARABIC, CJK, HEBREW, LATIN
 
-HERE = Path(__file__).resolve().parents[1] / "ceusdesk" / "fonts"
+HERE = Path(__file__).resolve().parents[1] / "ceusdesk" / "outputs" / "fonts"
 
 ASCII = [(0x20, 0x7E)]  # spaces and digits between the letters of a run stay in the same font
 

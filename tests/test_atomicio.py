@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ceusdesk.atomicio import write_atomic, write_json_atomic
+from ceusdesk.base.atomicio import write_atomic, write_json_atomic
 
 
 def test_writes_bytes_text_and_callables(tmp_path):

@@ -19,7 +19,7 @@ def core_modules() -> list[str]:
 
 def test_every_core_module_is_found():
     mods = core_modules()
-    assert "ceusdesk.preprocess" in mods and "ceusdesk.protocol" in mods
+    assert "ceusdesk.inference.preprocess" in mods and "ceusdesk.base.protocol" in mods
     assert not any(m.startswith("ceusdesk.gui") for m in mods)
 
 

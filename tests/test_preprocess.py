@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from ceusdesk.preprocess import InputSpec, case_tensor, crop_roi, parse_roi, to_gray
-from ceusdesk.protocol import default_protocol
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.base.roi import parse_roi
+from ceusdesk.inference.preprocess import InputSpec, case_tensor, crop_roi, to_gray
 
 
 def test_parse_roi_accepts_and_rejects():

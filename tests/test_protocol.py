@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ceusdesk.protocol import SLOT_NAMES, Protocol, default_protocol
+from ceusdesk.base.protocol import SLOT_NAMES, Protocol, default_protocol
 
 
 def test_default_protocol_slots_and_branches():
@@ -41,7 +41,7 @@ def test_protocol_round_trips_and_rejects_bad_branches():
 
 
 def test_format_t_for_screen_and_pdf():
-    from ceusdesk.protocol import format_t
+    from ceusdesk.base.protocol import format_t
 
     assert format_t(75.4) == "1:15" and format_t(-23.6) == "−0:23" and format_t(None) == "—"
     assert format_t(605.25, decimals=1, ascii_only=True) == "10:05.2"

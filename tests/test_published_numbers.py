@@ -55,7 +55,7 @@ def test_a_changed_number_is_caught(tmp_path):
 
 
 def test_a_file_the_manifest_does_not_vouch_for_is_refused(tmp_path, caplog):
-    from ceusdesk.manifest import sha256_file
+    from ceusdesk.model_package.manifest import sha256_file
 
     pkg = _package(tmp_path, 0.9)
     manifest = json.loads((pkg / "manifest.json").read_text())

@@ -1,7 +1,7 @@
 """The core (``ceusdesk`` minus ``gui/``) type-checks with mypy, as configured in pyproject.toml.
 
 The configuration also checks tests/inference/study_like_check.py: the real ``Study`` and the tests'
-``FakeStudy`` both satisfy ``ceusdesk.study_types.StudyLike``, so a test on the double exercises the same
+``FakeStudy`` both satisfy ``ceusdesk.study.types.StudyLike``, so a test on the double exercises the same
 contract the app relies on.
 """
 import importlib.util

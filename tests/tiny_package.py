@@ -4,7 +4,8 @@ The fp32 graph has the real package's interface (``images`` [N, 9, S, S], ``mask
 ``probabilities`` [N, 3]): a per-slot 1×1 Conv, global average pooling, × mask, the mask concatenated,
 two linear layers and Softmax — so every slot and the mask change the output. It is quantized by the
 same code as real exports (:func:`trainer.quantize.quantize_int8`: QDQ, U8S8 per channel, logits and
-Softmax float) and described by a manifest written with :func:`ceusdesk.manifest.write_manifest`.
+Softmax float) and described by a manifest written with
+:func:`ceusdesk.model_package.manifest.write_manifest`.
 
 Usage::
 
@@ -21,9 +22,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ceusdesk import manifest as mf
-from ceusdesk.preprocess import PREPROCESS_VERSION, InputSpec
-from ceusdesk.protocol import default_protocol
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.inference.preprocess import PREPROCESS_VERSION, InputSpec
+from ceusdesk.model_package import manifest as mf
 from trainer.quantize import quantize_int8
 
 N_SLOTS = 9

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ceusdesk.preprocess import InputSpec
+from ceusdesk.inference.preprocess import InputSpec
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The key hashes the case record, the input spec, the preprocess version, the protocol, the evidence's
 version (``ceusdesk.evidence.VERSION``) and frame budget, and the study folder's file listing (names,
 sizes, mtimes), so a changed study, spec or evidence never reuses a stale entry.
-Files are written through :func:`ceusdesk.atomicio.write_atomic`, so an interrupted first pass leaves
+Files are written through :func:`ceusdesk.base.atomicio.write_atomic`, so an interrupted first pass leaves
 no torn entry. This module imports no torch: the cache is built in worker processes that only need
 ceusdesk.
 
@@ -11,7 +11,7 @@ Besides the model input (``images``, ``mask``: exactly what the app computes), a
 
 - ``context`` uint8 [n_slots, P, P]: a larger grey crop around each slot's ROI (side
   :data:`CONTEXT_FACTOR` × the ROI's square side, same centre, P = round(factor × S) pixels), cut by
-  ceusdesk.preprocess.crop_roi from the same panel and ROI; the trainer jitters the ROI inside it
+  ceusdesk.inference.preprocess.crop_roi from the same panel and ROI; the trainer jitters the ROI inside it
   (trainer.augment), so training never sees only perfectly centred ROIs;
 - ``ctx_scale`` float32 [n_slots]: the ROI's side / the context's side, per slot;
 - ``evidence`` (a JSON string): the compact measured-evidence record the washout reader (trainer.reader)
@@ -41,13 +41,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ceusdesk.atomicio import write_atomic
-from ceusdesk.errors import CeusdeskError
+from ceusdesk.base.atomicio import write_atomic
+from ceusdesk.base.errors import CeusdeskError
+from ceusdesk.base.protocol import Protocol
+from ceusdesk.base.roi import Roi
 from ceusdesk.evidence import VERSION as EVIDENCE_VERSION
 from ceusdesk.evidence import compute_evidence
+from ceusdesk.inference.preprocess import PREPROCESS_VERSION, InputSpec, crop_roi, to_gray
 from ceusdesk.ingest import read_frame
-from ceusdesk.preprocess import PREPROCESS_VERSION, InputSpec, Roi, crop_roi, to_gray
-from ceusdesk.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +133,6 @@ def write_entry(path: Path, images: np.ndarray, mask: np.ndarray, warnings: list
     write_atomic(path, buf.getvalue())
 
 
-def read_entry(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as z:
-        return z["images"], z["mask"]
-
-
 def read_full_entry(path: Path, with_context: bool = False) -> Entry:
     with np.load(path) as z:
         files = set(z.files)
@@ -167,7 +163,8 @@ def context_crop(gray: np.ndarray, roi: Roi, pixels: int) -> tuple[np.ndarray, f
 
 class SlotFrames:
     """A study's slot frames, each decoded once: the panels the model input is cut from (what
-    ceusdesk.frames.panel_image gives), and the whole frames for the evidence, which reads the slot frames
+    ceusdesk.study.frames.panel_image gives), and the whole frames for the evidence, which reads the slot
+    frames
     again (``read`` decodes any other frame as ``read_frame`` does)."""
 
     def __init__(self, study: Any, names: Sequence[str]):
@@ -280,7 +277,7 @@ def build_case_arrays(
     evaluation masks slots per phase combination. The evidence's failure is not the case's: its record
     says why (``error``) and the case keeps its model input.
     """
-    from ceusdesk.inputs import case_inputs  # imported here: not needed to read the cache
+    from ceusdesk.inference.inputs import case_inputs  # imported here: not needed to read the cache
     from ceusdesk.study import open_study
 
     study = open_study(
@@ -333,6 +330,6 @@ def prepare_case(
         write_entry(path, e.images, e.mask, warnings, context=e.context, ctx_scale=e.ctx_scale,
                     evidence=e.evidence)
         return case_id, None, (e.evidence or {}).get("error")
-    except Exception as err:  # noqa: BLE001 - reported per case, the cohort goes on
+    except Exception as err:
         where = study_dir(Path(cases_dir), rec) if "study" in rec else cases_dir
         return case_id, f"{where}: {type(err).__name__}: {err}".splitlines()[0], None

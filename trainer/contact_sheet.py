@@ -14,12 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ceusdesk.base.protocol import default_protocol
 from ceusdesk.phantom import SUBTYPES
 from ceusdesk.phantom.cohort import roi_of
 from ceusdesk.phantom.compose import CEUS_TINT
 from ceusdesk.phantom.params import sample_case
 from ceusdesk.phantom.render import Renderer
-from ceusdesk.protocol import default_protocol
 
 log = logging.getLogger(__name__)
 TILE = 112

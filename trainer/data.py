@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ceusdesk.classes import CLASSES  # the one class list (model output order)
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import Protocol, default_protocol
+from ceusdesk.base.classes import CLASSES  # the one class list (model output order)
+from ceusdesk.base.protocol import Protocol, default_protocol
+from ceusdesk.inference.preprocess import InputSpec
 
 from . import cache
 from .reader import reader_table

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ceusdesk.atomicio import write_json_atomic
-from ceusdesk.protocol import Protocol
+from ceusdesk.base.atomicio import write_json_atomic
+from ceusdesk.base.protocol import Protocol
 
 from . import metrics
 from .reader import READERS, RULES, reader_slots, rule_calls, source, washout_scores

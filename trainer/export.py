@@ -30,11 +30,11 @@ import onnx
 import torch
 from torch import nn
 
-from ceusdesk import manifest as mf
-from ceusdesk.atomicio import write_json_atomic
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import Protocol
-from ceusdesk.runtime import has_vnni, make_session
+from ceusdesk.base.atomicio import write_json_atomic
+from ceusdesk.base.protocol import Protocol
+from ceusdesk.inference.preprocess import InputSpec
+from ceusdesk.inference.runtime import has_vnni, make_session
+from ceusdesk.model_package import manifest as mf
 
 from .model import CLASSES, WithSoftmax, build_model
 from .quantize import KEEP_FLOAT_GROUPS, Chunk, quantize_int8
@@ -467,7 +467,8 @@ def main(args: argparse.Namespace) -> int:
             metrics=list(run.metrics_doc.get("rows", [])), metrics_doc=run.metrics_doc,
             calibration_source=(f"{len(calib_ids)} training cases of {run.cases_dir.name} "
                                 f"(seed {args.seed}), "
-                                "through ceusdesk.inputs + ceusdesk.preprocess (trainer.data cache)"))
+                                "through ceusdesk.inference.inputs + ceusdesk.inference.preprocess "
+                                "(trainer.data cache)"))
         make_package(
             run.build_model(), info, args.out, calibration=chunks(calib_ids), heldout=chunks(held),
             torch_check=chunks(held[:args.torch_cases]), n_calibration_wanted=args.calibration_cases,

@@ -39,10 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ceusdesk.atomicio import write_atomic, write_json_atomic
-from ceusdesk.manifest import sha256_file
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import Protocol, default_protocol
+from ceusdesk.base.atomicio import write_atomic, write_json_atomic
+from ceusdesk.base.protocol import Protocol, default_protocol
+from ceusdesk.inference.preprocess import InputSpec
+from ceusdesk.model_package.manifest import sha256_file
 
 from . import data as tdata
 from . import metrics

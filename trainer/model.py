@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from torchvision.models import resnet50
 
-from ceusdesk.classes import CLASSES  # noqa: F401  re-exported: the one class list (model output order)
-from ceusdesk.manifest import sha256_file
-from ceusdesk.protocol import Protocol
+from ceusdesk.base.classes import CLASSES  # noqa: F401  re-exported: the one class list (model output order)
+from ceusdesk.base.protocol import Protocol
+from ceusdesk.model_package.manifest import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -81,7 +81,7 @@ class PublishedError(ValueError):
 
 def _load(package: Path, key: str, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
     """The package's ``key`` document, only if it matches the sha256 the manifest records for it."""
-    from ceusdesk.manifest import sha256_file
+    from ceusdesk.model_package.manifest import sha256_file
 
     entry = manifest.get("files", {}).get(key)
     if not entry:
@@ -182,7 +182,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ceusdesk.atomicio import write_atomic
+    from ceusdesk.base.atomicio import write_atomic
 
     try:
         if not args.update:

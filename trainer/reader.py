@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ceusdesk.protocol import Protocol
+from ceusdesk.base.protocol import Protocol
 
 READERS = {"full": (120.0, None), "early": (60.0, 120.0)}  # slot target time window [lo, hi] in seconds
 HYPO_RATIO = 0.8  # the evidence's washout / defect cut: lesion < 0.8 × liver (docs/evidence.md)

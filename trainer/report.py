@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ceusdesk.atomicio import write_atomic
+from ceusdesk.base.atomicio import write_atomic
 
 from . import metrics
 from .data import CLASSES

@@ -6,8 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from ceusdesk.base.protocol import default_protocol
 from ceusdesk.phantom import PROFILES, PhantomOptions, synthesize_cohort
-from ceusdesk.protocol import default_protocol
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``python -m trainer test-package PACKAGE --cases DIR [--roi-jitter F] [--write] --json``.
 
-Runs a model package on an independent labelled cohort through the app's own code: ``ceusdesk.study``
-opens each study, ``ceusdesk.inference`` loads and verifies the package (int8), ``ceusdesk.inputs``
+Runs a model package on an independent labelled cohort through the app's own code: ``ceusdesk.study.assemble``
+opens each study, ``ceusdesk.inference`` loads and verifies the package (int8), ``ceusdesk.inference.inputs``
 builds the input, ``ceusdesk.inference.analyze`` classifies it at the manifest's threshold for the
 phase set the study has. Nothing is tuned on these cases: every row uses the manifest's thresholds.
 
@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ceusdesk import manifest as mf
-from ceusdesk.atomicio import write_json_atomic
-from ceusdesk.errors import CeusdeskError, ModelRefused
-from ceusdesk.preprocess import Roi
+from ceusdesk.base.atomicio import write_json_atomic
+from ceusdesk.base.errors import CeusdeskError, ModelRefused
+from ceusdesk.base.roi import Roi
+from ceusdesk.model_package import manifest as mf
 
 from . import metrics
 from .cache import SlotFrames, measured_evidence
@@ -137,23 +137,25 @@ class CaseResult:
 
 
 def run_case(model, cases_dir: Path, rec: dict, combos: dict, jitter: float, seed: int) -> CaseResult:
-    """One labelled case through ceusdesk: open, decide the set, build inputs, classify."""
-    from ceusdesk.errors import ContrastPanelUnsure
-    from ceusdesk.inference import analyze, run_model
-    from ceusdesk.inputs import case_inputs
+    """One labelled case through ceusdesk: open, then the app's own analysis (ceusdesk.analysis), and
+    the model on every phase-set combination of the same inputs."""
+    from ceusdesk.analysis import AnalysisRequest, analyze_study
+    from ceusdesk.inference import run_model
+    from ceusdesk.inference.inputs import case_inputs
     from ceusdesk.study import open_study
 
     protocol = model.protocol
     study = open_study(cases_dir / str(rec["study"]), injection_time=rec.get("injection_time"),
                        contrast_panel=rec.get("contrast_panel"), slot_overrides=rec.get("slot_overrides"),
                        protocol=protocol)
-    if study.contrast_panel_unsure:  # the app would ask; the CLI refuses (exit 6)
-        raise ContrastPanelUnsure(study.contrast_panel_reason)
     rng = np.random.default_rng([seed, zlib.crc32(str(rec["case_id"]).encode())])  # stable per case
     roi = jitter_roi(tuple(int(v) for v in rec["roi"]), jitter, rng)
     slot_rois = {k: tuple(int(v) for v in r) for k, r in (rec.get("slot_rois") or {}).items()} or None
     frames = SlotFrames(study, protocol.slot_names)  # decoded once, for the model and the evidence
-    result = analyze(study, roi, model, rois=slot_rois, importance=False, panels=frames.panels)
+    # the app would ask an unsure contrast side; like the CLI this refuses (ContrastPanelUnsure, exit 6).
+    # The evidence is measured below with the reader's frame budget, as the trainer's cache measures it.
+    result = analyze_study(study, model, AnalysisRequest(roi=roi, rois=slot_rois or {}), importance=False,
+                           evidence=False, panels=frames.panels)
     ci = case_inputs(study, roi, model.spec, protocol=protocol, rois=slot_rois, panels=frames.panels)
     keeps = np.stack([slot_keep(protocol, slots) for slots in combos.values()])  # [n_combos, n_slots]
     mask = ci.mask[None] * keeps
@@ -161,8 +163,8 @@ def run_case(model, cases_dir: Path, rec: dict, combos: dict, jitter: float, see
     # the washout reader sees every slot the study has (as in the trainer's cache), whatever set the app ran
     used = [n for n, m in zip(protocol.slot_names, ci.mask, strict=True) if m > 0]
     evidence = measured_evidence(study, used, ci.rois, roi, reader=frames.read)
-    analyzed = np.array([result.probabilities[c] for c in CLASSES])
-    return CaseResult(CLASSES.index(rec["label"]), result.phase_set, analyzed, probs.astype(np.float64),
+    analyzed = np.array([result["probabilities"][c] for c in CLASSES])
+    return CaseResult(CLASSES.index(rec["label"]), result["phase_set"], analyzed, probs.astype(np.float64),
                       reader_row(evidence, protocol), evidence.get("error"))
 
 

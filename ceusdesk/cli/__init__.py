@@ -3,7 +3,7 @@
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` that registers the
 subcommand and sets ``func`` (called with the parsed args, returns an exit code). With ``--json``,
 stdout carries only the JSON document; progress and messages go to stderr. A
-:class:`~ceusdesk.errors.CeusdeskError` becomes one line on stderr and its exit code, never a traceback.
+:class:`~ceusdesk.base.errors.CeusdeskError` becomes one line on stderr and its exit code, never a traceback.
 
 The JSON is standard (RFC 8259) and ASCII: a number that is not finite (a time or measurement that
 cannot be known) becomes null, and text from a file name that is not valid UTF-8 shows its bytes as
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import CeusdeskError
+from ceusdesk.base.errors import CeusdeskError
 
 # module names under ceusdesk.cli; a module not written yet is skipped so the CLI still works
 SUBCOMMANDS = ("inspect", "analyze", "demo", "gui", "selftest")
@@ -29,7 +29,7 @@ EXIT_CODES_DOC = """exit codes:
   0  success
   1  unexpected error (a bug: please report it with the log)
   2  usage error or bad ROI
-  3  nothing readable in the input
+  3  nothing readable in the input, or a frame the analysis needs cannot be decoded
   4  incomplete phase set: no classification
   5  model package refused
   6  contrast panel unsure: pass --contrast-panel left|right (no classification)
@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # pydicom logs every failed decoder plugin as an ERROR with its traceback; ceusdesk already says
+        # in one line which frame of which file could not be decoded (-v shows pydicom's detail)
+        logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     try:
         return int(args.func(args) or 0)
     except CeusdeskError as err:

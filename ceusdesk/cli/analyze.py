@@ -14,16 +14,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import BadRoi, ContrastPanelUnsure, OutputNotWritten
-from ..inference import AnalysisResult, LoadedModel, analyze, get_model
-from ..inputs import check_roi_numbers
-from ..models import resolve_model
-from ..preprocess import Roi, parse_roi
-from ..study import Study
-from . import print_document
-from .inspect import add_study_arguments, study_from_args
+from ceusdesk.analysis import AnalysisRequest, analysis_document, analyze_study, record_analysis
+from ceusdesk.base.errors import BadRoi, OutputNotWritten
+from ceusdesk.base.roi import Roi, check_roi_numbers, parse_roi
+from ceusdesk.cli import print_document
+from ceusdesk.cli.inspect import add_study_arguments, study_from_args
+from ceusdesk.inference import LoadedModel, get_model
+from ceusdesk.model_package.resolve import resolve_model
+from ceusdesk.outputs.wording import SET_TITLES
+from ceusdesk.study.records import Study
 
-SET_TITLES = {"early": "EARLY SET (≤2 min)", "full": "FULL SET (to Kupffer phase)"}
 THRESHOLD_WORDS = {"thresholds.early": "for the early set", "thresholds.full": "for the full set",
                    "threshold": "for both sets: older package"}
 
@@ -84,11 +84,15 @@ def slot_rois_from_args(items: list[str] | None) -> dict[str, Roi]:
     return out
 
 
-def analyze_study(args: argparse.Namespace) -> tuple[Study, LoadedModel, AnalysisResult, Roi]:
-    """Open the study and load the model side by side, then analyze (shared by analyze and gui)."""
+def analyze_from_args(args: argparse.Namespace, *, evidence: bool = True
+                      ) -> tuple[Study, LoadedModel, dict[str, Any], Roi]:
+    """Open the study and load the model side by side, then run the one analysis
+    (:func:`ceusdesk.analysis.analyze_study`); shared by analyze, demo and selftest."""
     t0 = time.perf_counter()
     roi = roi_from_args(args.roi)
     slot_rois = slot_rois_from_args(getattr(args, "slot_roi", None))
+    liver_text = getattr(args, "liver_roi", None)
+    liver = parse_roi_arg(liver_text, "--liver-roi") if liver_text else None
     manifest = resolve_model(getattr(args, "model", None))
 
     def timed_load() -> tuple[LoadedModel, float]:
@@ -102,33 +106,17 @@ def analyze_study(args: argparse.Namespace) -> tuple[Study, LoadedModel, Analysi
         study = study_from_args(args)
         open_ms = (time.perf_counter() - t) * 1000.0
         model, load_ms = loading.result()
-    if study.contrast_panel_unsure:  # never classify what may be the B-mode panel (exit 6)
-        raise ContrastPanelUnsure(study.contrast_panel_reason)
-    result = analyze(study, roi, model, track_roi=bool(getattr(args, "track_roi", False)), rois=slot_rois)
-    result.timings_ms.update({"open_study": open_ms, "load_model": load_ms,
-                              "command": (time.perf_counter() - t0) * 1000.0})
+    request = AnalysisRequest(roi=roi, rois=slot_rois, track_roi=bool(getattr(args, "track_roi", False)),
+                              liver_roi=liver)
+    result = analyze_study(study, model, request, evidence=evidence)
+    result["timings_ms"].update({"open_study": round(open_ms, 2), "load_model": round(load_ms, 2),
+                                 "command": round((time.perf_counter() - t0) * 1000.0, 2)})
     return study, model, result, roi
 
 
-def analysis_document(study: Study, result: AnalysisResult, roi: Roi, liver_roi: str | None = None
-                      ) -> dict[str, Any]:
-    """analyze's JSON: inspect's document plus the ROI given and ``result`` (with ``evidence``)."""
-    from ..evidence import compute_evidence
-
-    doc = study.to_json()
-    doc["roi"] = list(roi)
-    doc["result"] = result.to_json()
-    doc["result"]["contrast_panel"] = {"side": study.contrast_panel, "source": study.contrast_panel_source}
-    liver = parse_roi_arg(liver_roi, "--liver-roi") if liver_roi else None
-    t = time.perf_counter()
-    doc["result"]["evidence"] = compute_evidence(study, result, roi, liver_roi=liver).to_json()
-    doc["result"]["timings_ms"]["evidence"] = round((time.perf_counter() - t) * 1000.0, 2)
-    return doc
-
-
 def run(args: argparse.Namespace) -> int:
-    study, _model, result, roi = analyze_study(args)
-    doc = analysis_document(study, result, roi, getattr(args, "liver_roi", None))
+    study, _model, result, roi = analyze_from_args(args)
+    doc = analysis_document(study, result, roi)
     failed = write_report_and_audit(args, study, doc["result"], roi)
     if failed:
         doc["outputs_not_written"] = failed
@@ -147,13 +135,13 @@ OUTPUT_ERRORS = (OSError, UnicodeError)
 
 def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[str, Any],
                            roi: Roi) -> list[dict[str, str]]:
-    """``--report``: PDF + JSON (ceusdesk.report, shared with the app). Every analysis is audited.
+    """``--report``: PDF + JSON (ceusdesk.outputs.pdf, shared with the app). Every analysis is audited.
 
     Returns one ``{output, path, reason}`` per output that could not be written (empty: all written);
     a failed report does not stop the audit record.
     """
-    from .. import audit
-    from ..report import report_input_from_study, write_report
+    from ceusdesk.outputs.pdf import write_report
+    from ceusdesk.outputs.report import report_input_from_study
 
     failed: list[dict[str, str]] = []
     report = None
@@ -165,8 +153,7 @@ def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[
         except OUTPUT_ERRORS as err:
             failed.append({"output": "report", "path": str(args.report), "reason": _reason(err)})
     try:
-        audit.log_analysis(result, patient_id=study.patient_id, study_path=study.root, roi=roi, source="cli",
-                           report=report)
+        record_analysis(study, result, roi, "cli", report=report)
     except OUTPUT_ERRORS as err:
         failed.append({"output": "audit log", "path": str(getattr(err, "filename", "") or ""),
                        "reason": _reason(err)})
@@ -207,7 +194,7 @@ def format_summary(doc: dict[str, Any]) -> str:
                              for k, v in moved.items())
         lines.append(f"           per slot: {per_slot}")
     if r.get("evidence"):
-        from ..evidence.readout import summary_lines
+        from ceusdesk.evidence.readout import summary_lines
 
         lines += summary_lines(r["evidence"])
     m = r["model"]

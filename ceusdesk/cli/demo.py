@@ -9,13 +9,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import ModelRefused
-from ..models import HOW_TO_GET, resolve_model
-from . import print_document
-from .analyze import format_summary
+from ceusdesk.base.classes import CLASSES
+from ceusdesk.base.errors import ModelRefused
+from ceusdesk.cli import print_document
+from ceusdesk.cli.analyze import format_summary
+from ceusdesk.model_package.resolve import HOW_TO_GET, resolve_model
+from ceusdesk.outputs.wording import CLASS_LABELS
 
 DEMO_OPTIONS: dict = {}  # extra PhantomOptions for the demo study (tests shrink it)
-LABEL_TEXT = {"benign": "benign", "hcc": "HCC", "non_hcc_malignant": "non-HCC malignant"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "beside the lesion's true class. Research use only.",
     )
     p.add_argument("--seed", type=int, default=7, help="phantom seed (another seed, another lesion)")
-    p.add_argument("--label", choices=tuple(LABEL_TEXT), help="lesion class to synthesize (default: drawn)")
+    p.add_argument("--label", choices=CLASSES, help="lesion class to synthesize (default: drawn)")
     p.add_argument("--realistic", action="store_true", help="scanner-length clips (~130 MB, slower)")
     p.add_argument("--model", metavar="MANIFEST", help="model package manifest.json (default: bundled)")
     p.add_argument("--json", action="store_true", help="print only the JSON document on stdout")
@@ -35,8 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..phantom import PhantomOptions, synthesize_case
-    from .analyze import analysis_document, analyze_study
+    from ceusdesk.analysis import analysis_document
+    from ceusdesk.cli.analyze import analyze_from_args
+    from ceusdesk.phantom import PhantomOptions, synthesize_case
 
     manifest = resolve_model(args.model)
     if not manifest.is_file():
@@ -49,13 +51,13 @@ def run(args: argparse.Namespace) -> int:
             study=str(Path(tmp) / record["study"]), injection_time=None, patient=None, contrast_panel=None,
             assign=[], roi=",".join(str(v) for v in record["roi"]), model=str(manifest), track_roi=False,
         )
-        study, _model, result, roi = analyze_study(study_args)
+        study, _model, result, roi = analyze_from_args(study_args)
         doc = analysis_document(study, result, roi)
         doc["truth"] = {"label": record["label"], "subtype": record["subtype"]}
     print_document(doc, args.json, format_summary)
     if not args.json:
         truth = doc["truth"]
-        print(f"\ntruth      {LABEL_TEXT[truth['label']]} ({truth['subtype'].replace('_', ' ')}) - "
+        print(f"\ntruth      {CLASS_LABELS[truth['label']]} ({truth['subtype'].replace('_', ' ')}) - "
               "a synthetic phantom lesion")
         print("note       the bundled model was trained on phantom data: its results prove the pipeline, "
               "not the medicine")

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from ..errors import BadRoi, CeusdeskError
+from ceusdesk.base.errors import BadRoi, CeusdeskError
 
 # what --screenshot shows: the window as it opens, or the result panel scrolled to the evidence
 SCREENSHOT_VIEWS = ("window", "evidence")
@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     # here, not at the top: importing ceusdesk.cli.gui stays light (it loads onnxruntime, still before Qt)
-    from .analyze import parse_roi_arg  # as analyze checks an ROI: four finite integers, in range
+    from ceusdesk.cli.analyze import parse_roi_arg  # as analyze checks an ROI: four finite integers, in range
 
     roi = parse_roi_arg(args.roi, "--roi") if args.roi else None
     liver_roi = parse_roi_arg(args.liver_roi, "--liver-roi") if args.liver_roi else None
@@ -70,10 +70,10 @@ def main(args: argparse.Namespace) -> int:
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # automation on a headless machine
     # Windows: onnxruntime's DLLs must load before PySide6's, so before the app module is imported
-    from ..gui import preload_onnxruntime
+    from ceusdesk.gui import preload_onnxruntime
 
     preload_onnxruntime()
-    from ..gui.app import run
+    from ceusdesk.gui.app import run
 
     return run(args.study, roi=roi, liver_roi=liver_roi, analyze=args.analyze, screenshot=args.screenshot,
                size=args.size, screenshot_view=view)

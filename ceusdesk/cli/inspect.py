@@ -5,8 +5,9 @@ import argparse
 import sys
 from typing import Any
 
-from ..study import BadStudyOption, open_study
-from . import print_document
+from ceusdesk.base.errors import BadStudyOption
+from ceusdesk.cli import print_document
+from ceusdesk.study.assemble import open_study
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

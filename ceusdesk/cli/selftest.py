@@ -25,9 +25,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from .. import __version__
-from ..errors import CeusdeskError
-from . import print_document
+from ceusdesk import __version__
+from ceusdesk.base.errors import CeusdeskError
+from ceusdesk.cli import print_document
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,7 +76,7 @@ def model_source(manifest: Path, cli: str | None = None) -> str:
     """Where the resolved package comes from, in the resolution order's words."""
     import os
 
-    from ..models import ENV_MODEL, bundle_models_dir, exports_dir
+    from ceusdesk.model_package.resolve import ENV_MODEL, bundle_models_dir, exports_dir
 
     where = manifest.resolve()
     if cli:
@@ -91,14 +91,14 @@ def model_source(manifest: Path, cli: str | None = None) -> str:
 
 def check_result(result: Any, model: Any) -> None:
     """The checks a well-formed result passes, whatever the model's quality."""
-    probs = result.probabilities
+    probs = result["probabilities"]
     if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in probs.values()):
         raise ValueError(f"probabilities out of range: {probs}")
     if abs(sum(probs.values()) - 1.0) > 1e-4:
         raise ValueError(f"probabilities sum to {sum(probs.values()):.6f}, not 1")
-    if result.phase_set != "full":
-        raise ValueError(f"the built-in case gave phase set {result.phase_set!r}, expected 'full'")
-    if result.model.get("sha256") != model.sha256:
+    if result["phase_set"] != "full":
+        raise ValueError(f"the built-in case gave phase set {result['phase_set']!r}, expected 'full'")
+    if result["model"].get("sha256") != model.sha256:
         raise ValueError("the result does not name the verified model file")
 
 
@@ -117,17 +117,17 @@ def _imports() -> SimpleNamespace:
     """What the self-test uses, imported in a named step: a bundle missing a module fails there."""
     import onnxruntime
 
-    from ..evidence import compute_evidence
-    from ..inference import get_model
-    from ..models import resolve_model
-    from ..phantom import PhantomOptions, synthesize_case
-    from . import build_parser
-    from .analyze import analyze_study
+    from ceusdesk.analysis import analyze_study
+    from ceusdesk.cli import build_parser
+    from ceusdesk.cli.analyze import analyze_from_args
+    from ceusdesk.inference import get_model
+    from ceusdesk.model_package.resolve import resolve_model
+    from ceusdesk.phantom import PhantomOptions, synthesize_case
 
     return SimpleNamespace(onnxruntime=onnxruntime, get_model=get_model, resolve_model=resolve_model,
-                           compute_evidence=compute_evidence,
+                           analyze_study=analyze_study,
                            PhantomOptions=PhantomOptions, synthesize_case=synthesize_case,
-                           build_parser=build_parser, analyze_study=analyze_study)
+                           build_parser=build_parser, analyze_from_args=analyze_from_args)
 
 
 def selftest(model_arg: str | None = None) -> dict[str, Any]:
@@ -145,8 +145,9 @@ def selftest(model_arg: str | None = None) -> dict[str, Any]:
         roi = ",".join(str(v) for v in record["roi"])
         args = lib.build_parser().parse_args(
             ["analyze", str(Path(tmp) / record["study"]), "--roi", roi, "--model", str(manifest)])
-        study, _model, result, roi_used = _step("analyze", timings, lambda: lib.analyze_study(args))
-        ev = _step("evidence", timings, lambda: lib.compute_evidence(study, result, roi_used).to_json())
+        _study, _model, result, _roi = _step("analyze", timings, lambda: lib.analyze_from_args(args))
+    ev = result["evidence"]
+    timings["evidence"] = round(result["timings_ms"].get("evidence", 0.0), 1)  # part of "analyze"
     _step("check result", timings, lambda: check_result(result, model))
     _step("check evidence", timings, lambda: check_evidence(ev))
     timings["total"] = round((time.perf_counter() - t0) * 1000.0, 1)
@@ -159,12 +160,12 @@ def selftest(model_arg: str | None = None) -> dict[str, Any]:
         "model": {**model.provenance(), "manifest": str(manifest), "variant": model.variant,
                   "source": model_source(manifest, model_arg)},
         "case": {"seed": SELFTEST_SEED, "label": record["label"], "subtype": record["subtype"]},
-        "result": {"phase_set": result.phase_set, "call": result.call,
-                   "malignant_probability": round(result.malignant_probability, 4)},
+        "result": {"phase_set": result["phase_set"], "call": result["call"],
+                   "malignant_probability": round(result["malignant_probability"], 4)},
         "evidence": {"liver_roi": ev["liver_roi"], "curve_points": len(ev["tic"]), "aphe": ev["aphe"],
                      "washout_onset_s": ev["washout_onset_s"], "kupffer_defect": ev["kupffer_defect"],
                      "version": ev.get("version")},
-        "timings_ms": {**timings, "inference": round(result.timings_ms.get("inference", 0.0), 1)},
+        "timings_ms": {**timings, "inference": round(result["timings_ms"].get("inference", 0.0), 1)},
         "research_use_only": m.research_use_only,
     }
 
@@ -178,7 +179,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"built-in {report['case']['label']} case -> {r['phase_set']} set, {r['call']} "
         f"(p malignant {r['malignant_probability']:.3f})\n"
         f"timings ms: verify+load {t['verify model']:.0f}, synthesize {t['synthesize case']:.0f}, "
-        f"analyze {t['analyze']:.0f} (inference {t['inference']:.0f}), evidence {t['evidence']:.0f}, "
+        f"analyze {t['analyze']:.0f} (inference {t['inference']:.0f}, evidence {t['evidence']:.0f}), "
         f"total {t['total']:.0f}\n"
         f"evidence: liver ROI {','.join(map(str, e['liver_roi']))}, {e['curve_points']} curve points\n"
     )

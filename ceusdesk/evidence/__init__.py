@@ -1,5 +1,5 @@
 """Enhancement evidence beside the model: liver reference ROI, time-intensity curve, kinetic features,
 lesion size and a plain-language readout (docs/evidence.md). Qt-free, torch-free."""
-from .compute import FIELDS, VERSION, Evidence, compute_evidence
+from ceusdesk.evidence.compute import FIELDS, VERSION, Evidence, compute_evidence
 
 __all__ = ["FIELDS", "VERSION", "Evidence", "compute_evidence"]

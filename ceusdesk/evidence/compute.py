@@ -15,27 +15,37 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import BadRoi
-from ..ingest import FrameError, read_frame
-from ..inputs import map_roi, reference_slot
-from ..preprocess import Roi, roi_inside
-from . import features as F
-from .intensity import brightness, linearization_for
-from .liver_roi import place_liver_reference
-from .pattern import radial_profile
-from .readout import disagreement, readout
-from .size import crop, diameter_mm, lesion_region
-from .tic import FRAMES_PER_CLIP, MAX_ARTERIAL_FRAMES, Sample, mean_patch, measure, plan, pooled_mean
+from ceusdesk.base.errors import BadRoi
+from ceusdesk.base.roi import Roi, roi_inside
+from ceusdesk.evidence import features as F
+from ceusdesk.evidence.intensity import brightness, linearization_for
+from ceusdesk.evidence.liver_roi import place_liver_reference
+from ceusdesk.evidence.pattern import radial_profile
+from ceusdesk.evidence.readout import disagreement, readout
+from ceusdesk.evidence.size import crop, diameter_mm, lesion_region
+from ceusdesk.evidence.tic import (
+    FRAMES_PER_CLIP,
+    MAX_ARTERIAL_FRAMES,
+    Sample,
+    mean_patch,
+    measure,
+    plan,
+    pooled_mean,
+)
+from ceusdesk.inference.inputs import map_roi, reference_slot
+from ceusdesk.ingest import FrameError, read_frame
 
 log = logging.getLogger(__name__)
 
 PATTERN_AFTER_ARRIVAL_S = 10.0
 
 FIELDS = ("lesion_size_mm", "liver_roi", "liver_rois", "liver_reference", "tic", "arrival_s",
-          "time_to_peak_s", "peak_ratio", "wash_in_rate", "aphe", "aphe_pattern", "washout_onset_s",
+          "time_to_peak_s", "peak_ratio", "wash_in_rate", "aphe", "aphe_pattern", "aphe_pattern_at_s",
+          "aphe_centre_ratio", "aphe_periphery_ratio", "washout_onset_s",
           "washout_onset_range_s", "washout_degree", "washout_degree_at", "kupffer_ratio",
           "kupffer_ratio_range", "kupffer_defect", "kupffer_defect_borderline", "ratio_uncertainty",
-          "assumptions", "readout", "disagreement")
+          "assumptions", "readout", "disagreement", "version")
+"""Every key of ``result.evidence``, present (null where not measured) whichever way the computation ends."""
 VERSION = 2
 """Bumped when a change moves the measured values (2: pooled liver reference, lesion outlined on all
 phases, ranges); caches of evidence (the trainer's) key on it."""
@@ -112,7 +122,7 @@ def compute_evidence(
     Parameters
     ----------
     study
-        The :class:`ceusdesk.study.Study` the model read.
+        The :class:`ceusdesk.study.records.Study` the model read.
     result
         The model's result (``AnalysisResult`` or its JSON): ``slots_used``, ``rois`` (per slot, the
         ROIs the model cropped), ``call``, ``phase_set``.
@@ -235,6 +245,8 @@ def compute_evidence(
     if seg.diameter_px is not None:
         spacing = study.slots[seg.slot].pixel_spacing_cm
         ev["lesion_size_mm"] = _r(diameter_mm(seg.diameter_px, spacing), 1)
+        if spacing is None:  # a size in pixels means nothing to a reader: say why there is none
+            reasons["size"] = "no pixel spacing (Physical Delta X/Y) in the file"
     of_roi, of_lesion = lesion_share(liver_roi, base, seg.mask if seg.mask is not None else seg.core)
     if max(of_roi, of_lesion) > ON_LESION_MAX:
         # a reference that is mostly lesion makes every ratio lesion ÷ lesion: none is given
@@ -245,8 +257,6 @@ def compute_evidence(
         reasons.update(aphe=why, washout=why, kupffer=why)
         ev["readout"] = readout(ev, reasons)
         return Evidence(ev)
-        if spacing is None:
-            reasons["size"] = "no pixel spacing (Physical Delta X/Y) in the file"
 
     # the curve
     groups = plan(study, [s for s in used if s in liver_rois], ref, per_clip=per_clip,
@@ -370,21 +380,24 @@ def reference_sd(lin: dict[str, np.ndarray], references: dict[str, list[Roi]], s
     return float(np.sqrt(var / len(per_square))), len(per_square), True
 
 
-def _scanner(clip: Any) -> tuple[str | None, str | None]:
-    """(Manufacturer, Manufacturer Model Name) of a clip; the model only DICOM files carry."""
-    model = None
+def _scanner(clip: Any) -> tuple[str | None, str | None, str | None]:
+    """(Manufacturer, Manufacturer Model Name, Protocol Name) of a clip; model and protocol only DICOM
+    files carry."""
+    model = protocol = None
     if clip.kind == "dicom":
-        from ..ingest.decode import dicom_header
+        from ceusdesk.ingest.decode import dicom_header
 
         try:
-            model = str(dicom_header(clip.path).get("ManufacturerModelName") or "") or None
+            header = dicom_header(clip.path)
+            model = str(header.get("ManufacturerModelName") or "") or None
+            protocol = str(header.get("ProtocolName") or "") or None
         except OSError as err:
             log.warning("%s: header not read again: %s", clip.path, err)
-    return clip.manufacturer, model
+    return clip.manufacturer, model, protocol
 
 
 def _fmt_t(t: float) -> str:
-    from ..protocol import format_t
+    from ceusdesk.base.protocol import format_t
 
     return format_t(t)
 

@@ -22,18 +22,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ceusdesk.base.protocol import default_protocol
+
 HYPER_RATIO = 1.25
 HYPO_RATIO = 0.8
 MARKED_RATIO = 0.25
 EARLY_WASHOUT_S = 60.0
-VASCULAR_END_S = 390.0  # the 6:00 slot's window ends here; later samples are post-vascular
-KUPFFER_FROM_S = 570.0  # the 10:00 slot's window opens here
+
+def _window(slot: str) -> tuple[float, float]:
+    window = default_protocol().slot(slot).window_s
+    if window is None:
+        raise ValueError(f"the default protocol's slot {slot} has no time window")
+    return window
+
+
+# the protocol's slot windows (sonazoid-9), read from the protocol itself and never copied here
+ARTERIAL_END_S = _window("0:30")[1]  # samples before it are arterial when the clip does not say
+VASCULAR_END_S = _window("6:00")[1]  # the 6:00 slot's window ends here; later samples are post-vascular
+KUPFFER_FROM_S = _window("10:00")[0]  # the 10:00 slot's window opens here
 ARRIVAL_FRACTION = 0.1  # arrival: the lesion reaches this share of its enhancement
 SMOOTH_HALF_WINDOW_S = 1.0
 PEAK_SHARE = 0.95
-DEGREE_WINDOWS: dict[str, tuple[float, float]] = {
-    "1:00": (50.0, 90.0), "2:00": (90.0, 150.0), "5:00": (270.0, 330.0), "10:00": (570.0, 1200.0),
-}
+DEGREE_WINDOWS: dict[str, tuple[float, float]] = {n: _window(n) for n in ("1:00", "2:00", "5:00", "10:00")}
 """Where the degree at a time point is read: the protocol's slot windows."""
 DEGREE_REPORTED = ("2:00", "5:00", "10:00")
 Z = 2.0  # ranges span ± Z relative standard errors (~95 %)
@@ -58,7 +68,7 @@ class Curve:
         t = np.asarray(t, dtype=np.float64)
         order = np.argsort(t, kind="stable")
         clip = np.zeros(len(t), int) if clip is None else np.asarray(clip, int)
-        arterial = (t < 50.0) if arterial is None else np.asarray(arterial, bool)
+        arterial = (t < ARTERIAL_END_S) if arterial is None else np.asarray(arterial, bool)
         return cls(t[order], np.asarray(lesion, np.float64)[order], np.asarray(liver, np.float64)[order],
                    clip[order], arterial[order])
 

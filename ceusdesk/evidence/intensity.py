@@ -5,19 +5,22 @@ A scanner shows contrast signal log-compressed: grey ``g`` (0..255) spans a disp
 make ratios depend on gain; means of linear power do not. ``linear(g) = (10^(g/255·DR/10) − 1) /
 (10^(DR/10) − 1)``: 0 at the display floor (black), 1 at full white.
 
-The dynamic range is a property of the scanner's preset. :func:`known_profiles` holds the presets known
-here, by DICOM Manufacturer and Manufacturer Model Name; any other scanner gets
-:data:`DEFAULT_DYNAMIC_RANGE_DB`, and ``assumptions`` says so. Ratios keep their direction (hyper, iso,
-hypo) under any assumed range; their size scales with it.
+The dynamic range is a property of the scanner's preset: :mod:`ceusdesk.evidence.scanners` holds the
+presets known here (a table IT can extend), by DICOM Manufacturer and Manufacturer Model Name; any other
+scanner gets the table's default (:data:`DEFAULT_DYNAMIC_RANGE_DB`), and ``assumptions`` says so.
+Ratios keep their direction (hyper, iso, hypo) under any assumed range; their size scales with it
+(``benchmarks/evidence.py --assume-range`` measures what a wrong preset costs).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DYNAMIC_RANGE_DB = 40.0
+from ceusdesk.evidence.scanners import builtin_table, preset_table
+
+DEFAULT_DYNAMIC_RANGE_DB = builtin_table().default_dynamic_range_db  # scanners.json "default"
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Linearization:
     """
 
     dynamic_range_db: float
-    source: str  # "profile <model>" or "default"
+    source: str  # "preset <model>[ / <protocol>][ from <site file>]" or "default"
     gamma: float = 1.0
 
     @property
@@ -41,26 +44,22 @@ class Linearization:
         return ((10.0 ** (g * self.dynamic_range_db / 10.0) - 1.0) / top).astype(np.float32)
 
     def describe(self) -> str:
-        where = f"scanner {self.source}" if self.source != "default" else "the default: scanner not known"
+        where = (f"scanner {self.source}" if self.source != "default"
+                 else "assumed: the table's default, this scanner is not in ceusdesk/evidence/scanners.json")
         return (f"display intensities linearized assuming log compression over {self.dynamic_range_db:g} dB "
                 f"({where})")
 
 
-@cache
-def known_profiles() -> dict[tuple[str, str], Linearization]:
-    """(manufacturer, model), lower case → linearization. The phantom's virtual scanners are the only
-    scanners whose contrast presets are known here; a site's scanner is added the same way."""
-    from ..phantom.export import MANUFACTURER
-    from ..phantom.scanner import PROFILES
-
-    return {(MANUFACTURER.lower(), p.model.lower()): Linearization(
-        p.ceus_range_db, f"profile {p.model}", 0.8 if p.colour == "gold" else 1.0) for p in PROFILES.values()}
-
-
-def linearization_for(manufacturer: str | None, model: str | None) -> Linearization:
-    """The profile of this scanner, else the documented default."""
-    key = ((manufacturer or "").strip().lower(), (model or "").strip().lower())
-    return known_profiles().get(key, Linearization(DEFAULT_DYNAMIC_RANGE_DB, "default"))
+def linearization_for(manufacturer: str | None, model: str | None,
+                      protocol: str | None = None) -> Linearization:
+    """The preset of this scanner (``ceusdesk.evidence.scanners``), else the table's stated default."""
+    table = preset_table()
+    preset = table.find(manufacturer, model, protocol)
+    if preset is None:
+        return Linearization(table.default_dynamic_range_db, "default", table.default_gamma)
+    name = f"{preset.model}" + (f" / {preset.protocol}" if preset.protocol else "")
+    where = "" if preset.source == "built-in" else f" from {Path(preset.source).name}"
+    return Linearization(preset.dynamic_range_db, f"preset {name}{where}", preset.gamma)
 
 
 def brightness(rgb: np.ndarray) -> np.ndarray:

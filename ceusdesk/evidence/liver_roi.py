@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..preprocess import Roi
+from ceusdesk.base.roi import Roi
 
 GAP = 0.15
 LOW_MEAN = 0.7
@@ -185,13 +185,6 @@ def pool(shown: Candidate, good: list[Candidate], lesion_centre_x: float, n: int
         picked.append(nxt)
         rest.remove(nxt)
     return [c.roi for c in picked]
-
-
-def place_liver_roi(lesion_roi: Roi, frames: Sequence[np.ndarray], display: Sequence[np.ndarray],
-                    offsets: Sequence[tuple[int, int]] | None = None) -> Roi | None:
-    """The liver ROI shown (the first square of :func:`place_liver_reference`), or None."""
-    found = place_liver_reference(lesion_roi, frames, display, offsets)
-    return found[0] if found else None
 
 
 def place_liver_reference(lesion_roi: Roi, frames: Sequence[np.ndarray], display: Sequence[np.ndarray],

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .features import HYPER_RATIO
+from ceusdesk.evidence.features import HYPER_RATIO
 
 SECTORS = 12
 DIFFUSE_SHARE = 0.6

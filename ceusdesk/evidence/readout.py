@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..protocol import format_t
-from .features import EARLY_WASHOUT_S, HYPER_RATIO, Z
+from ceusdesk.base.protocol import format_t
+from ceusdesk.evidence.features import EARLY_WASHOUT_S, HYPER_RATIO, Z
 
 HEADER = "Derived measurements from the images (research use only): not a diagnosis."
 PATTERN_TEXT = {"diffuse": "non-rim, diffuse", "rim": "rim", "peripheral_nodular": "peripheral nodular"}

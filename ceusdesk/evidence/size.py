@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..preprocess import Roi
+from ceusdesk.base.roi import Roi
 
 CORE_FRACTION = 0.28  # radius / ROI side: 0.9 × a lesion framed by an ROI of 1.6 diameters
 MIN_CONTRAST = 0.15   # |log ratio| (natural log, ~0.65 dB) below which the lesion does not stand out

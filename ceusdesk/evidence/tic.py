@@ -6,7 +6,8 @@ spaced and including the slot frame, of each later clip. Frames are decoded one 
 (``ceusdesk.ingest.read_frame``): memory stays at a frame or two.
 
 Within a clip the lesion is followed from the slot frame outwards, frame to frame, by the same bounded
-template matching the slot ROIs use (``ceusdesk.inputs.track_shift``), within :data:`CLIP_MAX_SHIFT` of
+template matching the slot ROIs use (``ceusdesk.inference.inputs.track_shift``), within
+:data:`CLIP_MAX_SHIFT` of
 the slot's ROI (breathing within one clip); a weak match keeps the previous position. The liver ROI
 moves with the lesion ROI (breathing moves both).
 """
@@ -20,10 +21,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..ingest import FrameError, read_frame
-from ..inputs import track_shift
-from ..preprocess import Roi
-from .intensity import brightness
+from ceusdesk.base.roi import Roi
+from ceusdesk.evidence.intensity import brightness
+from ceusdesk.inference.inputs import track_shift
+from ceusdesk.ingest import FrameError, read_frame
 
 log = logging.getLogger(__name__)
 

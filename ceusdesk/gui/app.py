@@ -9,12 +9,12 @@ from pathlib import Path
 
 # on Windows the package init (ceusdesk/gui/__init__.py) has loaded onnxruntime by now: DLL order
 from PySide6.QtCore import QPoint, QRect, QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDockWidget, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
-from ..preprocess import Roi
-from .main_window import MainWindow
-from .pyside_guard import check_pyside
-from .theme import apply_dark_theme, prepare_high_dpi
+from ceusdesk.base.roi import Roi
+from ceusdesk.gui.main_window import MainWindow
+from ceusdesk.gui.pyside_guard import check_pyside
+from ceusdesk.gui.theme import apply_dark_theme, prepare_high_dpi
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ def make_app() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setOrganizationName("ceusdesk")
         app.setApplicationName("ceusdesk")
+    if not isinstance(app, QApplication):  # a QCoreApplication (or QGuiApplication) cannot show widgets
+        raise RuntimeError(f"the app needs a QApplication, this process has a {type(app).__name__}")
     apply_dark_theme(app)
     return app
 
@@ -50,7 +52,7 @@ def widen_for_evidence(window: MainWindow, step: int = 40) -> None:
     """Widen the result dock, at most to half the window, until the evidence fits the result panel's
     viewport: its lines wrap shorter in a wider dock (the default dock holds the features or the curve,
     rarely both)."""
-    dock = window.findChild(QDockWidget, "resultDock")
+    dock = window.result_dock
     ev, viewport = window.result_panel.evidence, window.result_scroll.viewport()
     for width in range(dock.width(), window.width() // 2 + 1, step):
         window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
@@ -117,7 +119,7 @@ class Automation:
         QTimer.singleShot(300, self._grab_and_quit)
 
     def _grab_and_quit(self) -> None:
-        from .layout_check import clipped, low_density_pixmaps
+        from ceusdesk.gui.layout_check import clipped, low_density_pixmaps
 
         if self.view == "evidence" and not self.exit_code:  # after a failure there is no result to show
             for problem in scroll_to_evidence(self.window):
@@ -132,7 +134,7 @@ class Automation:
                 print(f"ceusdesk gui: {self.screenshot}: could not write the screenshot", file=sys.stderr)
                 self.exit_code = self.exit_code or 1
         self.window.close()
-        QApplication.instance().exit(self.exit_code)
+        QApplication.exit(self.exit_code)
 
 
 def run(study: str | Path | None = None, *, roi: Roi | None = None, analyze: bool = False,

@@ -13,16 +13,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import Cancelled
-from ..ingest.decode import FrameError
-from ..preprocess import Roi
+from ceusdesk.base.errors import Cancelled
+from ceusdesk.base.roi import Roi
+from ceusdesk.ingest.decode import FrameError
+
+if TYPE_CHECKING:
+    from ceusdesk.ingest.panels import Box
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ class StudyParams:
     contrast_panel: str | None = None  # "left" | "right" when the user swapped panels
 
     def open(self, progress: Progress | None = None, cancel: CancelFn | None = None) -> Any:
-        from ..study import open_study
+        from ceusdesk.study.assemble import open_study
 
         kwargs: dict[str, Any] = {"progress": progress, "cancel": cancel}
         if self.injection_time:
@@ -78,8 +81,14 @@ class Inputs:
     liver_roi: Roi | None = None  # set by the user (None: automatic placement)
 
 
+def as_roi(values: Sequence[Any]) -> Roi:
+    """X, Y, W, H as ints (from a tuple, or a list read back from a result's JSON)."""
+    x, y, w, h = values
+    return int(x), int(y), int(w), int(h)
+
+
 def _ints(roi: Roi | None) -> Roi | None:
-    return None if roi is None else (int(roi[0]), int(roi[1]), int(roi[2]), int(roi[3]))
+    return None if roi is None else as_roi(roi)
 
 
 def inputs_of(study: Any, generation: int, params: AnalysisParams | None) -> Inputs:
@@ -90,7 +99,7 @@ def inputs_of(study: Any, generation: int, params: AnalysisParams | None) -> Inp
     return Inputs(
         study=generation,
         roi=_ints(params.roi) if params is not None else None,
-        rois=tuple(sorted((k, tuple(int(v) for v in r)) for k, r in (params.rois if params else {}).items())),
+        rois=tuple(sorted((k, as_roi(r)) for k, r in (params.rois if params else {}).items())),
         track=bool(params and params.track_roi),
         slots=slots,
         injection=(inj.isoformat() if inj is not None else None, study.injection_source),
@@ -124,27 +133,17 @@ def slot_status(study: Any, slot: str) -> str:
     return "assigned"
 
 
-def slot_panel(study: Any, slot: str) -> np.ndarray | None:
-    """The slot's contrast (or B-mode) panel image, RGB uint8; decodes one frame."""
-    sf = (study.slots or {}).get(slot)
-    if sf is None:
-        return None
-    from ..frames import panel_image
-
-    return panel_image(sf)
-
-
 def all_slot_panels(study: Any, cancel: CancelFn | None = None) -> dict[str, np.ndarray | None]:
     """Every slot's panel image (one decode per distinct frame), as the analysis will see them."""
     _check(cancel)
-    from ..frames import slot_panels
+    from ceusdesk.study.frames import slot_panels
 
     return slot_panels(study)
 
 
 def clip_frame(clip: Any, index: int) -> np.ndarray:
     """One decoded frame (RGB uint8); raises ``FrameError`` for a frame that cannot be decoded."""
-    from ..ingest import read_frame
+    from ceusdesk.ingest import read_frame
 
     return read_frame(clip, index)
 
@@ -183,7 +182,7 @@ class CancellableSession:
         watcher.start()
         try:
             return self._session.run(output_names, feeds, options)
-        except Exception as err:  # noqa: BLE001  ORT's own error type; only a cancelled run is ours
+        except Exception as err:
             if self._cancel():
                 raise Cancelled("cancelled during a model run") from err
             raise
@@ -194,72 +193,64 @@ class CancellableSession:
 
 def analyze(study: Any, params: AnalysisParams, panels: Mapping[str, np.ndarray | None] | None = None,
             progress: Progress | None = None, cancel: CancelFn | None = None) -> dict[str, Any]:
-    """The analyze result dict (design.md's ``result``), computed as ``ceusdesk analyze`` does:
-    resolve the package (setting → env → default), verify and load it once, classify.
+    """The analyze result dict (design.md's ``result``) from the one analysis every front end runs
+    (:func:`ceusdesk.analysis.analyze_study`): resolve the package (setting → env → default), verify and
+    load it once, classify, measure the evidence.
 
     ``panels`` are the slot images the window already decoded (the same images the engine would decode).
-    Cancel is checked between the steps and stops a model run in progress (:class:`CancellableSession`).
+    Cancel is checked between the steps, stops a model run in progress (:class:`CancellableSession`) and
+    is checked before each frame the evidence decodes.
     """
-    from ..inference import analyze as run_analysis
-    from ..inference import get_model
-    from ..models import resolve_model
+    from ceusdesk.analysis import AnalysisRequest, analyze_study
+    from ceusdesk.inference import get_model
+    from ceusdesk.model_package.resolve import resolve_model
 
-    progress = progress or (lambda _d, _t: None)
+    report = progress or (lambda _d, _t: None)
     _check(cancel)
-    progress(0, 4)
+    report(0, 4)
     model = get_model(resolve_model(params.model), threads=params.threads or None)
     if cancel is not None:  # a copy: the cached model's own session stays as it is
         model = dataclasses.replace(model, session=CancellableSession(model.session, cancel))
     _check(cancel)
-    progress(1, 4)
-    result = run_analysis(study, params.roi, model, track_roi=params.track_roi, rois=params.rois or None,
-                          panels=panels)
-    progress(3, 4)
-    _check(cancel)
-    doc = result.to_json()
-    doc["evidence"] = evidence(study, result, params.roi, cancel, liver_roi=params.liver_roi)
-    progress(4, 4)
-    return doc
-
-
-def evidence(study: Any, result: Any, roi: Roi, cancel: CancelFn | None = None,
-             liver_roi: Roi | None = None) -> dict[str, Any]:
-    """``result.evidence`` as ``analyze --liver-roi`` attaches it (docs/evidence.md), from the same
-    analysis, in the analysis worker: the frames are decoded one at a time, and Cancel is checked before
-    each. ``liver_roi``: the user's reference liver ROI (None: placed automatically)."""
-    from ..evidence import compute_evidence
+    report(1, 4)
 
     def reader(clip: Any, index: int) -> np.ndarray:
         _check(cancel)
         return clip_frame(clip, index)
 
-    return compute_evidence(study, result, roi, liver_roi=liver_roi, reader=reader).to_json()
+    def step(done: int, _total: int) -> None:  # the analysis's two steps after loading: 2 → 4
+        _check(cancel)
+        report(2 + done, 4)
+
+    request = AnalysisRequest(roi=params.roi, rois=dict(params.rois or {}), track_roi=params.track_roi,
+                              liver_roi=params.liver_roi)
+    return analyze_study(study, model, request, panels=panels, reader=reader, progress=step)
 
 
 def liver_roi_notes(liver_roi: Roi, roi: Roi | None, panel: np.ndarray | None) -> list[str]:
     """What the evidence will say of a user's liver ROI on the reference ``panel`` (the core's own check,
     so the app refuses and notes exactly what the analysis would): raises ``BadRoi`` when its centre lies
     outside the panel; the overlap note when it overlaps the lesion ``roi``."""
-    from ..errors import BadRoi
-    from ..evidence.compute import check_liver_roi
+    from ceusdesk.base.errors import BadRoi
+    from ceusdesk.evidence.compute import check_liver_roi
 
     if panel is None:
         raise BadRoi("the liver ROI needs the contrast image of the reference slot: open a study first")
     # no lesion ROI yet: only the panel check (an empty ROI overlaps nothing)
-    return check_liver_roi(tuple(int(v) for v in liver_roi), roi if roi is not None else (0, 0, 0, 0),
+    return check_liver_roi(as_roi(liver_roi), roi if roi is not None else (0, 0, 0, 0),
                            panel.shape)
 
 
 def reference_slot(study: Any, panels: Mapping[str, np.ndarray | None]) -> str | None:
     """The slot the shared ROI is drawn on (the first contrast slot with an image), as the engine says."""
-    from ..inputs import reference_slot as ref
+    from ceusdesk.inference.inputs import reference_slot as ref
 
     return ref(panels, study.protocol)
 
 
 def roi_to_reference(study: Any, roi: Roi, slot: str, panels: Mapping[str, np.ndarray | None]) -> Roi:
     """An ROI drawn on ``slot``'s panel in the reference panel's pixels (B-mode at another zoom)."""
-    from ..inputs import roi_to_reference as to_ref
+    from ceusdesk.inference.inputs import roi_to_reference as to_ref
 
     return to_ref(study, roi, slot, panels, protocol=study.protocol)
 
@@ -270,8 +261,8 @@ def place_rois(study: Any, roi: Roi, user_rois: Mapping[str, Roi],
 
     Falls back to the hand-set ROIs alone when the ROI cannot be placed; the analysis then says why.
     """
-    from ..errors import BadRoi
-    from ..inputs import place_rois as place
+    from ceusdesk.base.errors import BadRoi
+    from ceusdesk.inference.inputs import place_rois as place
 
     try:
         return place(study, roi, panels, protocol=study.protocol, rois=user_rois).rois
@@ -285,7 +276,7 @@ def other_side(side: str | None) -> str:
     return "left" if side == "right" else "right"
 
 
-def clip_panels(study: Any, row: int) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+def clip_panels(study: Any, row: int) -> tuple[Box | None, Box | None]:
     """(contrast, B-mode) panel boxes of a clip as the study reads it; B-mode None on a single display."""
     layout = getattr(study.clips[row], "layout", None)
     if layout is None:
@@ -362,7 +353,7 @@ def missing_for_early(study: Any) -> list[str]:
 
 def slot_caption(study: Any, slot: str) -> str:
     """Which frame fills ``slot``: "US0002 · f7/7 · 0:51 (−9 s)" (``report.slot_caption``)."""
-    from ..report import slot_caption as caption
+    from ceusdesk.outputs.wording import slot_caption as caption
 
     sf = (study.slots or {}).get(slot)
     if sf is None:
@@ -398,17 +389,16 @@ def injection_needs_confirmation(study: Any) -> bool:
 
 def audit_run(run: AnalysisRun, result: Mapping[str, Any]) -> None:
     """The analysis's audit record, under the run's own study and ROI."""
-    from .. import audit
+    from ceusdesk.analysis import record_analysis
 
-    audit.log_analysis(result, patient_id=run.study.patient_id, study_path=run.study.root,
-                       roi=run.params.roi, source="app")
+    record_analysis(run.study, result, run.params.roi, "app")
 
 
 def audit_side_choice(study: Any, side: str) -> None:
     """The user's answer to "which panel shows contrast?" goes into the audit log."""
     from datetime import UTC, datetime
 
-    from .. import audit
+    from ceusdesk.outputs import audit
 
     audit.append_record({
         "time": datetime.now(UTC).isoformat(timespec="seconds"), "event": "contrast_panel_chosen",
@@ -420,18 +410,18 @@ def audit_side_choice(study: Any, side: str) -> None:
 
 def used_rois(run: AnalysisRun, result: Mapping[str, Any]) -> dict[str, Roi]:
     """slot → the ROI the analysis placed there (tracked, adjusted, mapped or as given)."""
-    return {k: tuple(int(x) for x in v) for k, v in (result.get("rois") or {}).items()}
+    return {k: as_roi(v) for k, v in (result.get("rois") or {}).items()}
 
 
 def used_slot_times(run: AnalysisRun, result: Mapping[str, Any]) -> dict[str, float]:
     """slot → its frame's time after injection (s), for the slots the analysis used (the curve's marks)."""
-    from ..report_evidence import slot_times
+    from ceusdesk.outputs.evidence_wording import slot_times
 
     return slot_times(run.study.slots or {}, list(result.get("slots_used") or []))
 
 
 def report_input(run: AnalysisRun, result: Mapping[str, Any]) -> Any:
-    from ..report import ReportInput, patient_of
+    from ceusdesk.outputs.report import ReportInput, patient_of
 
     return ReportInput(study=run.study.to_json(), result=dict(result), roi=run.params.roi,
                        panels=dict(run.panels), rois=used_rois(run, result), patient=patient_of(run.study),
@@ -439,7 +429,7 @@ def report_input(run: AnalysisRun, result: Mapping[str, Any]) -> Any:
 
 
 def write_report(path: str | Path, run: AnalysisRun, result: Mapping[str, Any], deidentify: bool) -> str:
-    from ..report import write_report as write
+    from ceusdesk.outputs.pdf import write_report as write
 
     return str(write(path, report_input(run, result), deidentify=deidentify)[0])
 
@@ -447,8 +437,8 @@ def write_report(path: str | Path, run: AnalysisRun, result: Mapping[str, Any], 
 def save_case(folder: str | Path, run: AnalysisRun, result: Mapping[str, Any], label: str) -> str:
     """The training case of what the analysis used: its frames, its shared ROI and every slot ROI that
     differs from it (tracked ones included), so the trainer sees the same inputs."""
-    from ..cases_out import save_training_case
+    from ceusdesk.outputs.training_case import save_training_case
 
-    roi = tuple(run.params.roi)
+    roi = as_roi(run.params.roi)
     slot_rois = {k: v for k, v in used_rois(run, result).items() if v != roi}
     return str(save_training_case(folder, run.study, roi, label, slot_rois=slot_rois))

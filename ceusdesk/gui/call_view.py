@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF, QSize
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ..report import UNCERTAIN_BAND
+from ceusdesk.outputs.wording import UNCERTAIN_BAND
 
 BENIGN = QColor("#3a8f5c")
 MALIGNANT = QColor("#c0504d")
@@ -39,13 +39,13 @@ class CallBar(QWidget):
         self.setAccessibleDescription(self.toolTip())
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(220, self.minimumSizeHint().height())
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         return QSize(120, 18 + self.fontMetrics().height() + 4)
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         fm = self.fontMetrics()
@@ -96,15 +96,15 @@ class ImportanceBars(QWidget):
     def _row(self) -> int:
         return self.fontMetrics().height() + 2
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         fm = self.fontMetrics()
         return QSize(fm.horizontalAdvance("10:00 ") + 80 + fm.horizontalAdvance(" +0.000"),
                      self._row() * (len(self.slots) + 1))
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(240, self.minimumSizeHint().height())
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         fm = self.fontMetrics()
         row = self._row()

@@ -1,6 +1,7 @@
 """The clip list: every clip with kind, times, slot, and warnings that cannot be overlooked."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QMimeData, Signal
@@ -15,9 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..ingest.records import Warn
-from ..protocol import format_t
-from .wording import in_app_words
+from ceusdesk.base.protocol import format_t
+from ceusdesk.gui.widgets import named
+from ceusdesk.gui.wording import in_app_words
+from ceusdesk.ingest.records import Warn
 
 CLIP_MIME = "application/x-ceusdesk-clip"
 COLUMNS = ("file", "slot", "kind", "frames", "start", "end")  # the slot next to the name: seen when narrow
@@ -26,22 +28,22 @@ COLUMNS = ("file", "slot", "kind", "frames", "start", "end")  # the slot next to
 class _ClipTable(QTableWidget):
     """Rows drag out as clip indexes, to drop on a slot card."""
 
-    def mimeData(self, items: list[QTableWidgetItem]) -> QMimeData:  # noqa: N802 (Qt override)
+    def mimeData(self, items: Sequence[QTableWidgetItem]) -> QMimeData:
         mime = QMimeData()
         if items:
             mime.setData(CLIP_MIME, str(items[0].row()).encode("ascii"))
         return mime
 
-    def mimeTypes(self) -> list[str]:  # noqa: N802
+    def mimeTypes(self) -> list[str]:
         return [CLIP_MIME]
 
 
 class ClipList(QWidget):
-    clipSelected = Signal(int)  # noqa: N815 (Qt naming)
+    clipSelected = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.banner = QLabel(objectName="warningBanner")
+        self.banner = named(QLabel(), "warningBanner")
         self.banner.setWordWrap(True)
         self.banner.hide()
         self.table = _ClipTable(0, len(COLUMNS))
@@ -87,8 +89,8 @@ class ClipList(QWidget):
             warnings.insert(0, Warn("", "injection time is estimated: check it before analyzing"))
         for w in warnings:
             self.warnings.addItem(f"{study.rel(w.path) + ': ' if w.path else ''}{in_app_words(w.message)}")
-            item = self.warnings.item(self.warnings.count() - 1)
-            item.setToolTip(item.text())
+            line = self.warnings.item(self.warnings.count() - 1)
+            line.setToolTip(line.text())
         if warnings:
             self.banner.setText(f"⚠ {len(warnings)} warning{'s' if len(warnings) > 1 else ''} "
                                 f"— read them below before analyzing")

@@ -5,11 +5,12 @@ fast never queues up hundreds of decodes).
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QPainter, QPen
+from PySide6.QtGui import QImage, QKeyEvent, QPainter, QPen
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMenu,
@@ -21,11 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..protocol import SLOT_NAMES, format_t
-from . import backend
-from .imaging import BMODE_COLOUR, CONTRAST_COLOUR, to_qimage
-from .widgets import ElidedLabel, describe
-from .workers import Runner, Task
+from ceusdesk.base.protocol import SLOT_NAMES, format_t
+from ceusdesk.gui import backend
+from ceusdesk.gui.imaging import BMODE_COLOUR, CONTRAST_COLOUR, to_qimage
+from ceusdesk.gui.widgets import ElidedLabel, describe
+from ceusdesk.gui.workers import Runner, Task
 
 Box = tuple[int, int, int, int]
 
@@ -36,12 +37,12 @@ class FrameView(QWidget):
     It takes keyboard focus: Space plays or pauses, ←/→ step a frame (only while it has the focus, so
     Space on a focused button still presses that button)."""
 
-    playToggled = Signal()  # noqa: N815
+    playToggled = Signal()
     stepped = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.image = None
+        self.image: QImage | None = None
         self.contrast: Box | None = None
         self.bmode: Box | None = None
         self.setMinimumSize(200, 140)
@@ -50,7 +51,7 @@ class FrameView(QWidget):
         describe(self, "Clip viewer", "The selected clip's frame. Click here, then Space plays or pauses "
                                       "and ←/→ step a frame")
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space:
             self.playToggled.emit()
         elif event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
@@ -58,7 +59,7 @@ class FrameView(QWidget):
         else:
             super().keyPressEvent(event)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(560, 380)
 
     def set_frame(self, arr: np.ndarray | None, contrast: Box | None, bmode: Box | None) -> None:
@@ -66,7 +67,7 @@ class FrameView(QWidget):
         self.contrast, self.bmode = contrast, bmode
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), Qt.GlobalColor.black)
         if self.image is None:
@@ -94,8 +95,8 @@ class FrameView(QWidget):
 
 
 class ClipViewer(QWidget):
-    useFrameForSlot = Signal(str, int, int)  # noqa: N815  slot, clip row, frame index
-    swapPanels = Signal()  # noqa: N815  the other panel is the contrast one
+    useFrameForSlot = Signal(str, int, int)
+    swapPanels = Signal()
 
     def __init__(self, runner: Runner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -104,8 +105,6 @@ class ClipViewer(QWidget):
         self.row: int | None = None
         self._pending: int | None = None
         self.view = FrameView()
-        self.view.playToggled.connect(lambda: self.play.isEnabled() and self.play.toggle())
-        self.view.stepped.connect(lambda step: self.slider.setValue(self.slider.value() + step))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setMinimumWidth(80)
         describe(self.slider, "Frame", "Scrub through the clip's frames")
@@ -115,6 +114,8 @@ class ClipViewer(QWidget):
         describe(self.play, "Play", "Play or pause the clip (Space while the viewer has the focus)")
         self.play.setCheckable(True)
         self.play.toggled.connect(self._toggle_play)
+        self.view.playToggled.connect(self._play_key)
+        self.view.stepped.connect(lambda step: self.slider.setValue(self.slider.value() + step))
         self.time = ElidedLabel("—", min_chars=5, tip="frame of the clip's frames · time after injection")
         self.swap = QPushButton("Swap panels")
         describe(self.swap, "Swap panels", "The contrast panel was guessed wrong: use the other one")
@@ -125,7 +126,7 @@ class ClipViewer(QWidget):
         self.use.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.use)
         for name in SLOT_NAMES:
-            menu.addAction(name, lambda n=name: self._use(n))
+            menu.addAction(name, partial(self._use, name))
         self.use.setMenu(menu)
         self.timer = QTimer(self)
         self.timer.setInterval(100)
@@ -206,6 +207,11 @@ class ClipViewer(QWidget):
         if self._pending is not None:
             index, self._pending = self._pending, None
             QTimer.singleShot(0, lambda: self._request(index))
+
+    def _play_key(self) -> None:
+        """Space on the frame: what the Play button does, while it is enabled."""
+        if self.play.isEnabled():
+            self.play.toggle()
 
     def _toggle_play(self, on: bool) -> None:
         self.play.setText("⏸ Pause" if on else "▶ Play")

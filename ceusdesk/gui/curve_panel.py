@@ -11,10 +11,10 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ..protocol import format_t
-from ..report_evidence import ONSET_COLOUR, onset_band, span_text
-from .imaging import LIVER_COLOUR
-from .widgets import describe
+from ceusdesk.base.protocol import format_t
+from ceusdesk.gui.imaging import LIVER_COLOUR
+from ceusdesk.gui.widgets import describe
+from ceusdesk.outputs.evidence_wording import ONSET_COLOUR, onset_band, span_text
 
 LESION_PEN = "#ffd600"  # the lesion ROI's yellow; the liver's green is its ROI's too
 
@@ -22,7 +22,7 @@ LESION_PEN = "#ffd600"  # the lesion ROI's yellow; the liver's green is its ROI'
 class TimeAxis(pg.AxisItem):
     """Ticks as m:ss after injection, as the slot cards write times."""
 
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [format_t(v) for v in values]
 
 
@@ -52,7 +52,7 @@ class CurvePanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(280, 190)
 
     def clear(self) -> None:

@@ -11,11 +11,16 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ..report_evidence import BORDERLINE_COLOUR, DERIVED_NOTE, borderline_features, feature_rows
-from .curve_panel import CurvePanel
-from .widgets import Details
-from .widgets import wrapped as _wrapped
-from .wording import in_app_words
+from ceusdesk.gui.curve_panel import CurvePanel
+from ceusdesk.gui.widgets import Details
+from ceusdesk.gui.widgets import wrapped as _wrapped
+from ceusdesk.gui.wording import in_app_words
+from ceusdesk.outputs.evidence_wording import (
+    BORDERLINE_COLOUR,
+    DERIVED_NOTE,
+    borderline_features,
+    feature_rows,
+)
 
 TITLE = f"Enhancement evidence — {DERIVED_NOTE.lower().rstrip('.')}"
 BORDERLINE_NAMES = {"washout onset": "washout", "Kupffer defect": "Kupffer-phase defect"}

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .widgets import ElidedLabel
+from ceusdesk.gui.widgets import ElidedLabel
 
 CONTROLS = (QAbstractButton, QLineEdit, QAbstractSlider)
 

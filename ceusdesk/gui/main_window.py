@@ -9,6 +9,7 @@ study cancels a running analysis, and its late result is dropped, never shown no
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -31,24 +33,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import RESEARCH_USE
-from ..classes import CLASSES
-from ..errors import CeusdeskError
-from ..preprocess import Roi
-from ..protocol import SLOT_NAMES
-from ..report import CLASS_LABELS
-from ..report_evidence import liver_reference_extras
-from . import backend
-from .clip_list import ClipList
-from .clip_viewer import ClipViewer
-from .result_panel import ResultPanel
-from .roi_editor import ADJUSTED, LIVER, PLACED, SHARED, RoiEditor
-from .settings_dialog import AppSettings, SettingsDialog, add_recent, recent_studies
-from .side_question import SideQuestion
-from .slot_timeline import SlotTimeline
-from .widgets import describe
-from .wording import in_app_words
-from .workers import Runner, Task
+from ceusdesk import RESEARCH_USE
+from ceusdesk.base.classes import CLASSES
+from ceusdesk.base.errors import CeusdeskError
+from ceusdesk.base.protocol import SLOT_NAMES
+from ceusdesk.base.roi import Roi
+from ceusdesk.gui import backend
+from ceusdesk.gui.clip_list import ClipList
+from ceusdesk.gui.clip_viewer import ClipViewer
+from ceusdesk.gui.result_panel import ResultPanel
+from ceusdesk.gui.roi_editor import ADJUSTED, LIVER, PLACED, SHARED, RoiEditor
+from ceusdesk.gui.settings_dialog import AppSettings, SettingsDialog, add_recent, recent_studies
+from ceusdesk.gui.side_question import SideQuestion
+from ceusdesk.gui.slot_timeline import SlotTimeline
+from ceusdesk.gui.widgets import describe, named
+from ceusdesk.gui.wording import in_app_words
+from ceusdesk.gui.workers import Runner, Task
+from ceusdesk.outputs.evidence_wording import liver_reference_extras
+from ceusdesk.outputs.wording import CLASS_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +86,12 @@ class FileDialogs:
 
 
 class MainWindow(QMainWindow):
-    studyLoaded = Signal(object)  # noqa: N815
-    analysisFinished = Signal(dict)  # noqa: N815
-    analysisCancelled = Signal()  # noqa: N815
-    errorShown = Signal(str)  # noqa: N815
-    reportWritten = Signal(str)  # noqa: N815
-    caseSaved = Signal(str)  # noqa: N815
+    studyLoaded = Signal(object)
+    analysisFinished = Signal(dict)
+    analysisCancelled = Signal()
+    errorShown = Signal(str)
+    reportWritten = Signal(str)
+    caseSaved = Signal(str)
 
     def __init__(self, qsettings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -138,17 +140,17 @@ class MainWindow(QMainWindow):
         self.roi_editor = RoiEditor()
         self.timeline = SlotTimeline()
         self.result_panel = ResultPanel()
-        self.analyze_btn = QPushButton("Analyze", objectName="analyzeButton")
+        self.analyze_btn = named(QPushButton("Analyze"), "analyzeButton")
         describe(self.analyze_btn, "Analyze", "Classify the lesion in the ROI (Ctrl+R)")
         self.analyze_btn.clicked.connect(self.analyze)
-        self.cancel_btn = QPushButton("Cancel", objectName="cancelButton")
+        self.cancel_btn = named(QPushButton("Cancel"), "cancelButton")
         describe(self.cancel_btn, "Cancel analysis", "Stop the running analysis (Esc)")
         self.cancel_btn.clicked.connect(self.cancel_analysis)
         self.cancel_btn.setEnabled(False)
-        self.export_btn = QPushButton("Export report…", objectName="exportButton")
+        self.export_btn = named(QPushButton("Export report…"), "exportButton")
         describe(self.export_btn, "Export report", "Write the PDF report and its JSON (Ctrl+E)")
         self.export_btn.clicked.connect(self.export_report_dialog)
-        self.case_btn = QPushButton("Save as case…", objectName="caseButton")
+        self.case_btn = named(QPushButton("Save as case…"), "caseButton")
         describe(self.case_btn, "Save as training case", "Save the analyzed frames and ROIs as a training "
                                                         "case with its pathology label (Ctrl+T)")
         self.case_btn.clicked.connect(self.save_case_dialog)
@@ -158,7 +160,7 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.status_text = QLabel("Open a study: File ▸ Open folder (Ctrl+O), or drop it here.")
         self.status_text.setMinimumWidth(10)  # the status bar must never widen the window
-        self.analyze_reason = QLabel("", objectName="analyzeReason")
+        self.analyze_reason = named(QLabel(""), "analyzeReason")
         self.analyze_reason.setWordWrap(True)
         self.side_question = SideQuestion()
         self.side_question.chosen.connect(self.choose_side)
@@ -176,7 +178,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(middle)
 
         def dock(title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
-            d = QDockWidget(title, self, objectName=name)
+            d = named(QDockWidget(title, self), name)
             d.setWidget(widget)
             d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                           | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
@@ -203,11 +205,11 @@ class MainWindow(QMainWindow):
         after.addWidget(self.export_btn)
         after.addWidget(self.case_btn)
         lay.addLayout(after)
-        dock("Result", side, Qt.DockWidgetArea.RightDockWidgetArea, "resultDock")
+        self.result_dock = dock("Result", side, Qt.DockWidgetArea.RightDockWidgetArea, "resultDock")
         dock("Phase slots", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea, "slotsDock")
         self.statusBar().addWidget(self.status_text, 1)
         self.statusBar().addPermanentWidget(self.progress)
-        ruo = QLabel(RESEARCH_USE, objectName="researchUse")
+        ruo = named(QLabel(RESEARCH_USE), "researchUse")
         self.statusBar().addPermanentWidget(ruo)
 
         self.clips.clipSelected.connect(self.viewer.show_clip)
@@ -228,7 +230,8 @@ class MainWindow(QMainWindow):
         self.roi_editor.liverResetRequested.connect(self.reset_liver_roi)
 
     def _actions(self) -> None:
-        def act(menu, text: str, slot, shortcut: QKeySequence | str | None = None) -> QAction:
+        def act(menu, text: str, slot,
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None) -> QAction:
             a = QAction(text, self)
             if shortcut is not None:
                 a.setShortcut(QKeySequence(shortcut))
@@ -280,7 +283,10 @@ class MainWindow(QMainWindow):
         """(keys, what they do): the menu actions' shortcuts, then the keys of the slots and viewer."""
         rows = []
         for menu_action in self.menuBar().actions():
-            for a in menu_action.menu().actions():
+            menu = menu_action.menu()  # every action of the menu bar opens a menu
+            if not isinstance(menu, QMenu):
+                continue
+            for a in menu.actions():
                 if not a.shortcut().isEmpty():
                     rows.append((a.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
                                  a.text().replace("&", "").rstrip("…")))
@@ -312,7 +318,7 @@ class MainWindow(QMainWindow):
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in recent_studies(self.qs):
-            self.recent_menu.addAction(path, lambda p=path: self.open_study(p))
+            self.recent_menu.addAction(path, partial(self.open_study, path))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
     # ------------------------------------------------------------------ the result and its inputs
@@ -417,11 +423,11 @@ class MainWindow(QMainWindow):
         if path:
             self.open_study(path)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if urls:
             event.acceptProposedAction()
@@ -486,9 +492,10 @@ class MainWindow(QMainWindow):
             self.side_question.ask(images, backend.side_evidence(study), study.contrast_panel,
                                    getattr(study, "contrast_panel_reason", ""))
         self.reference = backend.reference_slot(study, panels)
-        self.user_rois.pop(self.reference, None)  # the reference slot's ROI is the shared one
+        if self.reference is not None:
+            self.user_rois.pop(self.reference, None)  # the reference slot's ROI is the shared one
         self._update_placements()
-        if first_open:
+        if first_open and self.params is not None:  # (it is: the study was read with them)
             add_recent(self.qs, str(self.params.path))
             self._fill_recent()
         # the ROI is drawn in contrast-panel pixels: start on the first contrast slot
@@ -652,7 +659,7 @@ class MainWindow(QMainWindow):
                 return {self.reference: self.liver_roi}
             return {}
         ev = result.get("evidence") or {}
-        return {k: tuple(int(x) for x in v) for k, v in (ev.get("liver_rois") or {}).items() if v}
+        return {k: backend.as_roi(v) for k, v in (ev.get("liver_rois") or {}).items() if v}
 
     def liver_extras(self) -> dict[str, list[Roi]]:
         """slot → the further squares the current result read the liver's level over (``liver_reference``
@@ -679,7 +686,7 @@ class MainWindow(QMainWindow):
                                    "its first contrast slot.")
             return
         self.liver_editing = bool(on)
-        if on and self.timeline.selected != self.reference:
+        if on and self.reference is not None and self.timeline.selected != self.reference:
             self.timeline.select(self.reference)  # → select_slot
         elif self.timeline.selected is not None:
             self.select_slot(self.timeline.selected)
@@ -741,7 +748,10 @@ class MainWindow(QMainWindow):
             card.set_roi_adjusted(name in self.user_rois)
 
     # ------------------------------------------------------------------ analysis
-    def analysis_params(self) -> backend.AnalysisParams:
+    def analysis_params(self) -> backend.AnalysisParams | None:
+        """What Analyze runs with; None until the ROI is drawn (an analysis needs one)."""
+        if self.roi is None:
+            return None
         return backend.AnalysisParams(roi=self.roi, track_roi=self.track, rois=dict(self.user_rois),
                                       model=self.settings.model or None, threads=self.settings.threads,
                                       liver_roi=self.liver_roi)
@@ -751,7 +761,8 @@ class MainWindow(QMainWindow):
         if blockers:
             self.show_error(blockers[0])
             return
-        if self.roi is None:
+        params = self.analysis_params()
+        if params is None:
             self.show_error("Draw the ROI around the lesion on any slot first.")
             return
         if self.liver_roi is not None:
@@ -763,9 +774,10 @@ class MainWindow(QMainWindow):
         if self.runner.busy("analyze"):
             return
         self.run_generation += 1
-        params = self.analysis_params()
+        # the inputs of the parameters it runs with: current_inputs(), a study being open (no blocker)
+        inputs = backend.inputs_of(self.study, self.loaded_generation, params)
         run = backend.AnalysisRun(
-            generation=self.run_generation, inputs=self.current_inputs(), study=self.study, params=params,
+            generation=self.run_generation, inputs=inputs, study=self.study, params=params,
             panels=dict(self.panels), injection_confirmed=self.injection_confirmed)
         self.bound = None
         task = Task(lambda progress, cancel: (run, backend.analyze(run.study, params, run.panels, progress,
@@ -849,7 +861,7 @@ class MainWindow(QMainWindow):
 
     def export_report(self, path: str | Path) -> None:
         """The report of the result on screen, built from what its analysis used."""
-        if self.result is None:
+        if self.result is None or self.bound is None:  # no result shown without its run
             self.show_error("No current result to export: analyze first.")
             return
         run, result = self.bound
@@ -877,7 +889,7 @@ class MainWindow(QMainWindow):
 
     def save_case(self, folder: str | Path, label: str) -> None:
         """The training case of the result on screen: the frames, ROIs and times its analysis used."""
-        if self.result is None:
+        if self.result is None or self.bound is None:  # no result shown without its run
             self.show_error("No current result to save: analyze first.")
             return
         run, result = self.bound
@@ -898,7 +910,7 @@ class MainWindow(QMainWindow):
             self.settings.save(self.qs)
             self._inputs_changed()  # another model package: the result on screen is not its
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.qs.setValue("window/geometry", self.saveGeometry())
         self.qs.setValue("window/state", self.saveState())
         self.qs.sync()

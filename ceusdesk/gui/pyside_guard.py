@@ -14,7 +14,7 @@ import sys
 from PySide6 import __version__ as PYSIDE_VERSION
 from PySide6.QtCore import QObject, Signal
 
-from ..errors import CeusdeskError
+from ceusdesk.base.errors import CeusdeskError
 
 PROBES = 16
 

@@ -11,13 +11,20 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from .. import RESEARCH_USE
-from ..protocol import SLOT_NAMES
-from ..report import CLASS_LABELS, UNCERTAIN_BAND, badge_detail, badge_text, explain_call, gaps_text
-from .call_view import IMPORTANCE_SCALE, CallBar, ImportanceBars
-from .evidence_panel import EvidencePanel
-from .widgets import Details
-from .widgets import wrapped as _wrapped
+from ceusdesk import RESEARCH_USE
+from ceusdesk.base.protocol import SLOT_NAMES
+from ceusdesk.gui.call_view import IMPORTANCE_SCALE, CallBar, ImportanceBars
+from ceusdesk.gui.evidence_panel import EvidencePanel
+from ceusdesk.gui.widgets import Details, named
+from ceusdesk.gui.widgets import wrapped as _wrapped
+from ceusdesk.outputs.wording import (
+    CLASS_LABELS,
+    UNCERTAIN_BAND,
+    badge_detail,
+    badge_text,
+    explain_call,
+    gaps_text,
+)
 
 IMPORTANCE_NOTE = (f"The model's sensitivity to masking each phase: how much the malignant probability "
                    f"changes when that phase is hidden from the model (bars to ±{IMPORTANCE_SCALE:g}). "
@@ -35,7 +42,7 @@ class ResultPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.result: dict[str, Any] | None = None
-        self.badge = QLabel("NO RESULT", objectName="badge", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.badge = named(QLabel("NO RESULT", alignment=Qt.AlignmentFlag.AlignCenter), "badge")
         self.badge.setProperty("phaseSet", "incomplete")
         self.badge_detail = _wrapped("", alignment=Qt.AlignmentFlag.AlignCenter, objectName="badgeDetail")
         self.gaps = _wrapped("", objectName="badgeGaps", alignment=Qt.AlignmentFlag.AlignCenter)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..preprocess import Roi, parse_roi
-from .imaging import LIVER_COLOUR, ROI_COLOUR, draw_liver, draw_liver_reference, to_qimage
-from .widgets import ElidedLabel, describe
+from ceusdesk.base.roi import Roi, parse_roi
+from ceusdesk.gui.imaging import LIVER_COLOUR, ROI_COLOUR, draw_liver, draw_liver_reference, to_qimage
+from ceusdesk.gui.widgets import ElidedLabel, describe, named
 
 HANDLE_PX = 6  # a press this near (screen pixels) an edge of the liver ROI resizes it; further in moves it
 MIN_SIDE = 4  # image pixels: a smaller drag is a click, not an ROI
@@ -42,12 +42,12 @@ class RoiCanvas(QWidget):
     """The panel image; press-drag-release draws a rectangle (emitted in image pixels). With
     ``editing_liver`` the drag acts on the liver ROI: a new one, or the shown one moved or resized."""
 
-    roiDrawn = Signal(tuple)  # noqa: N815
-    liverDrawn = Signal(tuple)  # noqa: N815
+    roiDrawn = Signal(tuple)
+    liverDrawn = Signal(tuple)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.image = None
+        self.image: QImage | None = None
         self.roi: Roi | None = None
         self.liver: Roi | None = None  # the reference liver ROI on this slot (the result's, or the user's)
         # the further squares the result read the liver's level over (automatic placement only)
@@ -61,7 +61,7 @@ class RoiCanvas(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(380, 320)
 
     def set_image(self, arr: np.ndarray | None, roi: Roi | None, liver: Roi | None = None,
@@ -78,15 +78,24 @@ class RoiCanvas(QWidget):
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.update()
 
+    def _shown(self) -> QImage:
+        """The image the widget and image coordinates map between: a drag starts only over one
+        (``mousePressEvent``), and the ROIs are painted only on one."""
+        if self.image is None:
+            raise RuntimeError("no image shown: widget and image pixels do not map")
+        return self.image
+
     def _geometry(self) -> tuple[float, float, float]:
-        iw, ih = self.image.width(), self.image.height()
+        image = self._shown()
+        iw, ih = image.width(), image.height()
         s = min(self.width() / iw, self.height() / ih)
         return s, (self.width() - iw * s) / 2, (self.height() - ih * s) / 2
 
     def widget_to_image(self, pos: QPoint) -> tuple[int, int]:
+        image = self._shown()
         s, ox, oy = self._geometry()
-        x = min(max((pos.x() - ox) / s, 0), self.image.width())
-        y = min(max((pos.y() - oy) / s, 0), self.image.height())
+        x = min(max((pos.x() - ox) / s, 0), image.width())
+        y = min(max((pos.y() - oy) / s, 0), image.height())
         return round(x), round(y)
 
     def image_to_widget(self, x: float, y: float) -> QPoint:
@@ -109,30 +118,37 @@ class RoiCanvas(QWidget):
         edges += "t" if abs(py - a.y()) <= near else "b" if abs(py - b.y()) <= near else ""
         return edges or "inside"
 
-    def _liver_dragged(self, pos: QPoint) -> Roi:
-        """The liver ROI as the drag from ``self._start`` to ``pos`` leaves it (kept inside the image)."""
-        W, H = self.image.width(), self.image.height()
-        if self._grab == "new":
-            (x0, y0), (x1, y1) = self.widget_to_image(self._start), self.widget_to_image(pos)
+    def _held_liver(self) -> Roi | None:
+        """The liver ROI a liver drag moves or resizes; None: the drag draws a new one (the press grabbed
+        none, or the ROI went meanwhile)."""
+        return None if self._grab in (None, "new") else self.liver
+
+    def _liver_dragged(self, start: QPoint, pos: QPoint) -> Roi:
+        """The liver ROI as the drag from ``start`` to ``pos`` leaves it (kept inside the image)."""
+        image = self._shown()
+        W, H = image.width(), image.height()
+        grab, held = self._grab, self._held_liver()
+        if grab is None or held is None:
+            (x0, y0), (x1, y1) = self.widget_to_image(start), self.widget_to_image(pos)
             return min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)
-        x, y, w, h = self.liver
-        if self._grab == "inside":
+        x, y, w, h = held
+        if grab == "inside":
             s, _, _ = self._geometry()
-            dx, dy = round((pos.x() - self._start.x()) / s), round((pos.y() - self._start.y()) / s)
+            dx, dy = round((pos.x() - start.x()) / s), round((pos.y() - start.y()) / s)
             return min(max(x + dx, 0), max(0, W - w)), min(max(y + dy, 0), max(0, H - h)), w, h
         px, py = self.widget_to_image(pos)
         left, top, right, bottom = x, y, x + w, y + h
-        if "l" in self._grab:
+        if "l" in grab:
             left = min(px, right - MIN_SIDE)
-        if "r" in self._grab:
+        if "r" in grab:
             right = max(px, left + MIN_SIDE)
-        if "t" in self._grab:
+        if "t" in grab:
             top = min(py, bottom - MIN_SIDE)
-        if "b" in self._grab:
+        if "b" in grab:
             bottom = max(py, top + MIN_SIDE)
         return left, top, right - left, bottom - top
 
-    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, e: QMouseEvent) -> None:
         if self.image is not None and e.button() == Qt.MouseButton.LeftButton:
             self._start = e.position().toPoint()
             self._drag = QRect(self._start, self._start)
@@ -140,7 +156,7 @@ class RoiCanvas(QWidget):
                 self._grab = self.liver_part(self._start) or "new"
                 self._liver_preview = None
 
-    def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:
         pos = e.position().toPoint()
         if self._start is None:
             if self.editing_liver:
@@ -148,17 +164,17 @@ class RoiCanvas(QWidget):
                 self.setCursor(CURSORS.get(part or "", Qt.CursorShape.CrossCursor))
             return
         if self.editing_liver:
-            self._liver_preview = self._liver_dragged(pos)
+            self._liver_preview = self._liver_dragged(self._start, pos)
         else:
             self._drag = QRect(self._start, pos).normalized()
         self.update()
 
-    def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:
         if self._start is None:
             return
         pos = e.position().toPoint()
         if self.editing_liver:
-            liver, new = self._liver_dragged(pos), self._grab == "new"
+            liver, new = self._liver_dragged(self._start, pos), self._held_liver() is None
             self._start = self._drag = self._grab = self._liver_preview = None
             # a click is not a drag: a new one must have a size, a grabbed one must have changed
             if liver[2] >= MIN_SIDE and liver[3] >= MIN_SIDE if new else liver != self.liver:
@@ -179,7 +195,7 @@ class RoiCanvas(QWidget):
         x, y, w, h = r
         return QRect(self.image_to_widget(x, y), self.image_to_widget(x + w, y + h))
 
-    def paintEvent(self, _e) -> None:  # noqa: N802
+    def paintEvent(self, _e) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), Qt.GlobalColor.black)
         if self.image is None:
@@ -218,13 +234,13 @@ SHARED, PLACED, ADJUSTED, LIVER = "shared", "placed", "adjusted", "liver"
 
 
 class RoiEditor(QWidget):
-    roiChanged = Signal(str, tuple)  # noqa: N815  slot it was drawn on, roi
-    resetRequested = Signal(str)  # noqa: N815  slot whose hand-set ROI goes back to the shared one
-    trackingChanged = Signal(bool)  # noqa: N815
+    roiChanged = Signal(str, tuple)
+    resetRequested = Signal(str)
+    trackingChanged = Signal(bool)
     typed = Signal()  # an ROI typed in the box was taken
-    liverModeChanged = Signal(bool)  # noqa: N815  the Liver ROI button: edit the liver ROI (True) or not
-    liverChanged = Signal(tuple)  # noqa: N815  the liver ROI placed, moved, resized or typed
-    liverResetRequested = Signal()  # noqa: N815  back to automatic placement
+    liverModeChanged = Signal(bool)
+    liverChanged = Signal(tuple)
+    liverResetRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -246,19 +262,20 @@ class RoiEditor(QWidget):
         describe(self.track, "Track lesion",
                  "Let the ROI follow the lesion from slot to slot (the analysis shows where)")
         self.track.toggled.connect(self.trackingChanged)
-        self.reset = QPushButton("Reset to shared ROI", objectName="roiReset")
+        self.reset = named(QPushButton("Reset to shared ROI"), "roiReset")
         describe(self.reset, "Reset to shared ROI",
                  "Forget this slot's hand-set ROI: the shared ROI is placed here again")
         self.reset.setEnabled(False)
         self.reset.clicked.connect(self._reset)
-        self.liver_button = QPushButton("Liver ROI", objectName="liverRoiButton", checkable=True)
+        self.liver_button = named(QPushButton("Liver ROI"), "liverRoiButton")
+        self.liver_button.setCheckable(True)
         describe(self.liver_button, "Liver ROI mode",
                  "Place, move or resize the reference liver ROI the evidence compares the lesion with, on "
                  "the reference slot's contrast image (Ctrl+Shift+L): drag to place it, drag inside it to "
                  "move it, drag an edge or corner to resize it; the X,Y,W,H box then takes the liver ROI. "
                  "Press again to go back to the lesion ROI")
         self.liver_button.toggled.connect(self._liver_toggled)
-        self.liver_reset = QPushButton("Reset liver ROI", objectName="liverRoiReset")
+        self.liver_reset = named(QPushButton("Reset liver ROI"), "liverRoiReset")
         describe(self.liver_reset, "Reset liver ROI to automatic",
                  "Reset liver ROI to automatic: forget the liver ROI you set; the analysis places one "
                  "beside the lesion at the same depth")
@@ -268,7 +285,7 @@ class RoiEditor(QWidget):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #ff8a80")
         self.error.hide()  # shown with a message only: on a short screen every line counts
-        self.note = QLabel(objectName="liverRoiNote")  # what the evidence will say of the user's liver ROI
+        self.note = named(QLabel(), "liverRoiNote")  # what the evidence will say of the user's liver ROI
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #ffb74d")
         self.note.hide()
@@ -281,8 +298,8 @@ class RoiEditor(QWidget):
         row2.addWidget(self.reset)
         row2.addStretch(1)
         row3 = QHBoxLayout()  # the evidence's reference liver ROI
-        for w in (self.liver_button, self.liver_reset):
-            row3.addWidget(w)
+        for b in (self.liver_button, self.liver_reset):
+            row3.addWidget(b)
         row3.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

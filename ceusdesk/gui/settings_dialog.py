@@ -1,6 +1,7 @@
 """Settings kept in QSettings: model package, de-identified reports, inference threads."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .widgets import describe
+from ceusdesk.gui.widgets import describe
 
 MAX_RECENT = 8
 
@@ -32,7 +33,7 @@ class AppSettings:
     def load(cls, qs: QSettings) -> AppSettings:
         return cls(model=str(qs.value("model", "") or ""),
                    deidentify=str(qs.value("deidentify", "true")).lower() in ("true", "1"),
-                   threads=int(qs.value("threads", 0) or 0))
+                   threads=_int_setting(qs.value("threads", 0)))
 
     def save(self, qs: QSettings) -> None:
         qs.setValue("model", self.model)
@@ -40,9 +41,20 @@ class AppSettings:
         qs.setValue("threads", self.threads)
 
 
+def _int_setting(value: object) -> int:
+    """An int as QSettings gives it back: the int itself, or its text (INI files); unset: 0."""
+    if value is None or isinstance(value, int | float | str):
+        return int(value or 0)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
 def recent_studies(qs: QSettings) -> list[str]:
     value = qs.value("recent", []) or []
-    return [str(v) for v in ([value] if isinstance(value, str) else value)]
+    # one item reads back from an INI file as a plain string, several as a list
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable):
+        raise TypeError(f"recent studies: expected a list, got {type(value).__name__}")
+    return [str(v) for v in items]
 
 
 def add_recent(qs: QSettings, path: str) -> list[str]:

@@ -11,8 +11,9 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QWidget
 
-from .imaging import thumbnail
-from .wording import in_app_words
+from ceusdesk.gui.imaging import thumbnail
+from ceusdesk.gui.widgets import named
+from ceusdesk.gui.wording import in_app_words
 
 SIDE_THUMB = 96  # the question and the viewer share a 700-pixel-high window
 
@@ -32,14 +33,15 @@ class SideQuestion(QGroupBox):
     chosen = Signal(str)  # "left" | "right"
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Which panel shows contrast?", parent, objectName="sideQuestion")
+        super().__init__("Which panel shows contrast?", parent)
+        self.setObjectName("sideQuestion")
         self.text = QLabel("The cues disagree or are weak: pick the contrast panel before analyzing.")
         self.text.setWordWrap(True)
         self.cues = QLabel()
         self.cues.setWordWrap(True)
         self.cues.setStyleSheet("font-size: 8pt; color: #aab")
         self.images = {side: QLabel(alignment=Qt.AlignmentFlag.AlignCenter) for side in ("left", "right")}
-        self.buttons = {side: QPushButton(f"{side.capitalize()} is contrast", objectName=f"{side}Contrast")
+        self.buttons = {side: named(QPushButton(f"{side.capitalize()} is contrast"), f"{side}Contrast")
                         for side in ("left", "right")}
         lay = QGridLayout(self)
         lay.addWidget(self.text, 0, 0, 1, 3)

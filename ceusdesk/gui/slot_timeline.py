@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..protocol import SLOT_NAMES, format_t
-from . import backend
-from .clip_list import CLIP_MIME
-from .imaging import thumbnail
-from .widgets import ElidedLabel, describe
+from ceusdesk.base.protocol import SLOT_NAMES, format_t
+from ceusdesk.gui import backend
+from ceusdesk.gui.clip_list import CLIP_MIME
+from ceusdesk.gui.imaging import thumbnail
+from ceusdesk.gui.widgets import ElidedLabel, describe, named
 
 STATUS_TEXT = {"assigned": "assigned", "missing": "NOT ACQUIRED", "estimated": "estimated time",
                "manual": "set by hand"}
@@ -61,15 +61,17 @@ def flag_line(flags: list[str], offset_s: float | None) -> str:
 
 class SlotCard(QFrame):
     clicked = Signal(str)
-    clipDropped = Signal(str, int)  # noqa: N815  slot, clip row
-    clearRequested = Signal(str)  # noqa: N815
-    stepRequested = Signal(str, int)  # noqa: N815  slot, -1 / +1: the arrow keys
-    editRoiRequested = Signal(str)  # noqa: N815  Enter: go to the ROI box for this slot
+    clipDropped = Signal(str, int)
+    clearRequested = Signal(str)
+    stepRequested = Signal(str, int)
+    editRoiRequested = Signal(str)
 
     def __init__(self, slot: str, parent: QWidget | None = None):
-        super().__init__(parent, objectName="slotCard")
+        super().__init__(parent)
+        self.setObjectName("slotCard")
         self.slot = slot
         self.status = "missing"
+        self.full_caption = ""  # the caption unshortened (card_caption shortens what the card shows)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.title = QLabel(f"<b>{slot}</b>")
@@ -79,18 +81,18 @@ class SlotCard(QFrame):
         self.liver_extra: list[tuple[int, int, int, int]] = []  # drawn dimmer beside the liver ROI
         self.time = QLabel("—")
         # "US0002 · f7/7 ·" / "0:51 (−9 s)": wraps only between its parts (card_caption)
-        self.caption = QLabel("not acquired", objectName="slotCaption")
+        self.caption = named(QLabel("not acquired"), "slotCaption")
         self.caption.setWordWrap(True)
         self.caption.setFixedWidth(THUMB)
         self.state = ElidedLabel(STATUS_TEXT["missing"], min_chars=4, objectName="slotState")
-        self.roi_note = QLabel("ROI adjusted", objectName="roiAdjusted")
+        self.roi_note = named(QLabel("ROI adjusted"), "roiAdjusted")
         self.roi_note.setToolTip("This slot's ROI was set by hand (reset it in the ROI editor)")
         policy = self.roi_note.sizePolicy()
         policy.setRetainSizeWhenHidden(True)  # showing it must not resize the window's panes
         self.roi_note.setSizePolicy(policy)
         self.roi_note.hide()
         self.flags: list[str] = []
-        self.flag_note = QLabel(objectName="slotFlag")
+        self.flag_note = named(QLabel(), "slotFlag")
         self.flag_note.setWordWrap(True)
         self.flag_note.hide()
         lay = QVBoxLayout(self)
@@ -111,7 +113,7 @@ class SlotCard(QFrame):
 
     def _describe(self) -> None:
         """The card's accessible name and tooltip: everything it shows, in words."""
-        text = f"slot {self.slot}: {getattr(self, 'full_caption', '') or 'no frame'}, {self.state.text()}"
+        text = f"slot {self.slot}: {self.full_caption or 'no frame'}, {self.state.text()}"
         if self.flags:
             text += f", check: {self.flag_note.text()}"
         hint = "1–9, ←/→ or Space select a slot, Enter: type its ROI, Delete: clear a hand-set frame; " \
@@ -154,7 +156,7 @@ class SlotCard(QFrame):
         self.liver_extra = list(liver_extra)
         self.image.setPixmap(thumbnail(arr, roi, THUMB, self.devicePixelRatioF(), liver, liver_extra))
 
-    def changeEvent(self, event) -> None:  # noqa: N802
+    def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() == event.Type.DevicePixelRatioChange:
             self.set_image(*self._thumb)
@@ -167,24 +169,24 @@ class SlotCard(QFrame):
         self.style().unpolish(self)
         self.style().polish(self)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self.setFocus(Qt.FocusReason.MouseFocusReason)
             self.clicked.emit(self.slot)
 
-    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+    def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
         self.setProperty("focused", "true")
         self.style().unpolish(self)
         self.style().polish(self)
 
-    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+    def focusOutEvent(self, event: QFocusEvent) -> None:
         super().focusOutEvent(event)
         self.setProperty("focused", "false")
         self.style().unpolish(self)
         self.style().polish(self)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self.stepRequested.emit(self.slot, -1 if key == Qt.Key.Key_Left else 1)
@@ -197,28 +199,28 @@ class SlotCard(QFrame):
         else:
             super().keyPressEvent(event)
 
-    def contextMenuEvent(self, event) -> None:  # noqa: N802
+    def contextMenuEvent(self, event) -> None:
         menu = QMenu(self)
         menu.addAction("Clear the hand-set frame", lambda: self.clearRequested.emit(self.slot))
         menu.exec(event.globalPos())
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasFormat(CLIP_MIME):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        row = int(bytes(event.mimeData().data(CLIP_MIME)).decode("ascii"))
+    def dropEvent(self, event: QDropEvent) -> None:
+        row = int(bytes(event.mimeData().data(CLIP_MIME).data()).decode("ascii"))
         event.acceptProposedAction()
         self.clipDropped.emit(self.slot, row)
 
 
 class SlotTimeline(QWidget):
-    slotSelected = Signal(str)  # noqa: N815
-    clipDropped = Signal(str, int)  # noqa: N815
-    clearRequested = Signal(str)  # noqa: N815
-    injectionChanged = Signal(str)  # noqa: N815  HH:MM:SS, or "" for the study's own
-    confirmInjection = Signal()  # noqa: N815  the user asked to confirm the estimated time
-    editRoiRequested = Signal(str)  # noqa: N815  Enter on a card
+    slotSelected = Signal(str)
+    clipDropped = Signal(str, int)
+    clearRequested = Signal(str)
+    injectionChanged = Signal(str)
+    confirmInjection = Signal()
+    editRoiRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -238,12 +240,13 @@ class SlotTimeline(QWidget):
             self.cards[name] = card
             grid.addWidget(card, 0, i)
         grid.setColumnStretch(len(SLOT_NAMES), 1)
-        self.scroll = QScrollArea()  # a narrow window scrolls the cards instead of growing
-        self.scroll.setWidget(strip)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # a narrow window scrolls the cards instead of growing (not ``self.scroll``: QWidget.scroll())
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidget(strip)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._strip = strip
         self.phase = ElidedLabel("phase set: —", objectName="phaseLine", min_chars=12)
         self.inj_edit = QLineEdit(placeholderText="HH:MM:SS")
@@ -261,7 +264,7 @@ class SlotTimeline(QWidget):
         self.inj_chip = ElidedLabel(objectName="estimatedChip", min_chars=10,
                                     tip="Every slot time rests on this estimate: confirm it")
         self.inj_chip.hide()
-        self.inj_confirm = QPushButton("Confirm injection time…", objectName="confirmInjection")
+        self.inj_confirm = named(QPushButton("Confirm injection time…"), "confirmInjection")
         describe(self.inj_confirm, "Confirm injection time",
                  "The injection time was estimated from the contrast arrival: check it")
         self.inj_confirm.clicked.connect(self.confirmInjection)
@@ -278,13 +281,13 @@ class SlotTimeline(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(bar)
-        lay.addWidget(self.scroll)
+        lay.addWidget(self.scroll_area)
         self._fit_height()
 
     def _fit_height(self) -> None:
         """The strip is as tall as its cards plus a horizontal scroll bar, whatever the window's width."""
-        bar = self.scroll.horizontalScrollBar().sizeHint().height()
-        self.scroll.setMinimumHeight(self._strip.minimumSizeHint().height() + bar)
+        bar = self.scroll_area.horizontalScrollBar().sizeHint().height()
+        self.scroll_area.setMinimumHeight(self._strip.minimumSizeHint().height() + bar)
 
     def set_study(self, study: Any, confirmed: bool = False) -> None:
         flags = backend.slot_flags(study)
@@ -322,7 +325,7 @@ class SlotTimeline(QWidget):
         self.selected = slot
         for name, card in self.cards.items():
             card.set_selected(name == slot)
-        self.scroll.ensureWidgetVisible(self.cards[slot])
+        self.scroll_area.ensureWidgetVisible(self.cards[slot])
         self.slotSelected.emit(slot)
 
     def focus_slot(self, slot: str) -> None:

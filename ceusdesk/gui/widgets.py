@@ -1,10 +1,24 @@
 """Small widgets that keep the window usable on small screens: a label that elides (with the full text in
-its tooltip), a folding "Details" section, and one call to give a control its tooltip and accessible name."""
+its tooltip), a folding "Details" section, one call to give a control its tooltip and accessible name, and
+one to give it its object name (what the style sheet and the tests find it by)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from typing import TypeVar
+
+from PySide6.QtCore import QObject, QSize, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+_Q = TypeVar("_Q", bound=QObject)
+
+
+def named(obj: _Q, name: str) -> _Q:
+    """Give ``obj`` its object name (dark.qss styles it by that name); returns it.
+
+    ``QPushButton("Run", objectName="run")`` does the same at run time, but PySide6's stubs only know the
+    keyword properties of the class itself, not inherited ones such as ``objectName``."""
+    obj.setObjectName(name)
+    return obj
 
 
 def describe(widget: QWidget, name: str, tip: str | None = None) -> QWidget:
@@ -14,9 +28,14 @@ def describe(widget: QWidget, name: str, tip: str | None = None) -> QWidget:
     return widget
 
 
-def wrapped(text: str = "", **kwargs: object) -> QLabel:
+def wrapped(text: str = "", *, objectName: str = "",
+            alignment: Qt.AlignmentFlag | None = None) -> QLabel:
     """A label that wraps its text (result and evidence lines in the narrow result dock)."""
-    label = QLabel(text, **kwargs)
+    label = QLabel(text)
+    if objectName:
+        label.setObjectName(objectName)
+    if alignment is not None:
+        label.setAlignment(alignment)
     label.setWordWrap(True)
     return label
 
@@ -43,7 +62,7 @@ class ElidedLabel(QLabel):
     def is_elided(self) -> bool:
         return super().text() != self._full
 
-    def setText(self, text: str) -> None:  # noqa: N802 (Qt override)
+    def setText(self, text: str) -> None:
         self._full = str(text)
         tip = "\n".join(t for t in (self._full, self._tip) if t)
         self.setToolTip(tip)
@@ -60,17 +79,17 @@ class ElidedLabel(QLabel):
             if width else self._full
         super().setText(shown)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._elide()
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         fm = self.fontMetrics()
         m = self.contentsMargins()
         return QSize(fm.horizontalAdvance(self._full) + m.left() + m.right() + 2,
                      fm.height() + m.top() + m.bottom())
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         fm = self.fontMetrics()
         m = self.contentsMargins()
         return QSize(fm.horizontalAdvance("M" * self._min_chars) + m.left() + m.right(),
@@ -83,7 +102,7 @@ class Details(QWidget):
     def __init__(self, title: str, body: QWidget, parent: QWidget | None = None, *, expanded: bool = False):
         super().__init__(parent)
         self.body = body
-        self.toggle = QToolButton(objectName="detailsToggle")
+        self.toggle = named(QToolButton(), "detailsToggle")
         self.toggle.setText(title)
         self.toggle.setCheckable(True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)

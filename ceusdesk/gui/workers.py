@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from ..errors import Cancelled, CeusdeskError
+from ceusdesk.base.errors import Cancelled, CeusdeskError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Task(QRunnable):
             sig.cancelled.emit()
         except CeusdeskError as err:
             sig.failed.emit(str(err))
-        except Exception as err:  # noqa: BLE001  the thread's edge: report it, or the GUI waits forever
+        except Exception as err:
             # a bug or a file problem: show one line, keep the traceback in the log
             log.exception("%s failed", self.name)
             sig.failed.emit(f"{type(err).__name__}: {err}")

@@ -2,7 +2,7 @@
 
 The phase set decides which slots the model sees: ``full`` uses every slot, ``early`` only the slots up
 to 2:00 (``Protocol.set_slots("early")``) even when 3–6 min clips exist, so the flag shown to the user is
-true to what the model saw. ``incomplete`` raises :class:`~ceusdesk.errors.IncompletePhaseSet`.
+true to what the model saw. ``incomplete`` raises :class:`~ceusdesk.base.errors.IncompletePhaseSet`.
 
 Per-phase importance is the change in malignant probability when one used slot is masked out (image
 zeroed, mask 0, as in training's phase dropout): ``p_malignant(without slot) − p_malignant(all)``. A
@@ -24,15 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
-from ..classes import CLASSES, MALIGNANT
-from ..errors import IncompletePhaseSet, ModelRefused
-from ..inputs import CaseInputs, case_inputs
-from ..manifest import RESEARCH_USE_ONLY
-from ..preprocess import Roi
-from ..protocol import PhaseSet, Protocol
-from ..study_types import StudyLike
-from .loader import LoadedModel
+from ceusdesk.base.classes import CLASSES, MALIGNANT
+from ceusdesk.base.errors import IncompletePhaseSet, ModelRefused
+from ceusdesk.base.protocol import PhaseSet, Protocol
+from ceusdesk.base.roi import Roi
+from ceusdesk.inference import runtime
+from ceusdesk.inference.inputs import CaseInputs, case_inputs
+from ceusdesk.inference.loader import LoadedModel
+from ceusdesk.model_package.manifest import RESEARCH_USE_ONLY
+from ceusdesk.study.types import StudyLike
 
 log = logging.getLogger(__name__)
 

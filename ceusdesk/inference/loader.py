@@ -1,10 +1,10 @@
 """Model package loading: verify everything, then create one ONNX Runtime session per package.
 
 Checks, in this order, all BEFORE a session exists (a refused package never reaches ONNX Runtime):
-manifest shape and value ranges → the manifest's pin (:mod:`ceusdesk.model_pins`) → every present
+manifest shape and value ranges → the manifest's pin (:mod:`ceusdesk.model_package.pins`) → every present
 file's sha256 (files inside the package only) → preprocess version → classes → protocol. Once the
 session exists, its graph's input and output shapes are compared with the manifest's. Each failure
-raises :class:`~ceusdesk.errors.ModelRefused` whose message names the manifest and the failed check.
+raises :class:`~ceusdesk.base.errors.ModelRefused` whose message names the manifest and the failed check.
 """
 from __future__ import annotations
 
@@ -19,13 +19,20 @@ from typing import Any
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
-from ..classes import CLASSES
-from ..errors import ModelRefused
-from ..manifest import Manifest, file_path, load_manifest, manifest_path_of, read_manifest, verify_files
-from ..manifest_checks import ManifestValueError, check_graph_inputs
-from ..model_pins import check_pin
-from ..preprocess import PREPROCESS_VERSION, InputSpec
-from ..protocol import Protocol, default_protocol
+from ceusdesk.base.classes import CLASSES
+from ceusdesk.base.errors import ModelRefused
+from ceusdesk.base.protocol import Protocol, default_protocol
+from ceusdesk.inference.preprocess import PREPROCESS_VERSION, InputSpec
+from ceusdesk.model_package.checks import ManifestValueError, check_graph_inputs
+from ceusdesk.model_package.manifest import (
+    Manifest,
+    file_path,
+    load_manifest,
+    manifest_path_of,
+    read_manifest,
+    verify_files,
+)
+from ceusdesk.model_package.pins import check_pin
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +57,8 @@ class LoadedModel:
     mask_name: str
     output_name: str
     load_ms: float
-    manifest_sha256: str = ""  # canonical sha256 of the manifest's content (ceusdesk.manifest)
-    manifest_pinned: bool = False  # the manifest matched this app's pinned record (ceusdesk.model_pins)
+    manifest_sha256: str = ""  # canonical sha256 of the manifest's content (ceusdesk.model_package.manifest)
+    manifest_pinned: bool = False  # matched this app's pinned record (ceusdesk.model_package.pins)
 
     @property
     def sha256(self) -> str:
@@ -113,7 +120,7 @@ def load_model(
     ``protocol`` is the protocol the app reads studies with (default: the bundled one); the package's
     must equal it. Use :func:`get_model` to reuse one session per process.
     """
-    from ..runtime import make_session  # ORT session options live in one place
+    from ceusdesk.inference.runtime import make_session  # ORT session options live in one place
 
     t0 = time.perf_counter()
     path = manifest_path_of(manifest_path)
@@ -156,10 +163,10 @@ def load_model(
 
 
 def _is_bundled(path: Path) -> bool:
-    """A frozen bundle's own package (its internal exports/) must be pinned (ceusdesk.model_pins)."""
+    """A frozen bundle's own package (its internal exports/) must be pinned (ceusdesk.model_package.pins)."""
     if not getattr(sys, "frozen", False):
         return False
-    from ..models import exports_dir
+    from ceusdesk.model_package.resolve import exports_dir
 
     try:
         return path.resolve().is_relative_to(exports_dir().resolve())

@@ -3,10 +3,10 @@
 Scanning reads headers only; :func:`read_frame` decodes one frame at a time with the one plugin named in
 :data:`DECODING_PLUGIN`. See docs/ingest.md.
 """
-from .decode import DECODING_PLUGIN, FrameError, read_frame
-from .panels import detect_panels, tissue_panels
-from .records import TISSUE, Clip, Region, ScanResult, Warn
-from .scan import scan
+from ceusdesk.ingest.decode import DECODING_PLUGIN, FrameError, read_frame
+from ceusdesk.ingest.panels import detect_panels, tissue_panels
+from ceusdesk.ingest.records import TISSUE, Clip, Region, ScanResult, Warn
+from ceusdesk.ingest.scan import scan
 
 __all__ = [
     "DECODING_PLUGIN", "TISSUE", "Clip", "FrameError", "Region", "ScanResult", "Warn",

@@ -11,23 +11,23 @@ import os
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_voi_lut, pixel_array
 
-from .dicom import CappedFile, transfer_syntax
-from .limits import frame_size_problem, sample_format_problem
-from .records import Clip
+from ceusdesk.base.errors import UnreadableInput
+from ceusdesk.ingest.dicom import CappedFile, transfer_syntax
+from ceusdesk.ingest.limits import frame_size_problem, sample_format_problem
+from ceusdesk.ingest.records import Clip
 
 DECODING_PLUGIN = "pylibjpeg"
 """The one pydicom decoding plugin for compressed pixel data: pylibjpeg (libjpeg for JPEG and JPEG-LS,
 openjpeg for JPEG 2000, pylibjpeg-rle for RLE). Native (uncompressed) data needs no plugin."""
 
 
-class FrameError(ValueError):
+class FrameError(UnreadableInput, ValueError):
     """A frame could not be decoded; the message names the file and the frame."""
 
 
@@ -53,7 +53,7 @@ def read_frame(clip: Clip, index: int) -> np.ndarray:
         raise FrameError(f"{clip.path}: frame {index} does not exist ({clip.usable_frames} frames present)")
     if clip.kind == "dicom":
         return _dicom_frame(clip, index)
-    from .media import MediaError, read_still_frame, read_video_frame
+    from ceusdesk.ingest.media import MediaError, read_still_frame, read_video_frame
 
     try:
         if clip.kind == "video":
@@ -170,10 +170,3 @@ def _first(value: Any) -> float:
     return float(value[0]) if isinstance(value, MultiValue | list | tuple) else float(value)
 
 
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """BGR (OpenCV) or grey image → contiguous uint8 RGB."""
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -11,10 +11,11 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from .limits import Undecodable, frame_size_problem, sample_format_problem
-from .pixeldata import NoPixelData, PixelDataError, frames_present
-from .records import Clip, Region, Warn
-from .timing import acquisition_start, contrast_start, frame_offsets
+from ceusdesk.base.errors import UnreadableInput
+from ceusdesk.ingest.limits import Undecodable, frame_size_problem, sample_format_problem
+from ceusdesk.ingest.pixeldata import NoPixelData, PixelDataError, frames_present
+from ceusdesk.ingest.records import Clip, Region, Warn
+from ceusdesk.ingest.timing import acquisition_start, contrast_start, frame_offsets
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 _UNITS_CM = 3
 
 
-class NotAnImage(ValueError):
+class NotAnImage(UnreadableInput, ValueError):
     """A valid DICOM object that holds no image (report, structured report, DICOMDIR, ...)."""
 
 

@@ -5,7 +5,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .records import Clip
+from ceusdesk.base.errors import BadStudyOption
+from ceusdesk.ingest.records import Clip
 
 GroupKey = tuple[str | None, str | None]  # (patient ID, Study Instance UID)
 
@@ -16,7 +17,7 @@ class Grouping:
     excluded: dict[int, str]  # id(clip) → reason ("other patient" | "other study")
 
 
-class UnknownPatient(ValueError):
+class UnknownPatient(BadStudyOption, ValueError):
     """``--patient`` names a patient with no clips here."""
 
 

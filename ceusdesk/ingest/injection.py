@@ -10,10 +10,10 @@ from typing import cast
 
 import numpy as np
 
-from .layout import ClipLayout, FrameSampler, sample_indices
-from .panels import panel_mean
-from .records import Clip
-from .timing import nearest_on_day
+from ceusdesk.ingest.layout import ClipLayout, FrameSampler, sample_indices
+from ceusdesk.ingest.panels import panel_mean
+from ceusdesk.ingest.records import Clip
+from ceusdesk.ingest.timing import nearest_on_day
 
 # Sonazoid reaches the liver ~10-20 s after a peripheral injection (primer): the midpoint is used
 ARRIVAL_DELAY_S = 15.0

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..preprocess import to_gray
-from .decode import FrameError, read_frame
-from .media import MediaError
-from .panels import Box, detect_panels, tissue_panels
-from .records import Clip
+from ceusdesk.base.image import to_gray
+from ceusdesk.ingest.decode import FrameError, read_frame
+from ceusdesk.ingest.media import MediaError
+from ceusdesk.ingest.panels import Box, detect_panels, tissue_panels
+from ceusdesk.ingest.records import Clip
 
 log = logging.getLogger(__name__)
 

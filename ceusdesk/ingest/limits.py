@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ceusdesk.base.errors import UnreadableInput
+
 MAX_FRAME_PIXELS = 4096 * 4096
 """Largest frame read (rows × columns): 16.8 megapixels, above 4K UHD (3840 × 2160, the largest
 ultrasound display exported today). One such frame decodes to 50 MB of RGB; a 20000² "frame" would
@@ -31,7 +33,7 @@ SAMPLE_FORMATS = {
 """Samples per Pixel → the photometric interpretations decoded to a display image."""
 
 
-class Undecodable(ValueError):
+class Undecodable(UnreadableInput, ValueError):
     """An image whose frames cannot be shown: unsupported sample format, or over a size limit."""
 
 

@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .limits import MAX_FRAME_PIXELS, Undecodable, frame_size_problem
-from .records import Clip
+from ceusdesk.base.errors import UnreadableInput
+from ceusdesk.ingest.limits import MAX_FRAME_PIXELS, Undecodable, frame_size_problem
+from ceusdesk.ingest.records import Clip
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ _DATETIME_ORIGINAL = 0x9003
 _SEEK_TOLERANCE_MS = 1.0
 
 
-class MediaError(ValueError):
+class MediaError(UnreadableInput, ValueError):
     """A video or image that cannot be read; the message says why."""
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .records import TISSUE, Clip, Region
+from ceusdesk.ingest.records import TISSUE, Clip, Region
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1, end-exclusive
 

@@ -9,6 +9,8 @@ import os
 import struct
 from typing import BinaryIO
 
+from ceusdesk.base.errors import UnreadableInput
+
 PIXEL_DATA_TAG = 0x7FE00010
 ITEM_TAG = 0xFFFEE000
 SEQ_DELIM_TAG = 0xFFFEE0DD
@@ -18,7 +20,7 @@ _EXPLICIT_LONG_VRS = {b"OB", b"OW", b"OD", b"OF", b"OL", b"OV", b"SQ", b"UC", b"
 _FRAME_STARTS = (b"\xff\xd8", b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0c")
 
 
-class PixelDataError(ValueError):
+class PixelDataError(UnreadableInput, ValueError):
     """The pixel data element cannot be parsed."""
 
 

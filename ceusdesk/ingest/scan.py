@@ -13,11 +13,11 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.fileset import FileSet
 
-from ..errors import Cancelled, NothingReadable
-from .dicom import CappedFile, NotAnImage, read_header
-from .limits import Undecodable
-from .media import STILL_SUFFIXES, VIDEO_SUFFIXES, MediaError, read_still, read_video
-from .records import Clip, ScanResult, Warn
+from ceusdesk.base.errors import Cancelled, NothingReadable
+from ceusdesk.ingest.dicom import CappedFile, NotAnImage, read_header
+from ceusdesk.ingest.limits import Undecodable
+from ceusdesk.ingest.media import STILL_SUFFIXES, VIDEO_SUFFIXES, MediaError, read_still, read_video
+from ceusdesk.ingest.records import Clip, ScanResult, Warn
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def scan(
     ``path`` is a folder (every file under it, whether or not a DICOMDIR lists it), a DICOMDIR file
     (the files it references) or one file. Bad files become :class:`Warn` entries; pixel data is not
     decoded. ``progress(done, total)`` is called per file; ``cancel()`` returning True raises
-    :class:`~ceusdesk.errors.Cancelled`.
+    :class:`~ceusdesk.base.errors.Cancelled`.
 
     Raises
     ------

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .panels import Box, panel_mean
+from ceusdesk.ingest.panels import Box, panel_mean
 
 NONE = "none"
 _DARK = 12  # grey level under which a pixel is background (outside the sector)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from . import sidecues as cues
-from .layout import ClipLayout, FrameSampler, sample_indices
-from .records import Clip
-from .sidecues import Cue
+from ceusdesk.ingest import sidecues as cues
+from ceusdesk.ingest.layout import ClipLayout, FrameSampler, sample_indices
+from ceusdesk.ingest.records import Clip
+from ceusdesk.ingest.sidecues import Cue
 
 # how much each cue counts; the three physical cues decide, the display convention and the old rule help
 WEIGHTS = {"wash_in": 1.0, "bmode_match": 1.0, "decorrelation": 1.0, "display_tint": 0.5,

@@ -7,7 +7,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.valuerep import DA, DT, TM
 
-from .limits import MAX_CLIP_SECONDS, YEARS, plausible
+from ceusdesk.ingest.limits import MAX_CLIP_SECONDS, YEARS, plausible
 
 _LABELS = {"FrameTime": "Frame Time", "CineRate": "Cine Rate",
            "RecommendedDisplayFrameRate": "Recommended Display Frame Rate"}

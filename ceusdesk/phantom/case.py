@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..protocol import default_protocol
-from .compose import Layout, compose_dual, compose_single
-from .export import ClipInfo, StudyInfo, clean_dir, write_clip, write_dicomdir, write_video
-from .options import PhantomOptions
-from .params import CaseParams, sample_case
-from .patients import PatientRef, identity
-from .render import Renderer
-from .scanner import ScannerProfile, draw_side
-from .schedule import Clip, make_schedule
-from .subtypes import LABELS
-from .washout import washout_score
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.phantom.compose import Layout, compose_dual, compose_single
+from ceusdesk.phantom.export import ClipInfo, StudyInfo, clean_dir, write_clip, write_dicomdir, write_video
+from ceusdesk.phantom.options import PhantomOptions
+from ceusdesk.phantom.params import CaseParams, sample_case
+from ceusdesk.phantom.patients import PatientRef, identity
+from ceusdesk.phantom.render import Renderer
+from ceusdesk.phantom.scanner import ScannerProfile, draw_side
+from ceusdesk.phantom.schedule import Clip, make_schedule
+from ceusdesk.phantom.subtypes import LABELS
+from ceusdesk.phantom.washout import washout_score
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..atomicio import write_atomic, write_json_atomic
-from .case import roi_of, synthesize_case
-from .options import PhantomOptions
-from .patients import PatientRef, group_cases
-from .subtypes import LABELS
+from ceusdesk import __version__
+from ceusdesk.base.atomicio import write_atomic, write_json_atomic
+from ceusdesk.phantom.case import roi_of, synthesize_case
+from ceusdesk.phantom.options import PhantomOptions
+from ceusdesk.phantom.patients import PatientRef, group_cases
+from ceusdesk.phantom.subtypes import LABELS
 
 log = logging.getLogger(__name__)
 

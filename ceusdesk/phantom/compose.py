@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .scanner import PROFILES, SEPIA, STANDARD, ScannerProfile
-from .scene import TIMER_BAND
+from ceusdesk.phantom.scanner import PROFILES, SEPIA, STANDARD, ScannerProfile
+from ceusdesk.phantom.scene import TIMER_BAND
 
 CEUS_TINT = np.array(SEPIA, dtype=np.float32)  # the classic scanner's tint
 TEXT = (225, 225, 225)

@@ -30,13 +30,13 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from .. import __version__
+from ceusdesk import __version__
+from ceusdesk.phantom.scanner import MANUFACTURER
 
 log = logging.getLogger(__name__)
 
 US_MULTIFRAME = UID("1.2.840.10008.5.1.4.1.1.3.1")
 ENCODINGS = ("jpeg", "rle", "raw")
-MANUFACTURER = "ceusdesk-phantom"
 
 
 @dataclass(frozen=True)

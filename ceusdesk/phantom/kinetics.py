@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import Kinetics, Lesion
+from ceusdesk.phantom.params import Kinetics, Lesion
 
 ALPHA = 3.0  # gamma-variate shape; the peak sits at ALPHA * beta after arrival
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import Lesion
+from ceusdesk.phantom.params import Lesion
 
 
 def _sig(x: np.ndarray) -> np.ndarray:

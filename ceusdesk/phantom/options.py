@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .scanner import PROFILES
+from ceusdesk.phantom.scanner import PROFILES
 
 COMPACT_PANEL = (320, 256)  # (width, height) of each panel; a frame holds two plus margins and a banner
 COMPACT_FRAMES = 4          # frames per short clip; the arterial clip gets 2n - 1

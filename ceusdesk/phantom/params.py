@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .subtypes import LABELS, SUBTYPES, subtypes_of
+from ceusdesk.phantom.subtypes import LABELS, SUBTYPES, subtypes_of
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .options import PhantomOptions
-from .params import Patient, sample_patient
-from .scanner import PROFILES, STANDARD, ScannerProfile, draw_profile
+from ceusdesk.phantom.options import PhantomOptions
+from ceusdesk.phantom.params import Patient, sample_patient
+from ceusdesk.phantom.scanner import PROFILES, STANDARD, ScannerProfile, draw_profile
 
 PATIENT_SALT = "ceusdesk-phantom-2"
 TWO_LESION_SHARE = 0.15  # clinical cohorts: patients with two lesions (two studies, two cases)

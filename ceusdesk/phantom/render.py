@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kinetics as kin
-from .params import CaseParams
-from .scanner import PROFILES, STANDARD, ScannerProfile
-from .scene import Scene, build_scene, speckle
+from ceusdesk.phantom import kinetics as kin
+from ceusdesk.phantom.params import CaseParams
+from ceusdesk.phantom.scanner import PROFILES, STANDARD, ScannerProfile
+from ceusdesk.phantom.scene import Scene, build_scene, speckle
 
 NOISE_POWER = 3e-4
 TISSUE_LEAK = 0.004  # tissue harmonic leaking through contrast-specific imaging

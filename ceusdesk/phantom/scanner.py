@@ -11,10 +11,13 @@ there; the app has to use other cues (issue 12).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ceusdesk.evidence.scanners import builtin_preset
+
+MANUFACTURER = "ceusdesk-phantom"  # DICOM Manufacturer of every phantom file
 SEPIA = (1.0, 0.92, 0.78)  # the classic warm CEUS tint
 GREY = (1.0, 1.0, 1.0)
 BRONZE = (1.0, 0.84, 0.62)
@@ -27,7 +30,8 @@ class ScannerProfile:
     name: short key (``PhantomOptions.scanner``, cases.jsonl ``scanner``).
     model: DICOM ManufacturerModelName.
     colour: "tint" (grey × ``tint`` per channel) or "gold" (a black→amber→yellow colour map).
-    ceus_floor_db, ceus_range_db: contrast-mode log compression (dynamic range).
+    ceus_floor_db, ceus_range_db: contrast-mode log compression; the range is the evidence's preset
+        for this model (``ceusdesk/evidence/scanners.json``), never set here.
     ceus_gain_db: preset contrast gain added to the case's own gain.
     bmode_floor_db, bmode_range_db: B-mode log compression.
     reference_db: gain of the B-mode reference panel of the dual display relative to plain B-mode
@@ -49,7 +53,7 @@ class ScannerProfile:
     colour: str = "tint"
     tint: tuple[float, float, float] = SEPIA
     ceus_floor_db: float = -23.0
-    ceus_range_db: float = 26.0
+    ceus_range_db: float = 0.0  # filled from ceusdesk/evidence/scanners.json by the model name
     ceus_gain_db: float = 0.0
     bmode_floor_db: float = -27.0
     bmode_range_db: float = 55.0
@@ -92,26 +96,31 @@ class ScannerProfile:
         return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
-PROFILES: dict[str, ScannerProfile] = {p.name: p for p in (
+def _from_table(p: ScannerProfile) -> ScannerProfile:
+    """The profile with the contrast dynamic range the evidence's preset table gives its model."""
+    return replace(p, ceus_range_db=builtin_preset(MANUFACTURER, p.model).dynamic_range_db)
+
+
+PROFILES: dict[str, ScannerProfile] = {p.name: _from_table(p) for p in (
     # the phantom's original look: sepia contrast, a little darker than the B-mode reference
     ScannerProfile("classic", "PH-100 Classic"),
     # grey contrast with a wide dynamic range, finer speckle, wide-aspect panels, contrast mostly left
-    ScannerProfile("grey-wide", "PH-200 Wide", tint=GREY, ceus_floor_db=-26.0, ceus_range_db=32.0,
+    ScannerProfile("grey-wide", "PH-200 Wide", tint=GREY, ceus_floor_db=-26.0,
                    ceus_gain_db=-1.0, bmode_range_db=60.0, bmode_floor_db=-29.0, reference_db=-3.0,
                    speckle=0.8, persistence=1, noise=1.5, fps=(8.0, 10.0), panel_scale=(1.1, 0.9),
                    half_angle=0.68, margin_scale=1.5, top_scale=1.3, label="CONTRAST", p_left=0.8,
                    weight=0.2),
     # amber colour map, narrow dynamic range, coarse speckle, high frame rate, contrast mostly right
-    ScannerProfile("gold", "PH-300 Amber", colour="gold", ceus_floor_db=-22.0, ceus_range_db=22.0,
+    ScannerProfile("gold", "PH-300 Amber", colour="gold", ceus_floor_db=-22.0,
                    ceus_gain_db=1.0, bmode_range_db=50.0, bmode_floor_db=-25.0, reference_db=-4.0,
                    speckle=1.35, persistence=3, noise=0.7, fps=(15.0, 20.0), panel_scale=(0.9, 1.0),
                    half_angle=0.55, margin_scale=0.8, top_scale=1.6, label="CHI", mi=(0.18, 0.3),
                    p_left=0.2, weight=0.2),
     # low-MI presets: bright contrast, the B-mode reference dimmed (either side)
-    ScannerProfile("lowmi-grey", "PH-400 LowMI", tint=GREY, ceus_floor_db=-25.0, ceus_range_db=27.0,
+    ScannerProfile("lowmi-grey", "PH-400 LowMI", tint=GREY, ceus_floor_db=-25.0,
                    ceus_gain_db=0.5, bmode_range_db=52.0, reference_db=-10.0, speckle=1.1,
                    fps=(10.0, 12.0), label="LOW MI", mi=(0.05, 0.12), p_left=0.5, weight=0.2),
-    ScannerProfile("lowmi-bronze", "PH-500 LowMI", tint=BRONZE, ceus_floor_db=-24.0, ceus_range_db=26.0,
+    ScannerProfile("lowmi-bronze", "PH-500 LowMI", tint=BRONZE, ceus_floor_db=-24.0,
                    ceus_gain_db=2.5, bmode_range_db=56.0, bmode_floor_db=-28.0, reference_db=-9.0,
                    speckle=1.2, persistence=2, noise=1.2, fps=(12.0, 15.0), panel_scale=(1.05, 1.1),
                    half_angle=0.64, margin_scale=1.2, top_scale=0.9, mi=(0.06, 0.14), p_left=0.5,
@@ -119,13 +128,6 @@ PROFILES: dict[str, ScannerProfile] = {p.name: p for p in (
 )}
 
 STANDARD = "classic"
-
-
-def get_profile(name: str) -> ScannerProfile:
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown scanner {name!r}; expected one of {', '.join(PROFILES)}") from None
 
 
 def draw_profile(rng: np.random.Generator) -> ScannerProfile:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .lesion import LesionMaps, build_maps
-from .params import CaseParams
+from ceusdesk.phantom.lesion import LesionMaps, build_maps
+from ceusdesk.phantom.params import CaseParams
 
 HALF_ANGLE = 0.6  # rad
 TIMER_BAND = 0.1  # top share of the panel kept for the burned-in timer (the ROI stays below it)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..protocol import default_protocol
-from .options import COMPACT_FRAMES, PhantomOptions
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.phantom.options import COMPACT_FRAMES, PhantomOptions
 
 # clip name → the protocol slot it is meant for (None: no slot, e.g. 7–9 min)
 CLIP_SLOTS = {"pre": "B", "arterial": "0:30", "1min": "1:00", "2min": "2:00", "3min": "3:00",

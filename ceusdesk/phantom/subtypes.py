@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..classes import CLASSES
+from ceusdesk.base.classes import CLASSES
 
 LABELS: tuple[str, ...] = CLASSES
 

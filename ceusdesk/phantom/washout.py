@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kinetics as kin
-from .lesion import build_maps
-from .params import CaseParams
+from ceusdesk.phantom import kinetics as kin
+from ceusdesk.phantom.lesion import build_maps
+from ceusdesk.phantom.params import CaseParams
 
 READER_SD_DB = 1.0
 CUTS_DB = (1.0, 1.8, 4.5, 8.0)  # score boundaries 1|2, 2|3, 3|4, 4|5

@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ceusdesk.evidence.liver_roi import apex_of, imaged_mask, place_liver_roi
+from ceusdesk.evidence.liver_roi import apex_of, imaged_mask, place_liver_reference
 
 from .synthetic import speckle
 
 W, H, APEX_Y = 240, 180, -60.0
+
+
+def shown_roi(lesion_roi, frames, display):
+    """The liver ROI the app shows: the first square of the reference, or None."""
+    found = place_liver_reference(lesion_roi, frames, display)
+    return found[0] if found else None
 
 
 def sector() -> np.ndarray:
@@ -43,7 +49,7 @@ def test_the_apex_of_a_convex_sector_is_found():
 
 def test_beside_the_lesion_at_its_beam_depth():
     img, disp = scene()
-    roi = place_liver_roi(LESION_ROI, [img], [disp])
+    roi = shown_roi(LESION_ROI, [img], [disp])
     assert roi is not None and not overlaps(roi, LESION_ROI)
     x, y, w, h = roi
     lesion_depth = np.hypot(150 - W / 2, 110 - APEX_Y)
@@ -54,7 +60,7 @@ def test_beside_the_lesion_at_its_beam_depth():
 
 def test_a_dark_vessel_beside_the_lesion_is_avoided():
     img, disp = scene(vessel_x=105)  # just left of the lesion ROI, where the nearest square would sit
-    roi = place_liver_roi(LESION_ROI, [img], [disp])
+    roi = shown_roi(LESION_ROI, [img], [disp])
     assert roi is not None
     x, _, w, _ = roi
     assert not (x - 5 < 105 < x + w + 5)
@@ -64,7 +70,7 @@ def test_no_liver_beside_the_lesion_gives_none():
     img, disp = scene()
     img[:, :] = 0.0
     img[87:133, 127:173] = 0.05  # only the lesion ROI shows any signal
-    assert place_liver_roi(LESION_ROI, [img], [disp]) is None
+    assert shown_roi(LESION_ROI, [img], [disp]) is None
 
 
 def test_the_liver_level_is_pooled_from_squares_on_both_sides():
@@ -74,7 +80,7 @@ def test_the_liver_level_is_pooled_from_squares_on_both_sides():
     disp = np.where(sector(), np.clip(img * 2000, 1, 255), 0).astype(np.uint8)
     lesion_roi = (102, 70, 36, 36)  # mid-sector: room on both sides
     squares = place_liver_reference(lesion_roi, [img], [disp])
-    assert squares[0] == place_liver_roi(lesion_roi, [img], [disp])  # the shown ROI comes first
+    assert squares[0] == shown_roi(lesion_roi, [img], [disp])  # the shown ROI comes first
     assert 2 <= len(squares) <= 4
     centres = [x + w / 2 for x, _, w, _ in squares]
     assert min(centres) < 120 < max(centres)  # both sides of the lesion

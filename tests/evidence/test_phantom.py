@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from ceusdesk.evidence import compute_evidence
-from ceusdesk.frames import slot_panels
-from ceusdesk.inputs import place_rois
+from ceusdesk.inference.inputs import place_rois
 from ceusdesk.phantom import synthesize_case
 from ceusdesk.study import open_study
+from ceusdesk.study.frames import slot_panels
 
 
 def make(root, subtype: str, seed: int = 1):
@@ -78,7 +78,7 @@ def test_early_set_leaves_the_kupffer_fields_null_and_says_why(hcc):
 
 
 def test_a_user_liver_roi_is_used_and_one_outside_the_panel_refused(hcc):
-    from ceusdesk.errors import BadRoi
+    from ceusdesk.base.errors import BadRoi
 
     study, roi, _ = hcc
     placed = place_rois(study, roi, slot_panels(study))

@@ -11,9 +11,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings
 
-from ceusdesk.phantom import PhantomOptions, synthesize_case  # noqa: E402
+from ceusdesk.phantom import PhantomOptions, synthesize_case
 
 ROOT = Path(__file__).resolve().parents[2]
 

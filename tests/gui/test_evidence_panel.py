@@ -36,16 +36,16 @@ def card_green(win, slot: str) -> int:
 
 def test_analyze_shows_curve_liver_roi_and_readout_and_a_new_roi_takes_them_away(qtbot, window, full_study,
                                                                                   monkeypatch):
-    import ceusdesk.evidence
+    import ceusdesk.analysis
 
     threads = []
-    real = ceusdesk.evidence.compute_evidence
+    real = ceusdesk.analysis.compute_evidence
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ceusdesk.evidence, "compute_evidence", spy)
+    monkeypatch.setattr(ceusdesk.analysis, "compute_evidence", spy)  # the one analysis every front end runs
     open_and_wait(qtbot, window, full_study[0])
     window.set_roi("0:30", tuple(full_study[1]))
     assert card_green(window, "0:30") == 0

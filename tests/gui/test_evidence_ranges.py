@@ -13,7 +13,7 @@ from ceusdesk.gui.curve_panel import CurvePanel
 from ceusdesk.gui.evidence_panel import EvidencePanel
 from ceusdesk.gui.imaging import thumbnail
 from ceusdesk.gui.layout_check import clipped, undescribed
-from ceusdesk.report_evidence import BORDERLINE_COLOUR
+from ceusdesk.outputs.evidence_wording import BORDERLINE_COLOUR
 from tests.report.test_report_ranges import BORDERLINE_DEFECT, FIRM, OPEN_ONSET, ranged
 
 from .conftest import open_and_wait

@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QMessageBox
 
-from ceusdesk import audit
 from ceusdesk.gui import backend
+from ceusdesk.outputs import audit
 from tests.report.test_report import pdf_text
 
 from .conftest import open_and_wait

@@ -10,9 +10,9 @@ import sys
 import pytest
 from PIL import Image
 
+from ceusdesk.base.protocol import SLOT_NAMES
 from ceusdesk.gui import backend
 from ceusdesk.gui.layout_check import clipped, low_density_pixmaps, undescribed
-from ceusdesk.protocol import SLOT_NAMES
 
 from .conftest import open_and_wait
 from .test_window import analyze_and_wait

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from ceusdesk.errors import Cancelled
+from ceusdesk.base.errors import Cancelled
 from ceusdesk.gui import backend
 from ceusdesk.phantom import PhantomOptions, synthesize_case
 

@@ -8,10 +8,10 @@ import time
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 
-from ceusdesk import audit
-from ceusdesk.errors import Cancelled
+from ceusdesk.base.errors import Cancelled
+from ceusdesk.base.protocol import SLOT_NAMES
 from ceusdesk.gui import backend
-from ceusdesk.protocol import SLOT_NAMES
+from ceusdesk.outputs import audit
 
 from .conftest import open_and_wait
 

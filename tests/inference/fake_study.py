@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ceusdesk.protocol import SLOT_NAMES, Protocol, default_protocol
+from ceusdesk.base.protocol import SLOT_NAMES, Protocol, default_protocol
 
 
 @dataclass

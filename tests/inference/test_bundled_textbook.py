@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from ceusdesk import models
 from ceusdesk.cli import main
+from ceusdesk.model_package import resolve as models
 from ceusdesk.phantom import PhantomOptions, synthesize_case
 
 TEXTBOOK = {"hcc_moderate": "malignant", "metastasis": "malignant", "hemangioma": "benign", "fnh": "benign"}

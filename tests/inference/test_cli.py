@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from ceusdesk import models
 from ceusdesk.cli import main
+from ceusdesk.model_package import resolve as models
 from ceusdesk.phantom import PhantomOptions, synthesize_case
 from tests.tiny_package import make_tiny_package as make_package
 

@@ -8,10 +8,11 @@ import shutil
 
 import pytest
 
-from ceusdesk import audit, models
 from ceusdesk.cli import main
+from ceusdesk.model_package import resolve as models
+from ceusdesk.outputs import audit
 from ceusdesk.phantom import PhantomOptions, synthesize_case
-from ceusdesk.study import Study
+from ceusdesk.study.records import Study
 from tests.tiny_package import make_tiny_package
 
 SMALL = {"panel_size": (128, 96), "frames_per_clip": 2}

@@ -6,11 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from ceusdesk import runtime
-from ceusdesk.errors import IncompletePhaseSet, ModelRefused
-from ceusdesk.inference import analyze, get_model, load_model, run_model
-from ceusdesk.inputs import case_inputs
-from ceusdesk.protocol import SLOT_NAMES, default_protocol
+from ceusdesk.base.errors import IncompletePhaseSet, ModelRefused
+from ceusdesk.base.protocol import SLOT_NAMES, default_protocol
+from ceusdesk.inference import analyze, get_model, load_model, run_model, runtime
+from ceusdesk.inference.inputs import case_inputs
 from tests.tiny_package import make_tiny_package as make_package
 
 from .fake_study import fake_study, load

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ceusdesk.errors import BadRoi
-from ceusdesk.inputs import case_inputs, map_roi
-from ceusdesk.preprocess import InputSpec, case_tensor
-from ceusdesk.protocol import SLOT_NAMES, default_protocol
+from ceusdesk.base.errors import BadRoi
+from ceusdesk.base.protocol import SLOT_NAMES, default_protocol
+from ceusdesk.inference.inputs import case_inputs, map_roi
+from ceusdesk.inference.preprocess import InputSpec, case_tensor
 
 from .fake_study import fake_study, load
 

@@ -11,10 +11,9 @@ import shutil
 
 import pytest
 
-from ceusdesk import manifest as mf
-from ceusdesk import runtime
-from ceusdesk.errors import ModelRefused
-from ceusdesk.inference import analyze, load_model
+from ceusdesk.base.errors import ModelRefused
+from ceusdesk.inference import analyze, load_model, runtime
+from ceusdesk.model_package import manifest as mf
 from tests.tiny_package import make_tiny_package
 
 from .fake_study import fake_study, load

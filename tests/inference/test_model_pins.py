@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
-from ceusdesk import manifest as mf
-from ceusdesk import model_pins, models
-from ceusdesk.errors import ModelRefused
+from ceusdesk.base.errors import ModelRefused
 from ceusdesk.inference import load_model
+from ceusdesk.model_package import manifest as mf
+from ceusdesk.model_package import pins as model_pins
+from ceusdesk.model_package import resolve as models
 from tests.tiny_package import make_tiny_package
 
 
@@ -37,7 +38,8 @@ def test_bundled_packages_match_their_pins():
     for manifest in models.packages_in(models.exports_dir()):
         name, record = model_pins.pin_record(manifest)
         assert model_pins.PINNED.get(name) == record, (
-            f"{manifest}: not pinned or changed - run `python -m ceusdesk.model_pins {manifest.parent}`")
+            f"{manifest}: not pinned or changed - run "
+            f"`python -m ceusdesk.model_package.pins {manifest.parent}`")
         assert load_model(manifest).manifest_pinned
 
 
@@ -52,7 +54,7 @@ def test_an_edited_threshold_is_refused_even_with_every_file_hash_intact(package
     package.write_text(json.dumps(doc))
     with pytest.raises(ModelRefused, match="differs from this app's pinned record") as info:
         load_model(package)
-    assert "python -m ceusdesk.model_pins" in str(info.value) and "\n" not in str(info.value)
+    assert "python -m ceusdesk.model_package.pins" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_an_unpinned_package_loads_outside_a_frozen_bundle(package):

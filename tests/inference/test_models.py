@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from ceusdesk import models
-from ceusdesk.errors import ModelRefused
+from ceusdesk.base.errors import ModelRefused
+from ceusdesk.model_package import resolve as models
 
 
 def package(folder):

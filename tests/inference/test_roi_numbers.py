@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from ceusdesk.errors import BadRoi
-from ceusdesk.inputs import case_inputs, map_roi
-from ceusdesk.preprocess import InputSpec
+from ceusdesk.base.errors import BadRoi
+from ceusdesk.inference.inputs import case_inputs, map_roi
+from ceusdesk.inference.preprocess import InputSpec
 
 from .fake_study import fake_study, load
 

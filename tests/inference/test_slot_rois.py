@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ceusdesk.errors import BadRoi
+from ceusdesk.base.errors import BadRoi
+from ceusdesk.base.protocol import SLOT_NAMES, default_protocol
 from ceusdesk.inference import analyze, load_model
-from ceusdesk.inputs import case_inputs, place_rois, roi_to_reference
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import SLOT_NAMES, default_protocol
+from ceusdesk.inference.inputs import case_inputs, place_rois, roi_to_reference
+from ceusdesk.inference.preprocess import InputSpec
 from tests.tiny_package import make_tiny_package
 
 from .fake_study import fake_study, load

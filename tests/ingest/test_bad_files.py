@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ceusdesk.frames import slot_panels
 from ceusdesk.ingest import read_frame, scan
 from ceusdesk.ingest.limits import MAX_FRAME_PIXELS
 from ceusdesk.ingest.scan import read_one
 from ceusdesk.study import open_study
+from ceusdesk.study.frames import slot_panels
 
 from . import badfiles as bf
 from .conftest import ClipSpec, write_clip, write_study
@@ -67,7 +67,7 @@ def test_a_link_to_a_folder_is_named_not_followed(tmp_path, good):
 
 
 def test_a_link_loop_given_as_the_study_is_refused_in_words(tmp_path):
-    from ceusdesk.errors import NothingReadable
+    from ceusdesk.base.errors import NothingReadable
 
     loop = tmp_path / "loop.dcm"
     os.symlink(loop, loop)
@@ -237,7 +237,7 @@ def test_an_undecodable_clip_gives_way_to_the_next_best(tmp_path):
 
 
 def test_slot_frames_are_decoded_once_for_inspect_and_analyze(study_dir, monkeypatch):
-    import ceusdesk.frames as frames
+    import ceusdesk.study.frames as frames
 
     calls = []
     real = frames.read_frame

@@ -10,11 +10,11 @@ import json
 import numpy as np
 import pytest
 
-from ceusdesk import models
 from ceusdesk.cli import main
 from ceusdesk.ingest import sidecues as cues
 from ceusdesk.ingest.sidecues import Cue
 from ceusdesk.ingest.sidedecision import combine
+from ceusdesk.model_package import resolve as models
 from ceusdesk.study import open_study
 from tests.tiny_package import make_tiny_package
 

@@ -7,19 +7,27 @@ and fill the same slots. The default run makes FAST mutants; ``-m slow`` makes S
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
 import shutil
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ceusdesk.frames import slot_panels
+from ceusdesk.cli import main
 from ceusdesk.ingest import FrameError, read_frame
 from ceusdesk.ingest.media import MediaError
 from ceusdesk.ingest.scan import read_one
 from ceusdesk.phantom import PhantomOptions, synthesize_case
 from ceusdesk.study import open_study
+from ceusdesk.study.frames import slot_panels
+from tests.tiny_package import make_tiny_package
 
 from . import badfiles as bf
 from .conftest import data_file
@@ -49,8 +57,14 @@ TAG_EDITS: dict[str, list[object]] = {
 def phantom_study(tmp_path_factory) -> Path:
     """One tiny phantom study (every protocol clip, two frames each)."""
     out = tmp_path_factory.mktemp("fuzz-phantom")
-    synthesize_case(out, seed=7, options=PhantomOptions(panel_size=(128, 96), frames_per_clip=2))
+    rec = synthesize_case(out, seed=7, options=PhantomOptions(panel_size=(128, 96), frames_per_clip=2))
+    (out / "case.json").write_text(json.dumps(rec))  # beside the study: its ROI for analyze
     return next(p for p in out.iterdir() if p.is_dir())
+
+
+def clean_roi(phantom: Path) -> list[int]:
+    rec = json.loads((phantom.parent / "case.json").read_text())
+    return [int(v) for v in rec["roi"]]
 
 
 def _sources(phantom: Path) -> list[Path]:
@@ -59,7 +73,9 @@ def _sources(phantom: Path) -> list[Path]:
 
 def mutate(src: Path, dst: Path, rng: np.random.Generator) -> str:
     """Write one mutant of ``src`` to ``dst``; returns what was done (for the failure message)."""
-    kind = int(rng.integers(0, 4))
+    kind = int(rng.integers(0, 5))
+    if kind == 4:
+        return misplaced_marker(src, dst, rng)
     if kind == 0:
         bf.truncate(src, dst, rng)
         return "truncated"
@@ -76,6 +92,22 @@ def mutate(src: Path, dst: Path, rng: np.random.Generator) -> str:
     value = TAG_EDITS[keyword][int(rng.integers(0, len(TAG_EDITS[keyword])))]
     bf.tag_edit(src, dst, **{keyword: value})
     return f"{keyword}={value!r}"
+
+
+def misplaced_marker(src: Path, dst: Path, rng: np.random.Generator) -> str:
+    """A JPEG frame whose entropy-coded data holds a marker where none may be (libjpeg: "misplaced
+    marker"); the header stays valid, so scanning accepts the file and only decoding that frame fails."""
+    data = bytearray(src.read_bytes())
+    sois = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
+    if not sois:
+        bf.flip_bytes(src, dst, rng)
+        return "bytes flipped (no JPEG frame to corrupt)"
+    start = sois[int(rng.integers(0, len(sois)))]
+    at = min(len(data) - 2, start + int(rng.integers(200, 900)))
+    marker = [b"\xff\xd8", b"\xff\xc4", b"\xff\xda", b"\xff\xd9"][int(rng.integers(0, 4))]
+    data[at:at + 2] = marker
+    dst.write_bytes(bytes(data))
+    return f"marker {marker.hex()} misplaced in a JPEG frame at byte {at}"
 
 
 def _check_mutant(path: Path, what: str) -> None:
@@ -106,6 +138,11 @@ def _run(n: int, seed: int, phantom: Path, tmp_path: Path) -> None:
         dst = folder / f"zz{k:05d}.dcm"  # sorts after the good clips: a duplicate UID keeps the good one
         what = f"mutant {k} of {src.name}: " + mutate(src, dst, rng)
         _check_mutant(dst, what)
+    # links a user's folder may hold: a loop, and one back up to the study itself
+    (folder / "loop-a").symlink_to("loop-b")
+    (folder / "loop-b").symlink_to("loop-a")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "up").symlink_to("..")
     # the good clips beside the mutants are read and fill the same slots as without them
     study = open_study(folder, patient=clean.patient_id)  # the real files' patients may outnumber it
     kept = {e.clip.path.name for e in study.clips if e.excluded is None}
@@ -113,6 +150,22 @@ def _run(n: int, seed: int, phantom: Path, tmp_path: Path) -> None:
     assert study.phase_set == clean.phase_set
     panels = slot_panels(study)
     assert all(panels[n] is not None for n, sf in clean.slots.items() if sf is not None)
+    # and from the command line: a result, or one line with a documented exit code, never a traceback
+    package = make_tiny_package(tmp_path / "pkg", size=32)
+    roi = ",".join(map(str, clean_roi(phantom)))
+    who = ["--patient", clean.patient_id]
+    for argv in (["inspect", folder, *who, "--json"],
+                 ["analyze", folder, *who, "--roi", roi, "--model", package, "--json"]):
+        proc = subprocess.run([sys.executable, "-m", "ceusdesk", *map(str, argv)], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "CEUSDESK_DATA_DIR": str(tmp_path)})
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (argv, proc.stderr[-2000:])
+    # a NUL byte cannot pass through a process's argv; scripts calling main() can give one
+    for argv, code in ((["analyze", folder, "--roi", roi, "--model", f"{package}\x00"], 5),
+                       (["inspect", f"{folder}\x00"], 2)):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert main([str(a) for a in argv]) == code
+        assert len(err.getvalue().strip().splitlines()) == 1 and "NUL byte" in err.getvalue()
 
 
 def test_mutants_cost_a_warning_not_the_study(phantom_study, tmp_path):
@@ -123,3 +176,29 @@ def test_mutants_cost_a_warning_not_the_study(phantom_study, tmp_path):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_many_mutants_cost_a_warning_not_the_study(phantom_study, tmp_path, seed):
     _run(SLOW, seed=seed, phantom=phantom_study, tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_misplaced_marker_in_the_clips_that_fill_slots_costs_a_slot_not_a_traceback(phantom_study, tmp_path,
+                                                                                        seed):
+    # no good copy beside it this time: the damaged frames are the study's own
+    folder = tmp_path / "study"
+    shutil.copytree(phantom_study, folder)
+    rng = np.random.default_rng(seed)
+    for path in sorted(folder.glob("*.dcm"))[:3]:
+        damaged = tmp_path / "damaged.dcm"
+        misplaced_marker(path, damaged, rng)
+        shutil.move(damaged, path)
+    package = make_tiny_package(tmp_path / "pkg", size=32)
+    roi = ",".join(map(str, clean_roi(phantom_study)))
+    proc = subprocess.run([sys.executable, "-m", "ceusdesk", "analyze", str(folder), "--roi", roi, "--model",
+                           str(package), "--json"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "CEUSDESK_DATA_DIR": str(tmp_path)})
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    if proc.returncode == 0:  # the result names what it could not use
+        doc = json.loads(proc.stdout)
+        assert doc["result"]["phase_set"] in ("early", "full")
+    else:  # the damaged slots left too few phases: one line saying which
+        assert proc.returncode in (3, 4), proc.stderr
+        said = [line for line in proc.stderr.splitlines() if line.startswith("ceusdesk: ")]
+        assert len(said) == 1 and proc.stderr.strip().endswith(said[0]), proc.stderr  # log lines before it

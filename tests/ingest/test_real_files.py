@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ceusdesk.frames import panel_image
 from ceusdesk.ingest import read_frame, scan
 from ceusdesk.ingest.decode import dicom_header
 from ceusdesk.study import open_study
+from ceusdesk.study.frames import panel_image
 
 from .conftest import data_file
 

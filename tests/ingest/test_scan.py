@@ -15,7 +15,7 @@ from pydicom.fileset import FileSet
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from vfr_avi import write_vfr_avi
 
-from ceusdesk.errors import Cancelled, NothingReadable
+from ceusdesk.base.errors import Cancelled, NothingReadable
 from ceusdesk.ingest import DECODING_PLUGIN, read_frame, scan
 
 from .conftest import INJECTION, ClipSpec, make_frame, write_clip, write_study

@@ -6,8 +6,9 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from ceusdesk.frames import panel_image, slot_panels
-from ceusdesk.study import BadStudyOption, open_study
+from ceusdesk.base.errors import BadStudyOption
+from ceusdesk.study import open_study
+from ceusdesk.study.frames import panel_image, slot_panels
 
 from .conftest import INJECTION, LEFT, RIGHT, ClipSpec, make_frame, write_clip, write_study
 
@@ -160,7 +161,7 @@ def test_slot_overrides_pick_exact_frames(study_dir):
 
 
 def test_slot_panels_decode_each_slot_once(study_dir, monkeypatch):
-    import ceusdesk.frames as frames
+    import ceusdesk.study.frames as frames
 
     calls = []
     real = frames.read_frame
@@ -184,7 +185,7 @@ def test_single_panel_clips_bmode_then_contrast(tmp_path):
 
 
 def test_nothing_readable_raises(tmp_path):
-    from ceusdesk.errors import NothingReadable
+    from ceusdesk.base.errors import NothingReadable
 
     (tmp_path / "x.dcm").write_bytes(b"junk")
     with pytest.raises(NothingReadable, match="no readable"):

@@ -17,6 +17,6 @@ def test_check_runs_the_selftest_and_the_app_checks_offline():
 
 def test_build_stops_before_freezing_an_unpinned_model_package():
     text = BUILD.read_text()
-    guard = text.find("-m ceusdesk.model_pins --check")
+    guard = text.find("-m ceusdesk.model_package.pins --check")
     assert guard != -1, "build.sh does not check the model pins"
     assert guard < text.find("-m PyInstaller"), "the pin check must run before PyInstaller"

@@ -31,7 +31,7 @@ def test_built_bundle_carries_no_torch_and_the_model():
 
 def test_built_bundle_carries_the_fonts_and_the_curve_but_no_tls_or_opengl_bindings():
     internal = DIST / "_internal"
-    fonts = {p.name for p in (internal / "ceusdesk" / "fonts").iterdir()}
+    fonts = {p.name for p in (internal / "ceusdesk" / "outputs" / "fonts").iterdir()}
     assert {"NotoSans-Regular.ttf", "NotoSansCJKjp-Subset.ttf.xz", "OFL.txt"} <= fonts, fonts
     assert (internal / "pyqtgraph" / "icons" / "auto.png").is_file()
     assert not (internal / "pyqtgraph" / "icons" / "peegee").exists()

@@ -40,10 +40,10 @@ def test_dropped(rules, dest):
     "PySide6/opengl32sw.dll",
     "pydicom/data/palettes/pet.dcm",
     "cv2/cv2.abi3.so",
-    "ceusdesk/protocols/sonazoid-9.json",
+    "ceusdesk/base/protocols/sonazoid-9.json",
     "exports/demo/model.int8.onnx",
     "pyqtgraph/icons/auto.png",  # the plot's auto-range button
-    "ceusdesk/fonts/NotoSansCJKjp-Subset.ttf.xz",
+    "ceusdesk/outputs/fonts/NotoSansCJKjp-Subset.ttf.xz",
 ])
 def test_kept(rules, dest):
     assert rules.drop_reason(dest) is None
@@ -82,13 +82,14 @@ def test_plan_leaves_out_tls_and_stands_in_for_pyqtgraphs_opengl(rules):
 
 def test_every_ceusdesk_module_is_a_hidden_import(rules):
     mods = rules.package_modules(REPO / "ceusdesk")
-    assert {"ceusdesk", "ceusdesk.cli", "ceusdesk.protocol", "ceusdesk.manifest"} <= set(mods)
+    assert {"ceusdesk", "ceusdesk.cli", "ceusdesk.base.protocol",
+            "ceusdesk.model_package.manifest"} <= set(mods)
     assert not any(m.startswith("trainer") for m in mods)
 
 
 def test_package_data_follows_pyproject(rules):
     pairs = rules.package_data(REPO)
-    assert (str(REPO / "ceusdesk/protocols/sonazoid-9.json"), "ceusdesk/protocols") in pairs
+    assert (str(REPO / "ceusdesk/base/protocols/sonazoid-9.json"), "ceusdesk/base/protocols") in pairs
 
 
 def write_package(folder: Path, forced=False, fp32_in_repo=False, with_int8=True) -> Path:

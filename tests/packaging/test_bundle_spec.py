@@ -89,7 +89,8 @@ def test_spec_bundles_the_model_package_protocols_and_decoder_metadata(fake_repo
     assert (str(pkg / "manifest.json"), "exports/tiny") in datas
     assert (str(pkg / "model.int8.onnx"), "exports/tiny") in datas
     assert not any("fp32" in src for src, _dest in datas)
-    assert (str(fake_repo / "ceusdesk" / "protocols" / "sonazoid-9.json"), "ceusdesk/protocols") in datas
+    protocol_json = fake_repo / "ceusdesk" / "base" / "protocols" / "sonazoid-9.json"
+    assert (str(protocol_json), "ceusdesk/base/protocols") in datas
     assert ("/site/pylibjpeg-libjpeg.dist-info", "pylibjpeg-libjpeg.dist-info") in datas
     assert Path(args[0][0]).is_file() and kwargs["pathex"] == [str(fake_repo)]
     assert "ceusdesk.cli.inspect" in kwargs["hiddenimports"]

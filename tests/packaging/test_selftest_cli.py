@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ceusdesk.cli import main
-from ceusdesk.manifest import read_manifest
+from ceusdesk.model_package.manifest import read_manifest
 from tests.tiny_package import make_tiny_package
 
 REPO = Path(__file__).resolve().parents[2]

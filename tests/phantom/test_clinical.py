@@ -6,11 +6,11 @@ import numpy as np
 import pydicom
 import pytest
 
+from ceusdesk.base.protocol import default_protocol
 from ceusdesk.phantom import PHANTOM_VERSION, PhantomOptions, synthesize_case, synthesize_cohort
 from ceusdesk.phantom.cohort import case_seed
 from ceusdesk.phantom.patients import group_cases
 from ceusdesk.phantom.schedule import CLIP_SLOTS, make_schedule
-from ceusdesk.protocol import default_protocol
 from ceusdesk.study import open_study
 
 CLINICAL = PhantomOptions(panel_size=(128, 96), frames_per_clip=1, acquisition="clinical")

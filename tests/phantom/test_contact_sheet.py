@@ -1,7 +1,7 @@
 import pytest
 
 pytest.importorskip("trainer")
-from trainer.contact_sheet import TILE, case_row  # noqa: E402
+from trainer.contact_sheet import TILE, case_row
 
 
 def test_case_row_has_nine_slot_tiles_with_image_content():

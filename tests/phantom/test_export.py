@@ -9,9 +9,9 @@ import pytest
 from pydicom.pixels import pixel_array
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, RLELossless
 
+from ceusdesk.base.protocol import default_protocol
 from ceusdesk.phantom import PhantomOptions, synthesize_case
 from ceusdesk.phantom.compose import Layout
-from ceusdesk.protocol import default_protocol
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 

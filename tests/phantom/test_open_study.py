@@ -5,7 +5,7 @@ import pytest
 
 from ceusdesk.phantom import synthesize_case
 
-study_mod = pytest.importorskip("ceusdesk.study")
+study_mod = pytest.importorskip("ceusdesk.study.assemble")
 
 
 def test_full_study_fills_all_nine_slots(tmp_path, tiny):

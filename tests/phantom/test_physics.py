@@ -4,13 +4,13 @@ import pydicom
 import pytest
 from pydicom.pixels import pixel_array
 
+from ceusdesk.base.protocol import default_protocol
 from ceusdesk.phantom import LABELS, PhantomOptions, synthesize_case
 from ceusdesk.phantom.cohort import roi_of
 from ceusdesk.phantom.compose import Layout
 from ceusdesk.phantom.params import sample_case
 from ceusdesk.phantom.render import Renderer
 from ceusdesk.phantom.scene import TIMER_BAND
-from ceusdesk.protocol import default_protocol
 
 SLOTS = [(s.name, float(s.target_s)) for s in default_protocol().contrast_slots]
 PANEL = (160, 128)

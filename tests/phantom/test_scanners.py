@@ -11,9 +11,9 @@ import pydicom
 import pytest
 from pydicom.pixels import pixel_array
 
+from ceusdesk.base.protocol import SLOT_NAMES
 from ceusdesk.phantom import PROFILES, PhantomOptions, synthesize_case
 from ceusdesk.phantom.scanner import draw_profile
-from ceusdesk.protocol import SLOT_NAMES
 
 BRIGHT = [name for name, p in PROFILES.items() if p.bright]
 

@@ -5,8 +5,8 @@ import pydicom
 import pytest
 from pydicom.pixels import pixel_array
 
+from ceusdesk.base.protocol import SLOT_NAMES
 from ceusdesk.phantom import PhantomOptions, synthesize_case
-from ceusdesk.protocol import SLOT_NAMES
 from ceusdesk.study import open_study
 
 ONE = {"panel_size": (128, 96), "frames_per_clip": 1}

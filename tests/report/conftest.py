@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ceusdesk.protocol import SLOT_NAMES
-from ceusdesk.report import ReportInput
+from ceusdesk.base.protocol import SLOT_NAMES
+from ceusdesk.outputs.report import ReportInput
 
 PATIENT = {"name": "DOE^JANE", "id": "PID-483920", "birth_date": "19610203", "sex": "F",
            "study_date": "2024-05-17"}

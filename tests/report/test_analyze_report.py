@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from ceusdesk import audit
+from ceusdesk.outputs import audit
 from ceusdesk.phantom import PhantomOptions, synthesize_case
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ceusdesk import audit
+from ceusdesk.outputs import audit
 
 from .conftest import result_doc
 

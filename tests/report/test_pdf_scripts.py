@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from ceusdesk.pdftext import font_name_for, has_glyph, markup, shape_arabic, visual_order
-from ceusdesk.report import write_report
+from ceusdesk.outputs.pdf import write_report
+from ceusdesk.outputs.pdftext import font_name_for, has_glyph, markup, shape_arabic, visual_order
 
 from .test_report import pdf_text
 
@@ -76,4 +76,4 @@ def test_fonts_are_package_data_and_go_into_the_bundle():
     dests = {Path(src).name: dest for src, dest in bundle_rules.package_data(REPO)}
     for name in ("NotoSansCJKjp-Subset.ttf.xz", "NotoSansArabic-Regular.ttf", "NotoSansHebrew-Regular.ttf",
                  "NotoSans-Regular.ttf", "OFL.txt"):
-        assert dests.get(name) == "ceusdesk/fonts", name
+        assert dests.get(name) == "ceusdesk/outputs/fonts", name

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from ceusdesk.report import roi_thumbnail, write_report
+from ceusdesk.outputs.pdf import roi_thumbnail, write_report
 
 from .conftest import PATIENT, result_doc
 

@@ -7,7 +7,7 @@ import copy
 from pypdf import PdfReader
 
 from ceusdesk.evidence.readout import disagreement, readout
-from ceusdesk.report import write_report
+from ceusdesk.outputs.pdf import write_report
 
 TIC = ([{"t_s": float(t), "lesion": 0.02 + 0.5 * max(0.0, 1 - abs(t - 22) / 15),
          "liver": 0.02 + 0.2 * (t > 12)} for t in range(0, 46, 3)]
@@ -70,7 +70,7 @@ def test_no_evidence_no_section(tmp_path, report_input):
 def test_the_liver_roi_is_drawn_dashed_green_on_the_thumbnail():
     import numpy as np
 
-    from ceusdesk.report import roi_thumbnail
+    from ceusdesk.outputs.pdf import roi_thumbnail
 
     panel = np.full((120, 150, 3), 40, np.uint8)
     plain = np.asarray(roi_thumbnail(panel, (10, 10, 30, 30)))

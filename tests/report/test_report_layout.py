@@ -6,7 +6,8 @@ import re
 
 from pypdf import PdfReader
 
-from ceusdesk.report import slot_caption, write_report
+from ceusdesk.outputs.pdf import write_report
+from ceusdesk.outputs.wording import slot_caption
 
 GREY_FILL = ".815686 .815686 .815686 rg"  # the placeholder's #d0d0d0
 

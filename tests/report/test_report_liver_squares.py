@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from ceusdesk import report
-from ceusdesk.protocol import SLOT_NAMES
-from ceusdesk.report import roi_thumbnail, write_report
+from ceusdesk.base.protocol import SLOT_NAMES
+from ceusdesk.outputs import pdf as report
+from ceusdesk.outputs.pdf import roi_thumbnail, write_report
 
 from .test_report_evidence import evidence
 

@@ -4,7 +4,7 @@ firm finding, and the onset range shaded on the curve (docs/evidence.md "Ranges 
 from __future__ import annotations
 
 from ceusdesk.evidence.readout import disagreement, readout
-from ceusdesk.report_evidence import ONSET_COLOUR, feature_rows, tic_chart
+from ceusdesk.outputs.evidence_wording import ONSET_COLOUR, feature_rows, tic_chart
 
 from .test_report_evidence import evidence, page_one
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 
+from ceusdesk.outputs.pdf import write_report
+from ceusdesk.outputs.report import patient_of
 from ceusdesk.phantom import PhantomOptions, synthesize_case
-from ceusdesk.report import patient_of, write_report
 from ceusdesk.study import open_study
 
 from .test_report import pdf_text

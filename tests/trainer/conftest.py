@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import default_protocol
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.inference.preprocess import InputSpec
 from trainer import cache
 from trainer.data import CACHE_DIRNAME, CLASSES
 

@@ -3,11 +3,11 @@ import json
 
 import numpy as np
 
-from ceusdesk.cases_out import save_training_case
-from ceusdesk.inputs import case_inputs
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.inference.inputs import case_inputs
+from ceusdesk.inference.preprocess import InputSpec
+from ceusdesk.outputs.training_case import save_training_case
 from ceusdesk.phantom import PhantomOptions, synthesize_case
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import default_protocol
 from ceusdesk.study import open_study
 from trainer.cache import build_case_arrays
 

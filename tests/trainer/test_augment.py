@@ -6,8 +6,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import default_protocol
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.inference.preprocess import InputSpec
 from trainer.augment import AugmentConfig, phase_dropout, synchronized_augment
 from trainer.data import gap_slots, phase_combinations, slot_keep
 

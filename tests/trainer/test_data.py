@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import default_protocol
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.inference.preprocess import InputSpec
 from trainer import cache, data, model
 from trainer.data import CasesError, load_cached_cases, phase_combinations, read_cases
 

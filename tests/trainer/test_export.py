@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from ceusdesk import manifest as mf
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import default_protocol
-from ceusdesk.runtime import make_session
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.inference.preprocess import InputSpec
+from ceusdesk.inference.runtime import make_session
+from ceusdesk.model_package import manifest as mf
 from trainer import export
 
 SIZE = 32

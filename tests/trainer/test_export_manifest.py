@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from ceusdesk import manifest as mf
-from ceusdesk import runtime
-from ceusdesk.errors import ModelRefused
+from ceusdesk.base.errors import ModelRefused
+from ceusdesk.inference import runtime
+from ceusdesk.model_package import manifest as mf
 from tests.tiny_package import make_tiny_package
 
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from ceusdesk.protocol import default_protocol
+from ceusdesk.base.protocol import default_protocol
 from trainer.cache import evidence_points
 from trainer.evaluate import reader_rows
 from trainer.reader import reader_table, rule_calls, source, washout_scores

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
+from ceusdesk.base.protocol import default_protocol
 from ceusdesk.evidence import VERSION, Evidence, compute_evidence
+from ceusdesk.inference.inputs import case_inputs
+from ceusdesk.inference.preprocess import InputSpec
 from ceusdesk.ingest import FrameError
-from ceusdesk.inputs import case_inputs
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import default_protocol
 from ceusdesk.study import open_study
 from trainer import cache
 from trainer.data import load_cached_cases

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 
+from ceusdesk.base.protocol import default_protocol
 from ceusdesk.inference.engine import decide_phase_set, present_slots
-from ceusdesk.inputs import case_inputs
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import default_protocol
+from ceusdesk.inference.inputs import case_inputs
+from ceusdesk.inference.preprocess import InputSpec
 from ceusdesk.study import open_study
 from trainer.data import load_cached_cases
 

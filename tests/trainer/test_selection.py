@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ceusdesk.preprocess import InputSpec
-from ceusdesk.protocol import default_protocol
+from ceusdesk.base.protocol import default_protocol
+from ceusdesk.inference.preprocess import InputSpec
 from trainer import cache, fit
 from trainer.data import CACHE_DIRNAME, load_cached_cases, read_cases
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ceusdesk import manifest as mf
+from ceusdesk.model_package import manifest as mf
 from tests.tiny_package import make_tiny_package
 from trainer import test_package as tp
 

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ModelRefused
-from .manifest import MANIFEST_NAME
+from ceusdesk.base.errors import ModelRefused
+from ceusdesk.model_package.manifest import MANIFEST_NAME
 
 ENV_MODEL = "CEUSDESK_MODEL"
 ENV_DEFAULT = "CEUSDESK_DEFAULT_MODEL"
@@ -23,7 +23,7 @@ HOW_TO_GET = ("build one with `python -m trainer export RUN --out exports/NAME` 
 
 def exports_dir() -> Path:
     """``exports/`` beside the ``ceusdesk`` package (source tree or frozen bundle)."""
-    return Path(__file__).resolve().parent.parent / "exports"
+    return Path(__file__).resolve().parents[2] / "exports"
 
 
 def bundle_models_dir() -> Path | None:
@@ -64,6 +64,9 @@ def resolve_model(cli: str | os.PathLike[str] | None = None) -> Path:
     """
     for given in (cli, os.environ.get(ENV_MODEL) or None):
         if given:
+            if "\x00" in os.fspath(given):  # no file system takes it; os calls would raise ValueError
+                raise ModelRefused(f"model path {os.fspath(given)!r} contains a NUL byte: pass the package's "
+                                   "folder or manifest.json")
             p = Path(given).expanduser()
             return p / MANIFEST_NAME if p.is_dir() else p
     for folder in (bundle_models_dir(), exports_dir()):

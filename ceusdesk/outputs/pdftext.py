@@ -2,7 +2,7 @@
 
 reportlab's built-in Helvetica covers Windows-1252 only (anything else prints as ■). :func:`markup`
 turns a string into Paragraph markup in which every run that Helvetica cannot show is set in an embedded
-Noto font from ``ceusdesk/fonts`` (SIL OFL 1.1; reportlab embeds only the glyphs used).
+Noto font from ``ceusdesk/outputs/fonts`` (SIL OFL 1.1; reportlab embeds only the glyphs used).
 
 reportlab applies neither the Unicode bidi algorithm nor Arabic joining without optional packages
 (rlbidi, uharfbuzz) that the app does not ship, so this module does the part names need: Arabic letters
@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 
 log = logging.getLogger(__name__)
 
-# font name → (file in ceusdesk/fonts, the blocks it is used for); the CJK file is xz-compressed
+# font name → (file in ceusdesk/outputs/fonts, the blocks it is used for); the CJK file is xz-compressed
 LATIN = [(0xA0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x1E00, 0x1EFF), (0x2000, 0x206F),
          (0x20A0, 0x20BF), (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x25A0, 0x25FF)]
 CJK = [(0x3000, 0x30FF), (0x31F0, 0x31FF), (0x3130, 0x318F), (0x1100, 0x11FF), (0x3400, 0x4DBF),
@@ -70,7 +70,7 @@ def register(name: str) -> str:
     from reportlab.pdfbase.ttfonts import TTFont
 
     file = FONTS[name][0]
-    data = resources.files("ceusdesk").joinpath("fonts", file).read_bytes()
+    data = resources.files("ceusdesk.outputs").joinpath("fonts", file).read_bytes()
     if file.endswith(".xz"):
         data = lzma.decompress(data)
     pdfmetrics.registerFont(TTFont(name, io.BytesIO(data)))

@@ -1,233 +1,46 @@
-"""Analysis report: a PDF (reportlab, so the CLI needs no Qt) and the same facts as JSON beside it.
-
-The report shows the nine slot thumbnails with the ROI, each slot's time, the result with its phase-set
-badge (EARLY SET / FULL SET), the model's provenance, the study's warnings and "research use only".
-With ``deidentify`` it carries no patient name, id or birth date, no absolute dates or times, and no
-file paths (folder names often hold a patient's name): clips are named ``clip-01`` … instead.
+"""The analysis report as PDF (reportlab, so the CLI needs no Qt), written with its JSON beside it.
 """
 from __future__ import annotations
 
-import copy
 import io
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from . import RESEARCH_USE
-from . import __version__ as CEUSDESK_VERSION
-from .atomicio import write_atomic
-from .preprocess import PREPROCESS_VERSION, Roi
-from .protocol import SLOT_NAMES, format_t
+from ceusdesk import RESEARCH_USE
+from ceusdesk import __version__ as CEUSDESK_VERSION
+from ceusdesk.base.atomicio import write_atomic
+from ceusdesk.base.protocol import SLOT_NAMES
+from ceusdesk.base.roi import Roi
+from ceusdesk.inference.preprocess import PREPROCESS_VERSION
+from ceusdesk.outputs.report import PATIENT_FIELDS, ReportInput, report_document
+from ceusdesk.outputs.wording import (
+    CLASS_LABELS,
+    UNCERTAIN_BAND,
+    badge_detail,
+    badge_text,
+    contrast_panel_line,
+    explain_call,
+    flag_text,
+    gaps_text,
+    injection_line,
+    slot_caption,
+)
 
 if TYPE_CHECKING:  # a report reads files and patient fields that only a real study has
-    from .study import Study
+    pass
 
 log = logging.getLogger(__name__)
 
-BADGE_TEXT = {"full": "FULL SET", "early": "EARLY SET", "incomplete": "INCOMPLETE"}
-BADGE_DETAIL = {
-    "full": "B-mode to the 10-min Kupffer phase",
-    "early": "≤2 min only - no Kupffer phase",
-    "incomplete": "phases missing: no classification",
-}
-CLASS_LABELS = {"benign": "benign", "hcc": "HCC", "non_hcc_malignant": "non-HCC malignant"}
-"""How every screen and page names the classes."""
-UNCERTAIN_BAND = 0.05
-"""A malignant probability this close to the operating threshold is shown as an uncertain call."""
-PATIENT_FIELDS = ("name", "id", "birth_date", "sex", "study_date")
-_DATE = re.compile(r"\b\d{4}-?\d{2}-?\d{2}(?:[T ]\d{2}:?\d{2}(?::?\d{2}(?:\.\d+)?)?)?\b")
-_CLOCK = re.compile(r"\b\d{1,2}:\d{2}:\d{2}\b")
-
-
-@dataclass
-class ReportInput:
-    """Everything a report shows. ``study`` is ``Study.to_json()``; ``result`` the analyze result."""
-
-    study: dict[str, Any]
-    result: dict[str, Any]
-    roi: Roi
-    panels: Mapping[str, np.ndarray | None] = field(default_factory=dict)  # slot → RGB uint8 panel
-    rois: Mapping[str, Roi] = field(default_factory=dict)  # per-slot ROI (defaults to ``roi``)
-    patient: Mapping[str, str | None] = field(default_factory=dict)  # PATIENT_FIELDS
-    study_path: str | None = None
-    injection_confirmed: bool = False  # an estimated injection time the user confirmed in the app
-
-
-def badge_text(phase_set: str | None) -> str:
-    return BADGE_TEXT.get(str(phase_set), str(phase_set or "").upper())
-
-
-def badge_detail(phase_set: str | None) -> str:
-    """The line under the badge: which phases the result rests on."""
-    return BADGE_DETAIL.get(str(phase_set), "")
-
-
-def gaps_text(gaps: Sequence[str]) -> str:
-    """The badge's second line: the slots no frame fills ("4:00, 5:00 not acquired")."""
-    return f"{', '.join(gaps)} not acquired" if gaps else "every slot acquired"
-
-
-def not_acquired(study: Mapping[str, Any]) -> list[str]:
-    """The slots of a study document that hold no frame (``missing`` plus empty slots), slot order."""
-    slots = study.get("slots") or {}
-    gone = set(study.get("missing") or []) | {k for k, v in slots.items() if v is None}
-    order = list(slots) or list(SLOT_NAMES)
-    return [n for n in order if n in gone] + sorted(gone - set(order))
-
-
-def contrast_panel_line(study: Mapping[str, Any]) -> str | None:
-    """"contrast panel: left, chosen by the user" (None for a single display)."""
-    side = study.get("contrast_panel")
-    if side is None:
-        return None
-    by_user = study.get("contrast_panel_source") == "user"
-    return f"contrast panel: {side}, " + ("chosen by the user" if by_user else "decided from the image cues")
-
-
-def injection_line(study: Mapping[str, Any], confirmed: bool) -> str | None:
-    """The page-1 chip for an estimated injection time (None when DICOM or the user gave it)."""
-    inj = study.get("injection") or {}
-    if inj.get("source") != "estimated":
-        return None
-    return "injection time ESTIMATED from the contrast arrival" + (
-        ", confirmed by the user" if confirmed else ", not confirmed")
-
-
-def flag_text(info: Mapping[str, Any] | None) -> str:
-    """Why a slot's frame is doubtful (its ``flags``), as the PDF prints it under the thumbnail."""
-    parts = []
-    offset = (info or {}).get("offset_s")
-    for f in (info or {}).get("flags") or []:
-        if f == "far_from_target" and offset is not None:
-            parts.append(f"{float(offset):+.0f} s from target")
-        else:
-            parts.append(str(f).replace("_", " "))
-    return ", ".join(parts)
-
-
-def slot_caption(clip: str | None, frame_index: int | None, frames: int | None, t_s: float | None,
-                 offset_s: float | None, *, ascii_only: bool = False) -> str:
-    """Which frame fills a slot: "US0002 · f7/7 · 0:51 (−9 s)" — clip name, frame (1-based) of the
-    clip's frames, time after injection, and the offset from the slot's target (none for B)."""
-    if clip is None:
-        return "not acquired"
-    parts = [Path(str(clip)).stem or str(clip)]
-    if frame_index is not None:
-        parts.append(f"f{int(frame_index) + 1}/{frames}" if frames else f"f{int(frame_index) + 1}")
-    time = format_t(t_s, ascii_only=ascii_only)
-    if offset_s is not None:
-        off = f"{round(float(offset_s)):+d}"  # -0.3 s reads "+0", never "-0"
-        time += f" ({off if ascii_only else off.replace('-', chr(0x2212))} s)"
-    parts.append(time)
-    return " · ".join(parts)
-
-
-def explain_call(result: Mapping[str, Any]) -> str:
-    """How the call follows from the numbers: "malignant = HCC 0.61 + non-HCC malignant 0.20 = 0.81 ≥
-    0.50, the operating threshold for the full set", with "uncertain" near the threshold."""
-    p = result.get("probabilities") or {}
-    mal, thr = result.get("malignant_probability"), result.get("threshold")
-    if mal is None or thr is None:
-        return ""
-    which = (result.get("model") or {}).get("threshold_phase_set") or result.get("phase_set")
-    mal, thr = float(mal), float(thr)
-    text = (f"malignant = HCC {float(p.get('hcc', 0.0)):.2f} + non-HCC malignant "
-            f"{float(p.get('non_hcc_malignant', 0.0)):.2f} = {mal:.2f} "
-            f"{'>=' if mal >= thr else '<'} {thr:.2f}, the operating threshold for the {which} set")
-    if abs(mal - thr) < UNCERTAIN_BAND:
-        text += f"; within ±{UNCERTAIN_BAND:.2f} of it: an uncertain call"
-    return text
-
-
-def _alias_paths(doc: dict[str, Any]) -> dict[str, str]:
-    """Stable aliases clip-01 … for every path the document mentions (clips first, in their order)."""
-    paths: list[str] = [str(c.get("path")) for c in doc.get("clips", []) if c.get("path")]
-    for s in (doc.get("slots") or {}).values():
-        if s and s.get("path"):
-            paths.append(str(s["path"]))
-    for w in doc.get("warnings", []):
-        if w.get("path"):
-            paths.append(str(w["path"]))
-    aliases: dict[str, str] = {}
-    for p in paths:
-        if p not in aliases:
-            aliases[p] = f"clip-{len(aliases) + 1:02d}"
-    return aliases
-
-
-def _scrub(text: str, aliases: Mapping[str, str], secrets: Sequence[str]) -> str:
-    for original in sorted(aliases, key=len, reverse=True):  # longest first: a path may contain another
-        text = text.replace(original, aliases[original])
-    for s in secrets:
-        if s:
-            text = text.replace(s, "[removed]")
-    text = _DATE.sub("[date removed]", text)
-    return _CLOCK.sub("[time removed]", text)
-
-
-def deidentify_study(
-    study: dict[str, Any], patient: Mapping[str, str | None] | None = None
-) -> dict[str, Any]:
-    """A copy of ``Study.to_json()`` without paths, absolute times or patient identifiers."""
-    doc = copy.deepcopy(study)
-    aliases = _alias_paths(doc)
-    secrets = [str(v) for k, v in (patient or {}).items() if v and k in ("name", "id", "birth_date")]
-    for c in doc.get("clips", []):
-        if c.get("path"):
-            c["path"] = aliases[str(c["path"])]
-        c.pop("start", None)  # acquisition date and time
-    for s in (doc.get("slots") or {}).values():
-        if s and s.get("path"):
-            s["path"] = aliases[str(s["path"])]
-    doc["warnings"] = [
-        {"path": aliases.get(str(w.get("path")), "") if w.get("path") else "",
-         "message": _scrub(str(w.get("message", "")), aliases, secrets)}
-        for w in doc.get("warnings", [])
-    ]
-    injection = dict(doc.get("injection") or {})
-    for key in ("time", "datetime"):
-        if key in injection:
-            injection[key] = None  # a time of day on a known date identifies the visit: removed
-    doc["injection"] = injection
-    for key in ("root", "study", "patient", "study_date", "patient_id", "patient_name"):
-        doc.pop(key, None)
-    return doc
-
-
-def report_document(inp: ReportInput, *, deidentify: bool = False) -> dict[str, Any]:
-    """The JSON written beside the PDF: the analyze document plus ROI, patient block and report facts."""
-    study = deidentify_study(inp.study, inp.patient) if deidentify else copy.deepcopy(inp.study)
-    doc: dict[str, Any] = dict(study)
-    doc["roi"] = list(inp.roi)
-    doc["rois"] = {k: list(v) for k, v in inp.rois.items() if tuple(v) != tuple(inp.roi)} or None
-    doc["result"] = copy.deepcopy(inp.result)
-    doc["patient"] = None if deidentify else {k: inp.patient.get(k) for k in PATIENT_FIELDS if inp.patient}
-    doc["not_acquired"] = not_acquired(study)
-    if (study.get("injection") or {}).get("source") == "estimated":
-        doc["injection_confirmed"] = bool(inp.injection_confirmed)
-    if not deidentify and inp.study_path:
-        doc["study_path"] = str(inp.study_path)
-    doc["report"] = {
-        "created": None if deidentify else datetime.now(UTC).isoformat(timespec="seconds"),
-        "deidentified": bool(deidentify),
-        "ceusdesk_version": CEUSDESK_VERSION,
-        "preprocess_version": PREPROCESS_VERSION,
-        "research_use_only": RESEARCH_USE,
-    }
-    return doc
-
-
-# ---------------------------------------------------------------- PDF
 
 LIVER_RGB = (0, 168, 107)  # report_evidence.LIVER_COLOUR
+
+
 # the further liver reference squares: the same green at about half strength (the app's alpha 130)
 LIVER_REFERENCE_RGBA = (*LIVER_RGB, 130)
 
@@ -338,8 +151,8 @@ def _evidence_flowables(ev: Mapping[str, Any], doc: Mapping[str, Any], small: An
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer, Table
 
-    from .pdftext import markup
-    from .report_evidence import DERIVED_NOTE, feature_rows, slot_times, tic_chart
+    from ceusdesk.outputs.evidence_wording import DERIVED_NOTE, feature_rows, slot_times, tic_chart
+    from ceusdesk.outputs.pdftext import markup
 
     used = (doc.get("result") or {}).get("slots_used")
     chart = tic_chart(ev, slot_times(doc.get("slots") or {}, used), 82 * mm, 52 * mm)
@@ -372,7 +185,7 @@ def _numbered_canvas() -> type:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 (reportlab API)
+        def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
             self._startPage()
 
@@ -398,8 +211,8 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
     from reportlab.platypus.flowables import KeepTogether
 
-    from .pdftext import markup  # any script: CJK, Arabic, Hebrew names in embedded fonts
-    from .report_evidence import liver_reference_extras
+    from ceusdesk.outputs.evidence_wording import liver_reference_extras
+    from ceusdesk.outputs.pdftext import markup  # any script: CJK, Arabic, Hebrew names in embedded fonts
 
     styles = getSampleStyleSheet()
     body = styles["BodyText"]
@@ -607,48 +420,3 @@ def write_report(pdf_path: str | Path, inp: ReportInput, *, deidentify: bool = F
     write_atomic(json_path, text)
     log.info("report written: %s and %s", pdf_path.name, json_path.name)
     return pdf_path, json_path
-
-
-# ---------------------------------------------------------------- from a Study (core API)
-
-_CLIP_FIELDS = {"id": "patient_id", "name": "patient_name", "birth_date": "patient_birth_date",
-                "sex": "patient_sex"}
-
-
-def patient_of(study: Study) -> dict[str, str | None]:
-    """The report's patient block, from the study's own clips only.
-
-    A clip the study excluded (another patient's or another study's, a truncated file) never names the
-    patient, and neither does a clip whose patient id differs from the study's. The first kept clip that
-    has a field gives it; the study date is the first kept clip's acquisition date.
-    """
-    out: dict[str, str | None] = {k: None for k in PATIENT_FIELDS}
-    own = getattr(study, "patient_id", None)
-    for entry in getattr(study, "clips", []):
-        if getattr(entry, "excluded", None):
-            continue
-        clip = getattr(entry, "clip", entry)
-        if own is not None and getattr(clip, "patient_id", None) not in (None, own):
-            continue
-        for key, attr in _CLIP_FIELDS.items():
-            value = getattr(clip, attr, None)
-            if out[key] is None and value is not None and str(value).strip():
-                out[key] = str(value).strip()
-        if out["study_date"] is None and getattr(clip, "start", None) is not None:
-            out["study_date"] = clip.start.date().isoformat()
-    return out
-
-
-def report_input_from_study(
-    study: Study, result: Mapping[str, Any], roi: Roi, rois: Mapping[str, Roi] | None = None
-) -> ReportInput:
-    """Collect the slot panels (``ceusdesk.frames.panel_image``) and patient block for a report."""
-    from .frames import panel_image  # the core's frame grabber; imported late so report stays light
-
-    panels: dict[str, np.ndarray | None] = {}
-    for name, sf in (study.slots or {}).items():
-        panels[name] = None if sf is None else panel_image(sf)
-    return ReportInput(
-        study=study.to_json(), result=dict(result), roi=(roi[0], roi[1], roi[2], roi[3]), panels=panels,
-        rois=dict(rois or {}), patient=patient_of(study), study_path=str(getattr(study, "root", "") or ""),
-    )

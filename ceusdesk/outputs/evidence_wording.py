@@ -8,10 +8,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .evidence.features import HYPO_RATIO, VASCULAR_END_S
-from .evidence.readout import range_text, washout_borderline, when_text
-from .preprocess import Roi
-from .protocol import format_t
+from ceusdesk.base.protocol import format_t
+from ceusdesk.base.roi import Roi
+from ceusdesk.evidence.features import HYPO_RATIO, VASCULAR_END_S
+from ceusdesk.evidence.readout import range_text, washout_borderline, when_text
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,16 @@ class NothingReadable(CeusdeskError):
     exit_code = 3
 
 
+class UnreadableInput(CeusdeskError):
+    """A file, or a frame the analysis needs, cannot be read or decoded; the message names it.
+
+    The ingest stage's own errors (``FrameError``, ``MediaError``, ``PixelDataError``, ``NotAnImage``,
+    ``Undecodable``) derive from it, so one that escapes to a front end is one line with exit code 3.
+    """
+
+    exit_code = 3
+
+
 class IncompletePhaseSet(CeusdeskError):
     """The early set is not complete: no classification is made."""
 
@@ -62,3 +72,9 @@ class OutputNotWritten(CeusdeskError):
     """The result was computed and printed, but a report, its JSON or the audit log could not be written."""
 
     exit_code = 7
+
+
+class BadStudyOption(CeusdeskError, ValueError):
+    """An option given with the study (injection time, patient, assignment) cannot be used."""
+
+    exit_code = 2

@@ -3,7 +3,8 @@
 The hashes in a manifest protect the ONNX files; nothing in the package can protect the manifest
 itself (whoever edits a threshold can also edit a hash file beside it). So the record lives here, in
 the app's code: a package whose manifest ``name`` is pinned loads only if its canonical sha256
-(:func:`ceusdesk.manifest.canonical_sha256`) equals the pinned one. In a frozen bundle this module is
+(:func:`ceusdesk.model_package.manifest.canonical_sha256`) equals the pinned one. In a frozen bundle this
+module is
 compiled into the application archive, and the bundle's own package (its internal ``exports/``) must
 be pinned. A package not pinned (a site's, a test's) still loads in a source checkout or from
 ``--model`` / ``models/``; the result says ``manifest_pinned: false`` and the audit log records its
@@ -11,8 +12,8 @@ manifest hash. Threat model and limits: docs/export.md.
 
 Update after a legitimate change of a package (a new export, ``test.json`` added)::
 
-    python -m ceusdesk.model_pins exports/NAME          # rewrites PINNED below for NAME
-    python -m ceusdesk.model_pins --check exports/NAME  # exit 1 when the record differs
+    python -m ceusdesk.model_package.pins exports/NAME          # rewrites PINNED below for NAME
+    python -m ceusdesk.model_package.pins --check exports/NAME  # exit 1 when the record differs
 """
 from __future__ import annotations
 
@@ -24,12 +25,12 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from .atomicio import write_atomic
-from .errors import ModelRefused
+from ceusdesk.base.atomicio import write_atomic
+from ceusdesk.base.errors import ModelRefused
 
 log = logging.getLogger(__name__)
 
-# BEGIN PINNED (written by `python -m ceusdesk.model_pins PACKAGE`; one entry per package name)
+# BEGIN PINNED (written by `python -m ceusdesk.model_package.pins PACKAGE`; one entry per package name)
 PINNED: dict[str, dict[str, str]] = {
     "sonazoid9-phantom-v2-cpu96": {
         "manifest_sha256": "c14a84ad2a0b22b6802390bc1d240fd3452941ce8a7b9ecbed263837c368171a",
@@ -61,14 +62,16 @@ def check_pin(manifest_path: Path, name: str, sha256: str, *, must_be_pinned: bo
             f"{manifest_path}: manifest of package {name!r} differs from this app's pinned record "
             f"(sha256 {sha256[:12]}…, pinned {record['manifest_sha256'][:12]}…): it was edited or is "
             f"another export - reinstall it, or if it is a new export pin it: "
-            f"python -m ceusdesk.model_pins {manifest_path.parent}"
+            f"python -m ceusdesk.model_package.pins {manifest_path.parent}"
         )
     return True
 
 
 def pin_record(manifest_path: str | Path) -> tuple[str, dict[str, str]]:
     """(name, record) for a package as it is now on disk (the manifest is fully checked first)."""
-    from .manifest import load_manifest  # manifest imports nothing from here; keep the graph one-way
+    from ceusdesk.model_package.manifest import (
+        load_manifest,  # manifest imports nothing from here; keep the graph one-way
+    )
 
     manifest, sha = load_manifest(manifest_path)
     return manifest.name, {"version": manifest.version, "uid": manifest.uid, "manifest_sha256": sha}
@@ -98,7 +101,7 @@ def write_pins(pins: Mapping[str, Mapping[str, str]], source: Path | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ceusdesk.model_pins",
+    parser = argparse.ArgumentParser(prog="python -m ceusdesk.model_package.pins",
                                      description="Pin model packages' manifests in the app's code.")
     parser.add_argument("packages", nargs="+", help="package folders or manifest.json files")
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a record differs")

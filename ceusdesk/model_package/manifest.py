@@ -4,10 +4,11 @@ Shared by the trainer (``trainer.export`` writes packages) and the app (``ceusde
 them and verifies every hash and the preprocess version before creating a session). Torch- and Qt-free.
 
 Reading checks the *shape* of the document (required keys, types, schema version) and every value's
-range (:mod:`ceusdesk.manifest_checks`) and raises :class:`~ceusdesk.errors.ModelRefused` with a one-line
+range (:mod:`ceusdesk.model_package.checks`) and raises :class:`~ceusdesk.base.errors.ModelRefused` with a
+one-line
 message naming the file and the field; whether the package's files match their hashes is checked by
 :func:`verify_files` (the loader calls it). :func:`canonical_sha256` fingerprints the manifest's content
-(the app reports it and checks it against :mod:`ceusdesk.model_pins`).
+(the app reports it and checks it against :mod:`ceusdesk.model_package.pins`).
 """
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import manifest_checks as checks
-from .atomicio import write_atomic
-from .classes import CLASSES
-from .errors import ModelRefused
+from ceusdesk.base.atomicio import write_atomic
+from ceusdesk.base.classes import CLASSES
+from ceusdesk.base.errors import ModelRefused
+from ceusdesk.model_package import checks as checks
 
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -108,7 +109,7 @@ class Quantization:
 @dataclass(frozen=True)
 class Manifest:
     """A model package's manifest. ``input`` holds names, shape, dtype, normalization, size and
-    preprocess_version; ``protocol`` is :meth:`ceusdesk.protocol.Protocol.to_dict`; ``files`` maps
+    preprocess_version; ``protocol`` is :meth:`ceusdesk.base.protocol.Protocol.to_dict`; ``files`` maps
     ``int8`` (required) and ``fp32`` (optional) to :class:`FileEntry`."""
 
     name: str

@@ -182,7 +182,7 @@ def analysis_record(
 def evidence_summary(ev: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """What the audit keeps of the evidence shown beside the call: no images, no PHI — which liver ROI
     (and who set it), the findings, which were borderline, and whether it disagreed with the model."""
-    from .evidence.readout import washout_borderline
+    from ceusdesk.evidence.readout import washout_borderline
 
     if not ev:
         return None

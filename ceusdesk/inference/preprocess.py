@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from .protocol import Protocol
+from ceusdesk.base.image import to_gray
+from ceusdesk.base.protocol import Protocol
+from ceusdesk.base.roi import Roi
 
 PREPROCESS_VERSION = "1"
-
-Roi = tuple[int, int, int, int]  # x, y, w, h in panel pixels (top-left plus size)
 
 
 @dataclass(frozen=True)
@@ -37,31 +37,6 @@ class InputSpec:
                    preprocess_version=str(d["preprocess_version"]))
 
 
-def parse_roi(text: str) -> Roi:
-    """Parse ``X,Y,W,H`` (integers, W and H positive). Raises ValueError with a readable message."""
-    parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) != 4:
-        raise ValueError(f"ROI {text!r} must be X,Y,W,H (four integers)")
-    try:
-        x, y, w, h = (int(round(float(p))) for p in parts)
-    except ValueError as err:
-        raise ValueError(f"ROI {text!r} must be X,Y,W,H (four integers)") from err
-    if w <= 0 or h <= 0:
-        raise ValueError(f"ROI {text!r}: width and height must be positive")
-    return x, y, w, h
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """8-bit display image (H, W) or (H, W, 3) RGB → uint8 luminance (BT.601, as OpenCV computes it)."""
-    if image.dtype != np.uint8:
-        raise TypeError(f"expected an 8-bit display image, got {image.dtype}")
-    if image.ndim == 2:
-        return image
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    raise ValueError(f"expected (H, W) or (H, W, 3) image, got shape {image.shape}")
-
-
 def crop_roi(gray: np.ndarray, roi: Roi) -> np.ndarray:
     """Square crop centred on the ROI, side = max(w, h); parts outside the image are filled with 0."""
     x, y, w, h = roi
@@ -76,13 +51,6 @@ def crop_roi(gray: np.ndarray, roi: Roi) -> np.ndarray:
     if sx1 > sx0 and sy1 > sy0:
         out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = gray[sy0:sy1, sx0:sx1]
     return out
-
-
-def roi_inside(roi: Roi, panel_shape: Sequence[int]) -> bool:
-    """True when the ROI's centre lies inside a panel of shape (H, W, ...)."""
-    x, y, w, h = roi
-    H, W = panel_shape[:2]
-    return 0 <= x + w / 2 < W and 0 <= y + h / 2 < H
 
 
 def slot_tensor(panel: np.ndarray, roi: Roi, spec: InputSpec) -> np.ndarray:

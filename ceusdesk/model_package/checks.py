@@ -3,7 +3,7 @@
 A manifest is data a person or a tool can get wrong: a NaN threshold silently turns every result
 "benign", a std of 0 turns every image into infinities, a file path with ``..`` reads a file outside
 the package. Each check raises :class:`ManifestValueError` naming the field; the reader turns it into
-a one-line :class:`~ceusdesk.errors.ModelRefused` naming the manifest (docs/export.md lists the checks).
+a one-line :class:`~ceusdesk.base.errors.ModelRefused` naming the manifest (docs/export.md lists the checks).
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
-from .classes import CLASSES
+from ceusdesk.base.classes import CLASSES
+from ceusdesk.base.errors import ModelRefused
 
 MAX_INPUT_SIZE = 1024
 """Largest model input side accepted: 9 slots × 1024² float32 is 38 MB per case; beyond is a typo."""
@@ -21,8 +22,9 @@ PHASE_SETS = ("early", "full")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class ManifestValueError(ValueError):
-    """A manifest value out of range; ``field`` is its dotted name (e.g. ``thresholds.early``)."""
+class ManifestValueError(ModelRefused, ValueError):
+    """A manifest value out of range; ``field`` is its dotted name (e.g. ``thresholds.early``). The
+    loader names the manifest in front of it; one that escapes is still a refusal (exit 5)."""
 
     def __init__(self, field: str, problem: str):
         self.field = field

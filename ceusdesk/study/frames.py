@@ -7,21 +7,32 @@ so analyze, the report and the app get them without decoding again.
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .ingest import FrameError, read_frame
-from .ingest.media import MediaError
+from ceusdesk.ingest import FrameError, read_frame
+from ceusdesk.ingest.media import MediaError
 
 if TYPE_CHECKING:
-    from .study import SlotFrame, Study
+    from ceusdesk.study.records import SlotFrame, Study
 
 CACHE_BYTES = 128 * 1024 * 1024
 """Most bytes of panel crops kept (a study's nine panels at scanner sizes are a few MB)."""
 
 _cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_cache_bytes = 0
+_lock = threading.Lock()  # the app's workers (thumbnails, analysis) read panels at the same time
+
+
+def clear_cache() -> None:
+    """Forget every cached panel (a closed study's images need not stay in memory)."""
+    global _cache_bytes
+    with _lock:
+        _cache.clear()
+        _cache_bytes = 0
 
 
 def _key(sf: SlotFrame) -> tuple:
@@ -37,16 +48,24 @@ def panel_image(slot_frame: SlotFrame) -> np.ndarray:
 
     Raises :class:`~ceusdesk.ingest.FrameError` or ``MediaError`` when the frame cannot be decoded.
     """
+    global _cache_bytes
     key = _key(slot_frame)
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key].copy()  # callers may draw on their copy
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached.copy()  # callers may draw on their copy
+    # decoded outside the lock: two threads may decode the same frame once each, never block each other
     x0, y0, x1, y1 = slot_frame.panel
     frame = read_frame(slot_frame.clip, slot_frame.frame_index)
     crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
-    _cache[key] = crop
-    while sum(a.nbytes for a in _cache.values()) > CACHE_BYTES and len(_cache) > 1:
-        _cache.popitem(last=False)
+    with _lock:
+        old = _cache.pop(key, None)
+        _cache_bytes -= 0 if old is None else old.nbytes
+        _cache[key] = crop
+        _cache_bytes += crop.nbytes
+        while _cache_bytes > CACHE_BYTES and len(_cache) > 1:
+            _cache_bytes -= _cache.popitem(last=False)[1].nbytes
     return crop.copy()
 
 

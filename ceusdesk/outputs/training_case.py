@@ -17,13 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .audit import append_jsonl, hash_id
-from .ingest.injection import format_clock
-from .manifest import CLASSES
-from .preprocess import Roi
+from ceusdesk.base.roi import Roi
+from ceusdesk.ingest.injection import format_clock
+from ceusdesk.model_package.manifest import CLASSES
+from ceusdesk.outputs.audit import append_jsonl, hash_id
 
 if TYPE_CHECKING:  # the case copies the study's clip files: only a real study has them
-    from .study import Study
+    from ceusdesk.study.records import Study
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """Study + ROI → model input: THE function the app and the trainer both call.
 
-:func:`case_inputs` takes the slot frames of a :class:`ceusdesk.study.Study`, one ROI drawn on the
-contrast panel, and an :class:`~ceusdesk.preprocess.InputSpec`; it places the ROI on every slot's panel
-and hands the panels to :func:`ceusdesk.preprocess.case_tensor`.
+:func:`case_inputs` takes the slot frames of a :class:`ceusdesk.study.records.Study`, one ROI drawn on the
+contrast panel, and an :class:`~ceusdesk.inference.preprocess.InputSpec`; it places the ROI on every slot's
+panel
+and hands the panels to :func:`ceusdesk.inference.preprocess.case_tensor`.
 
 ROI placement (docs/analyze.md):
 
@@ -35,21 +36,27 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
-from .errors import BadRoi
-from .preprocess import InputSpec, Roi, case_tensor, roi_inside, to_gray
-from .protocol import Protocol, default_protocol
-from .study_types import SlotFrameLike, StudyLike
+from ceusdesk.base.errors import BadRoi
+from ceusdesk.base.protocol import Protocol, default_protocol
+from ceusdesk.base.roi import Roi, check_roi_numbers, check_roi_on_panel, roi_inside
+from ceusdesk.inference.preprocess import InputSpec, case_tensor, to_gray
+from ceusdesk.study.types import SlotFrameLike, StudyLike
 
 log = logging.getLogger(__name__)
 
+
 MAX_TRACK_SHIFT = 0.5
 """Tracking may move the ROI at most this fraction of its side (per axis) from where it was placed."""
+
+
 MIN_TRACK_SCORE = 0.3
 """Below this normalized correlation a tracking match is not trusted."""
-MAX_ROI_VALUE = 1_000_000
-"""No panel is a million pixels across: larger ROI numbers are a typo, refused before any study is read."""
+
+
 SPACING_CM_RANGE = (1e-4, 1.0)
 """Plausible ultrasound pixel spacing, cm per pixel (1 µm … 1 cm); outside it a tag is not trusted."""
+
+
 ROI_SOURCES = ("given", "mapped", "tracked", "user")
 """Where a slot's ROI came from: the given ROI as is (a panel of the reference's size), mapped onto a
 panel of another size, moved there by tracking, or set by the user for that slot."""
@@ -75,36 +82,6 @@ class RoiPlacement:
     sources: dict[str, str]  # slot → one of ROI_SOURCES
     warnings: list[str]
     reference_slot: str
-
-
-def check_roi_numbers(roi: Roi, what: str = "ROI") -> Roi:
-    """Integers, positive size, every value within ±:data:`MAX_ROI_VALUE`; raises :class:`BadRoi`."""
-    try:
-        x, y, w, h = (int(v) for v in roi)
-    except (TypeError, ValueError, OverflowError) as err:
-        raise BadRoi(f"{what} {roi!r}: expected four integers X,Y,W,H") from err
-    if w <= 0 or h <= 0:
-        raise BadRoi(f"{what}: width and height must be positive")
-    if max(abs(x), abs(y), w, h) > MAX_ROI_VALUE:
-        raise BadRoi(f"{what} {x},{y},{w},{h}: values beyond {MAX_ROI_VALUE} pixels are not panel "
-                     "coordinates; give X,Y,W,H in contrast-panel pixels (see `ceusdesk inspect`)")
-    return x, y, w, h
-
-
-def check_roi_on_panel(roi: Roi, panel_shape: Sequence[int], where: str = "",
-                       panel: str = "its panel") -> Roi:
-    """The ROI's centre inside the panel and its size at most the panel's; raises :class:`BadRoi`.
-
-    ``where`` follows "ROI x,y,w,h" in the message (e.g. " for slot 3:00")."""
-    x, y, w, h = check_roi_numbers(roi, f"ROI{where}")
-    H, W = int(panel_shape[0]), int(panel_shape[1])
-    if w > W or h > H:
-        raise BadRoi(f"ROI {x},{y},{w},{h}{where} is larger than {panel} ({W}x{H} px); draw it around "
-                     "the lesion in panel pixels")
-    if not roi_inside((x, y, w, h), panel_shape):
-        raise BadRoi(f"ROI {x},{y},{w},{h}{where} lies outside {panel} ({W}x{H} px); give X,Y,W,H in "
-                     "panel pixels")
-    return x, y, w, h
 
 
 def usable_spacing(sp: Any) -> tuple[float, float] | None:
@@ -217,7 +194,9 @@ def _load_panels(
         if sf is None:
             continue
         if loader is None:
-            from .frames import panel_image  # decoded lazily: callers that pass panels need no decoder
+            from ceusdesk.study.frames import (
+                panel_image,  # decoded lazily: callers that pass panels need no decoder
+            )
 
             # it reads a real SlotFrame's clip; a study of another slot-frame type passes panels or a loader
             loader = cast(Callable[[Any], np.ndarray], panel_image)
@@ -342,7 +321,7 @@ def case_inputs(
     Parameters
     ----------
     study
-        A :class:`ceusdesk.study.Study`, or any :class:`~ceusdesk.study_types.StudyLike` (``.slots``:
+        A :class:`ceusdesk.study.records.Study`, or any :class:`~ceusdesk.study.types.StudyLike` (``.slots``:
         slot name → SlotFrame or None; a SlotFrame's ``pixel_spacing_cm`` is used for mapping the ROI
         to a panel of another size; ``.protocol``).
     roi
@@ -363,7 +342,7 @@ def case_inputs(
     panels
         Already decoded panel images by slot (the GUI's cache, tests); missing ones are decoded.
     loader
-        SlotFrame → panel image; default :func:`ceusdesk.frames.panel_image`.
+        SlotFrame → panel image; default :func:`ceusdesk.study.frames.panel_image`.
 
     Raises
     ------

@@ -1,6 +1,6 @@
 """The phase protocol: which slots exist, when each is taken, and which sets allow a classification.
 
-The protocol is data (JSON): the default ``sonazoid-9`` ships in ``ceusdesk/protocols/`` and a model
+The protocol is data (JSON): the default ``sonazoid-9`` ships in ``ceusdesk/base/protocols/`` and a model
 package carries the protocol it was trained with. App and trainer share this module.
 """
 from __future__ import annotations
@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
 PhaseSet = Literal["full", "early", "incomplete"]
@@ -144,11 +143,6 @@ class Protocol:
         except (KeyError, TypeError, IndexError) as err:
             raise ValueError(f"malformed protocol definition: {err!r}") from err
 
-    @classmethod
-    def from_json(cls, path: str | Path) -> Protocol:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
 def format_t(t_s: float | None, *, decimals: int = 0, ascii_only: bool = False) -> str:
     """Time after injection as ``m:ss`` (``m:ss.s`` with ``decimals=1``); negative before injection.
 
@@ -166,7 +160,7 @@ def format_t(t_s: float | None, *, decimals: int = 0, ascii_only: bool = False) 
 @cache
 def default_protocol() -> Protocol:
     """The bundled ``sonazoid-9`` protocol."""
-    text = resources.files("ceusdesk").joinpath("protocols/sonazoid-9.json").read_text(encoding="utf-8")
+    text = resources.files("ceusdesk.base").joinpath("protocols/sonazoid-9.json").read_text(encoding="utf-8")
     return Protocol.from_dict(json.loads(text))
 
 
