@@ -24,13 +24,21 @@ def washout_borderline(ev: Mapping[str, Any]) -> bool:
     return rng is not None and len(rng) == 2 and rng[1] is None  # no onset with a range: always open
 
 
-def when_text(onset: float, rng: list[float | None] | None) -> str:
-    """"early, < 60 s" / "late, ≥ 60 s", or that the range does not tell."""
+def onset_timing(onset: float, rng: list[float | None] | None) -> str | None:
+    """"early" (< 60 s) or "late" (≥ 60 s) when the onset's whole range lies on one side; None when the
+    range straddles 60 s. Decisions use this, never the wording."""
     lo = rng[0] if rng and rng[0] is not None else onset
     hi = (rng[1] if rng[1] is not None else float("inf")) if rng else onset
     if (lo < EARLY_WASHOUT_S) == (hi < EARLY_WASHOUT_S):
-        return "early, < 60 s" if onset < EARLY_WASHOUT_S else "late, ≥ 60 s"
-    return "early or late cannot be told"
+        return "early" if onset < EARLY_WASHOUT_S else "late"
+    return None
+
+
+def when_text(onset: float, rng: list[float | None] | None) -> str:
+    """"early, < 60 s" / "late, ≥ 60 s", or that the range does not tell."""
+    timing = onset_timing(onset, rng)
+    words = {"early": "early, < 60 s", "late": "late, ≥ 60 s"}
+    return words[timing] if timing is not None else "early or late cannot be told"
 
 
 def range_text(rng: list[float | None] | None) -> str:
@@ -78,13 +86,14 @@ def combination(ev: dict[str, Any]) -> str | None:
     wash_borderline = washout_borderline(ev)
     onset = None if wash_borderline else ev.get("washout_onset_s")
     degree, pattern = ev.get("washout_degree"), ev.get("aphe_pattern")
+    timing = None if onset is None else onset_timing(onset, ev.get("washout_onset_range_s"))
     lr_m = [w for w, on in (("rim APHE", pattern == "rim"),
-                            ("early washout", onset is not None and onset < EARLY_WASHOUT_S
-                             and when_text(onset, ev.get("washout_onset_range_s")).startswith("early")),
+                            ("early washout", timing == "early"),
                             ("marked washout", onset is not None and degree == "marked")) if on]
     if lr_m:
         return "CEUS LI-RADS LR-M features: " + ", ".join(lr_m) + "."
-    if ev.get("aphe") and pattern != "rim" and onset is not None and degree == "mild":
+    # LR-5 needs the washout late: an onset whose range straddles 60 s completes neither combination
+    if ev.get("aphe") and pattern != "rim" and timing == "late" and degree == "mild":
         return ("Non-rim APHE with late, mild washout: the CEUS LI-RADS LR-5 combination "
                 "(for a lesion ≥ 10 mm in a patient at risk).")
     if (ev.get("aphe") and degree == "none" and not wash_borderline and ev.get("kupffer_defect") is False

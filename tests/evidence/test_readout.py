@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ceusdesk.evidence import FIELDS, Evidence
 from ceusdesk.evidence.readout import HEADER, disagreement, readout
 
@@ -94,3 +96,23 @@ def test_the_disagreement_line_names_early_or_late_only_as_the_range_allows():
     assert "late washout from 1:35" in firm
     unsure = disagreement(HCC | {"washout_onset_s": 58.0, "washout_onset_range_s": [45.0, 75.0]}, "benign")
     assert "early-or-late washout from 0:58" in unsure and "early washout" not in unsure
+
+
+
+
+@pytest.mark.parametrize("onset, rng, wording, summary", [
+    (35.0, [30.0, 45.0], "early, < 60 s", "LR-M features: early washout"),
+    (95.0, [80.0, 110.0], "late, ≥ 60 s", "LR-5"),
+    (46.0, [41.0, 71.0], "early or late cannot be told", None),  # the case the app once called LR-M
+    (58.0, [45.0, 75.0], "early or late cannot be told", None),
+    (70.0, [50.0, 90.0], "early or late cannot be told", None),
+])
+def test_every_onset_wording_leads_to_the_matching_summary(onset, rng, wording, summary):
+    # "early or late cannot be told" must never read as early washout (LR-M) nor as late washout (LR-5)
+    lines = readout(HCC | {"washout_onset_s": onset, "washout_onset_range_s": rng}, {})
+    text = "\n".join(lines)
+    assert wording in text
+    if summary is None:
+        assert "LR-M" not in text and "LR-5" not in text and "early washout" not in text
+    else:
+        assert summary in text
