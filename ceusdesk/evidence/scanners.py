@@ -99,12 +99,13 @@ def builtin_table() -> PresetTable:
     return parse_table(json.loads(text), "scanners.json", source="built-in")
 
 
-def _site_table(path: str) -> PresetTable:
+def _site_table(path: str) -> tuple[PresetTable, bool]:
+    """The site's table, and whether it gives its own default (read once)."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise BadScannerTable(f"{path} ({ENV_SCANNERS}): cannot be read as JSON: {err}") from err
-    return parse_table(doc, path)
+    return parse_table(doc, path), isinstance(doc, dict) and "default" in doc
 
 
 def preset_table() -> PresetTable:
@@ -113,8 +114,7 @@ def preset_table() -> PresetTable:
     site_path = os.environ.get(ENV_SCANNERS)
     if not site_path:
         return table
-    site = _site_table(site_path)
-    has_default = "default" in json.loads(Path(site_path).read_text(encoding="utf-8"))
+    site, has_default = _site_table(site_path)
     return PresetTable(site.default_dynamic_range_db if has_default else table.default_dynamic_range_db,
                        site.default_gamma if has_default else table.default_gamma,
                        site.presets + table.presets)
