@@ -26,7 +26,7 @@ from ceusdesk.phantom.subtypes import LABELS
 
 log = logging.getLogger(__name__)
 
-PHANTOM_VERSION = "phantom v2"
+PHANTOM_VERSION = "phantom v3"
 
 __all__ = ["PHANTOM_VERSION", "case_seed", "cohort_labels", "roi_of", "synthesize_case", "synthesize_cohort"]
 

@@ -6,6 +6,7 @@ after injection, enhancement in arbitrary concentration units (liver parenchyma 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,7 +146,9 @@ class Draw:
 
 # Cirrhosis prevalence: HCC grows in cirrhotic livers; other lesions sometimes do too. With no label the
 # prevalence of the default class mix (48:78:55).
-CIRRHOSIS_PREVALENCE = {"hcc": 0.7, "benign": 0.25, "non_hcc_malignant": 0.25, None: 0.44}
+# v3: 0.6 vs 0.3 (v2 0.7 vs 0.25): series of CEUS-characterized lesions include many HCC in livers not yet
+# cirrhotic and benign/metastatic lesions in chronic liver disease; cirrhosis alone gave AUC 0.62.
+CIRRHOSIS_PREVALENCE = {"hcc": 0.6, "benign": 0.3, "non_hcc_malignant": 0.3, None: 0.43}
 
 
 def sample_kinetics(d: Draw, cirrhotic: bool) -> Kinetics:
@@ -235,12 +238,12 @@ PATTERNS = ("homogeneous", "rim", "mosaic", "nodular", "spoke")
 # metastases). Tuned so the pattern alone separates benign from malignant with AUC ≈ 0.67.
 PATTERN_SHARES = {
     "hemangioma": (0.33, 0.15, 0.00, 0.52, 0.00),
-    "fnh": (0.42, 0.00, 0.06, 0.05, 0.47),
+    "fnh": (0.36, 0.00, 0.06, 0.05, 0.53),
     "benign_other": (0.58, 0.12, 0.17, 0.08, 0.05),
     "hcc_well": (0.68, 0.03, 0.07, 0.15, 0.07),
     "hcc_moderate": (0.47, 0.10, 0.22, 0.14, 0.07),  # mosaic mostly in the large ones (see _pattern)
-    "metastasis": (0.38, 0.42, 0.06, 0.14, 0.00),
-    "icc": (0.32, 0.40, 0.23, 0.02, 0.03),
+    "metastasis": (0.32, 0.50, 0.04, 0.14, 0.00),
+    "icc": (0.25, 0.50, 0.20, 0.02, 0.03),
 }
 # B-mode echo (hypo, iso, hyper) shares: hyperechoic hemangiomas and focal fat, but also hyperechoic
 # metastases (colorectal, neuroendocrine) and fatty HCC; iso-echoic hemangiomas; hypoechoic FNH.
@@ -256,9 +259,44 @@ HALO = {"hemangioma": (0.10, (0.1, 0.4)), "fnh": (0.38, (0.1, 0.6)), "benign_oth
         "hcc_well": (0.30, (0.1, 0.5)), "hcc_moderate": (0.55, (0.15, 0.85)),
         "metastasis": (0.60, (0.2, 0.9)), "icc": (0.25, (0.1, 0.45))}
 # share with a soft (blurred, infiltrative-looking) edge: commonest in non-HCC malignancy, seen everywhere
+HALO_RANGE = (0.1, 0.8)  # v3: one strength range for every class outside textbook cases
 SOFT_EDGE = {"hemangioma": 0.10, "fnh": 0.10, "benign_other": 0.25, "hcc_well": 0.30, "hcc_moderate": 0.15,
              "metastasis": 0.45, "icc": 0.60}
 VASCULAR_JITTER = (0.6, 1.6)  # per-lesion factor on blood volumes: vascularity varies within a subtype
+
+# Phantom v3: B-mode and morphology are weak clues in life (each alone AUC ~0.55-0.65), and a model must
+# not be able to add them up into the answer (v2: all together AUC 0.97). Each subtype's share of every
+# non-kinetic feature is pulled this far toward the mean share over the subtypes; the subtype keeps its
+# direction (hyperechoic hemangiomas stay commoner) but not its signature. Textbook cases use the
+# unpooled shares, so the classic pictures stay classic.
+POOL = {"pattern": 0.25, "echo": 0.55, "halo": 0.6, "edge": 0.6, "outline": 0.6, "extra": 0.5}
+
+
+def _pooled(shares: dict[str, float], weight: float) -> dict[str, float]:
+    mean = float(np.mean(list(shares.values())))
+    return {k: (1.0 - weight) * v + weight * mean for k, v in shares.items()}
+
+
+def _pooled_rows(rows: Mapping[str, tuple[float, ...]], weight: float) -> dict[str, tuple[float, ...]]:
+    mean = np.mean(np.array(list(rows.values())), axis=0)
+    return {k: tuple(float(x) for x in (1.0 - weight) * np.array(v) + weight * mean) for k, v in rows.items()}
+
+
+# Lobulated or irregular outlines (harmonic amplitude 0.08-0.14 instead of 0.02-0.08): commonest in
+# metastases and ICC, but FNH and large hemangiomas are often lobulated and many malignancies are round.
+LOBULATED = {"hemangioma": 0.20, "fnh": 0.30, "benign_other": 0.20, "hcc_well": 0.15, "hcc_moderate": 0.35,
+             "metastasis": 0.45, "icc": 0.55}
+# A central non-enhancing area (necrosis in malignancy; thrombosis, haemorrhage or hyalinization in
+# benign lesions), apart from the rim pattern's core.
+NECROTIC = {"hemangioma": 0.15, "fnh": 0.03, "benign_other": 0.15, "hcc_well": 0.05, "hcc_moderate": 0.22,
+            "metastasis": 0.28, "icc": 0.22}
+# A central scar (FNH's classic one; central fibrosis of large hemangiomas, ICC, scirrhous HCC,
+# treated metastases).
+SCARRED = {"hemangioma": 0.10, "fnh": 0.50, "benign_other": 0.05, "hcc_well": 0.05, "hcc_moderate": 0.08,
+           "metastasis": 0.08, "icc": 0.25}
+# B-mode heterogeneity beyond the mosaic pattern (adenoma haemorrhage, large hemangiomas, large HCC).
+HETEROGENEOUS = {"hemangioma": 0.15, "fnh": 0.08, "benign_other": 0.20, "hcc_well": 0.12,
+                 "hcc_moderate": 0.30, "metastasis": 0.18, "icc": 0.15}
 
 
 def _pattern(d: Draw, subtype: str, diameter: float) -> tuple[str, dict]:
@@ -267,6 +305,9 @@ def _pattern(d: Draw, subtype: str, diameter: float) -> tuple[str, dict]:
     if subtype == "hcc_moderate":  # mosaic ("nodule in nodule") is a feature of large HCC
         large = diameter > 3.0
         shares[2], shares[0] = (0.35, 0.34) if large else (0.09, 0.60)
+    if not d.textbook:
+        mean = np.mean(np.array(list(PATTERN_SHARES.values())), axis=0)
+        shares = list((1.0 - POOL["pattern"]) * np.array(shares) + POOL["pattern"] * mean)
     pattern = d.pick(PATTERNS, tuple(shares))
     malignant = SUBTYPES[subtype].label != "benign"
     p: dict = {"pattern": pattern}
@@ -283,9 +324,10 @@ def _pattern(d: Draw, subtype: str, diameter: float) -> tuple[str, dict]:
     elif pattern == "mosaic":
         p["blobs"] = _blobs(d, int(d.rng.integers(5, 10)), 0.0, 0.8, (0.2, 0.45), (0.3, 1.0))
         p["mosaic"] = d.u(0.3, 0.8)
-        p["necrosis"] = d.u(0.0, 0.3) if malignant and diameter > 3.0 else 0.0
-    elif pattern == "rim":  # malignant rims surround a necrotic/hypovascular core
-        p["necrosis"] = d.u(0.2, 0.6) if malignant else d.u(0.0, 0.2)
+        p["necrosis"] = d.u(0.0, 0.3) if diameter > 3.0 else 0.0
+    elif pattern == "rim":  # a rim surrounds a hypovascular core: necrosis in malignancy, hyalinized or
+        # thrombosed centres in benign lesions (v3: one range for both; v2 gave malignant rims 0.2-0.6)
+        p["necrosis"] = d.u(0.1, 0.5) if (malignant or d.textbook) else d.u(0.0, 0.45)
     return pattern, p
 
 
@@ -300,8 +342,10 @@ def sample_lesion(rng: np.random.Generator | Draw, subtype: str, anatomy: Anatom
     u, chance = d.u, d.chance
     st = SUBTYPES[subtype]
     diameter = d.logu(*SIZE_RANGE_CM[subtype])
-    malignant = st.label != "benign"
-    irregular = 0.10 if subtype in ("metastasis", "icc") else 0.06 if malignant else 0.04
+    # v3: one amplitude range for every class, lobulated outlines commoner in some (v2 drew 0.04 benign,
+    # 0.06 HCC, 0.10 metastasis/ICC: alone AUC 0.91)
+    lobulated = _pooled(LOBULATED, 0.0 if d.textbook else POOL["outline"])[subtype]
+    irregular = u(0.08, 0.14) if chance(lobulated) else u(0.02, 0.08)
     harmonics = tuple((_u(d.rng, 0.0, irregular / np.sqrt(k - 1)), _u(d.rng, 0, 2 * np.pi))
                       for k in range(2, 7))
     # usable centre depths: inside the liver, lesion fully in view
@@ -312,10 +356,12 @@ def sample_lesion(rng: np.random.Generator | Draw, subtype: str, anatomy: Anatom
     common: dict[str, Any] = dict(subtype=subtype, label=st.label, diameter_cm=diameter, depth_cm=depth,
                   lateral=u(-0.6, 0.6), harmonics=harmonics)
     # B-mode: echo, halo, edge, drawn alike for every subtype from its shares
-    echo = u(*ECHO_RANGE[d.pick((0, 1, 2), ECHO_SHARES[subtype])])
-    halo_share, halo_range = HALO[subtype]
+    pool = 0.0 if d.textbook else 1.0
+    echo = u(*ECHO_RANGE[d.pick((0, 1, 2), _pooled_rows(ECHO_SHARES, pool * POOL["echo"])[subtype])])
+    halo_share = _pooled({k: v[0] for k, v in HALO.items()}, pool * POOL["halo"])[subtype]
+    halo_range = HALO[subtype][1] if d.textbook else HALO_RANGE
     halo = u(*halo_range) if chance(halo_share) else 0.0
-    edge = u(1.6, 3.0) if chance(SOFT_EDGE[subtype]) else u(0.7, 1.5)
+    edge = u(1.6, 3.0) if chance(_pooled(SOFT_EDGE, pool * POOL["edge"])[subtype]) else u(0.7, 1.5)
     pattern, pat = _pattern(d, subtype, diameter)
     p: dict = dict(edge_px=edge, echo=echo, halo=halo, mosaic=0.0, scar=0.0, v_art=0.1, v_portal=0.15,
                    arrival_shift=0.0, tau_fill=1.0, t_washout=float("inf"), tau_washout=300.0,
@@ -366,6 +412,14 @@ def sample_lesion(rng: np.random.Generator | Draw, subtype: str, anatomy: Anatom
             p.update(_washout(d, (70.0, 150.0), (150.0, 300.0), (0.4, 0.7)), kupffer=u(0.2, 0.6))
     else:  # pragma: no cover - SUBTYPES lookup above already failed
         raise ValueError(subtype)
+    if not d.textbook:  # v3 morphology shared across classes (see NECROTIC, SCARRED, HETEROGENEOUS)
+        w = POOL["extra"]
+        if chance(_pooled(NECROTIC, w)[subtype]) and diameter > 1.5:
+            p["necrosis"] = max(p["necrosis"], u(0.15, 0.5))
+        if chance(_pooled(SCARRED, w)[subtype]) and diameter > 2.0 and p["scar"] == 0.0:
+            p["scar"] = u(0.08, 0.2)
+        if chance(_pooled(HETEROGENEOUS, w)[subtype]):
+            p["mosaic"] = max(p["mosaic"], u(0.2, 0.8))
     p["v_art"] *= d.logu(*VASCULAR_JITTER)
     p["v_portal"] *= d.logu(*VASCULAR_JITTER)
     return Lesion(**common, **p)

@@ -108,7 +108,7 @@ def test_records_keep_the_roi_contract_and_add_the_lesion(pair_cohort):
 
 def test_synth_json_names_generator_and_every_case_seed(pair_cohort):
     doc = json.loads((pair_cohort / "synth.json").read_text())
-    assert doc["phantom_version"] == PHANTOM_VERSION == "phantom v2"
+    assert doc["phantom_version"] == PHANTOM_VERSION == "phantom v3"
     seed = doc["seed"]
     assert doc["case_seeds"] == [case_seed(seed, i) for i in range(3)]
     assert all(isinstance(s, int) for s in doc["case_seeds"])
