@@ -268,6 +268,11 @@ def measured_evidence(study: Any, slots_used: Sequence[str], rois: Mapping[str, 
     return record
 
 
+def side_is_known(rec: Mapping) -> bool:
+    """A phantom case records the side it was drawn with; app and site cases' sides are checked."""
+    return rec.get("source", "phantom") == "phantom" and rec.get("contrast_panel") in ("left", "right")
+
+
 def build_case_arrays(
     cases_dir: Path, rec: Mapping, spec: InputSpec, protocol: Protocol
 ) -> tuple[Entry, list[str]]:
@@ -286,6 +291,8 @@ def build_case_arrays(
         contrast_panel=rec.get("contrast_panel"),
         slot_overrides=rec.get("slot_overrides"),
         protocol=protocol,
+        # a phantom case's side is the generator's own: measuring the side cues again is ~60 % of a case
+        check_side=not side_is_known(rec),
     )
     roi = tuple(int(v) for v in rec["roi"])
     # ROIs adjusted by hand per slot in the app (cases saved with "Save as training case")

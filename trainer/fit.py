@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 RUN_FORMAT = 2  # 2: nested selection, per-phase-set thresholds
 THRESHOLD_SETS = ("early", "full")
 REFERENTIAL_DIR = "referential"
+FINAL_TRAIN_DIR = "final_train"  # the shipped model's training (checkpoints, log); RUN/final holds the result
 
 
 class RunError(ValueError):
@@ -90,6 +91,18 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     ref.add_argument("--no-referential", action="store_true", help="skip the referential single-ResNet50")
     ref.add_argument("--referential", action="store_true",
                      help="also train the referential single-ResNet50 when the preset does not")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="autocast dtype (default: the preset's; auto: bf16 where native)")
+    cl = p.add_mutually_exclusive_group()
+    cl.add_argument("--channels-last", dest="channels_last", action="store_const", const=True, default=None,
+                    help="channels-last memory format (default: with bf16 or on CUDA)")
+    cl.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False)
+    p.add_argument("--class-weighting", default=None, choices=["none", "inverse"],
+                   help="cross-entropy class weights (default: the preset's; ablation in docs/trainer.md)")
+    p.add_argument("--no-final", action="store_true",
+                   help="skip the shipped model on all cases; ship the fold with the lowest inner loss")
+    p.add_argument("--only-fold", type=int, default=None, metavar="K",
+                   help="train only outer fold K of the main model and stop (ablations); no run summary")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", default=None, help="preprocessing cache (default: CASES/.ceusdesk-cache)")
@@ -155,8 +168,13 @@ def inner_split(
     return train_idx[tr], train_idx[va]
 
 
-def class_weights(labels: np.ndarray) -> np.ndarray:
-    """Inverse-frequency weights n / (k · n_c) (1.0 for classes absent from the training set)."""
+def class_weights(labels: np.ndarray, mode: str = "inverse") -> np.ndarray:
+    """Cross-entropy class weights: ``inverse`` n / (k · n_c) (1.0 for classes absent from the training
+    set), ``none`` all 1."""
+    if mode == "none":
+        return np.ones(len(CLASSES), dtype=np.float32)
+    if mode != "inverse":
+        raise RunError(f"unknown class weighting {mode!r}: use 'none' or 'inverse'")
     counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
     w = np.where(counts > 0, len(labels) / (len(CLASSES) * np.maximum(counts, 1)), 1.0)
     return w.astype(np.float32)
@@ -165,9 +183,31 @@ def class_weights(labels: np.ndarray) -> np.ndarray:
 @dataclass
 class Env:
     device: torch.device
-    amp_dtype: torch.dtype | None  # autocast dtype on CUDA, None on CPU
+    amp_dtype: torch.dtype | None  # autocast dtype (CUDA: bf16/fp16, CPU: bf16), None: fp32
     channels_last: bool
     dist: DistInfo
+
+
+def cpu_bf16_native() -> bool:
+    """True when oneDNN runs bf16 natively here (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def make_env(device: torch.device, preset: Preset, info: DistInfo) -> Env:
+    """Precision and memory format from the preset ('auto': bf16 where native; channels-last with it)."""
+    cuda = device.type == "cuda"
+    if preset.precision not in ("auto", "fp32", "bf16"):
+        raise RunError(f"unknown precision {preset.precision!r}: use auto, fp32 or bf16")
+    amp: torch.dtype | None = None
+    if cuda and preset.precision != "fp32":
+        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    elif not cuda and (preset.precision == "bf16" or (preset.precision == "auto" and cpu_bf16_native())):
+        amp = torch.bfloat16
+    cl = preset.channels_last if preset.channels_last is not None else (cuda or amp is not None)
+    return Env(device=device, amp_dtype=amp, channels_last=cl, dist=info)
 
 
 def resolve_device(name: str | None, info_local_rank: int = 0) -> str:
@@ -185,8 +225,9 @@ class FoldJob:
     fold: int
     folder: Path
     train_idx: np.ndarray  # inner train
-    val_idx: np.ndarray  # inner validation: early stopping, best epoch, thresholds
-    test_idx: np.ndarray  # the outer fold: only predicted
+    val_idx: np.ndarray  # inner validation: early stopping, best epoch, thresholds (empty: the final model)
+    test_idx: np.ndarray  # the outer fold: only predicted (empty: the final model)
+    last_epoch: int | None = None  # stop after this epoch (the final model: the epoch the folds chose)
 
 
 @dataclass
@@ -201,7 +242,7 @@ class FoldResult:
 def _autocast(env: Env):
     if env.amp_dtype is None:
         return torch.autocast("cpu", enabled=False)
-    return torch.autocast("cuda", dtype=env.amp_dtype)
+    return torch.autocast(env.device.type, dtype=env.amp_dtype)
 
 
 @torch.no_grad()
@@ -316,7 +357,8 @@ def train_fold(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     labels_all = arrays["labels"]
-    weights = torch.from_numpy(class_weights(labels_all[job.train_idx].numpy())).to(device)
+    weights = class_weights(labels_all[job.train_idx].numpy(), preset.class_weighting)
+    weights = torch.from_numpy(weights).to(device)
     criterion = nn.CrossEntropyLoss(weight=weights)
     opt = torch.optim.AdamW(
         model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay, fused=True
@@ -353,7 +395,9 @@ def train_fold(
     val_x, val_m, val_y = images[va], mask[va], labels_all[va]
 
     stopped = False
-    for epoch in range(start, preset.epochs):
+    validate = len(job.val_idx) > 0
+    end = preset.epochs if job.last_epoch is None else min(preset.epochs, job.last_epoch + 1)
+    for epoch in range(start, end):
         train_model.train()
         order = tr[shard_indices(len(tr), epoch, args.seed + job.fold, info)]
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
@@ -389,12 +433,17 @@ def train_fold(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_s = time.perf_counter() - t0
-        vl_full, acc_full = _val_loss(model, val_x, val_m, val_y, keep_full, weights, env, preset.batch_size)
-        vl_early, acc_early = _val_loss(
-            model, val_x, val_m, val_y, keep_early, weights, env, preset.batch_size
-        )
-        metric = (vl_full + vl_early) / 2  # the model serves both sets
-        improved = metric < best_metric
+        if validate:
+            vl_full, acc_full = _val_loss(model, val_x, val_m, val_y, keep_full, weights, env,
+                                          preset.batch_size)
+            vl_early, acc_early = _val_loss(
+                model, val_x, val_m, val_y, keep_early, weights, env, preset.batch_size
+            )
+            metric = (vl_full + vl_early) / 2  # the model serves both sets
+            improved = metric < best_metric
+        else:  # the final model: no validation cases; its last epoch is the one the folds chose
+            vl_full = vl_early = acc_full = acc_early = math.nan
+            metric, improved = loss_sum / max(seen, 1), True
         if improved:
             best_metric, best_epoch, bad = metric, epoch, 0
         else:
@@ -429,7 +478,7 @@ def train_fold(
             "protocol": protocol.to_dict(),
             "classes": list(CLASSES),
             "class_weights": weights.cpu().tolist(),
-            "finished": stopped or epoch == preset.epochs - 1,
+            "finished": stopped or epoch == end - 1,
         }
         if info.is_main:
             if improved:  # weights only: the best epoch is for predicting and export, not for resuming
@@ -454,10 +503,15 @@ def train_fold(
     best = torch.load(best_path, map_location=device, weights_only=False)
     model.load_state_dict(best["model"])
     set_slots = [combos[name] for name in THRESHOLD_SETS]
-    inner = _combo_probs(model, val_x, val_m, set_slots, protocol, env, preset.batch_size)
-    thresholds = choose_thresholds(val_y.cpu().numpy(), inner)
+    n_classes = len(CLASSES)
+    if validate:
+        inner = _combo_probs(model, val_x, val_m, set_slots, protocol, env, preset.batch_size)
+        thresholds = choose_thresholds(val_y.cpu().numpy(), inner)
+    else:
+        inner, thresholds = np.zeros((len(set_slots), 0, n_classes)), {}
     te = torch.from_numpy(job.test_idx)
-    probs = _combo_probs(model, images[te], mask[te], list(combos.values()), protocol, env, preset.batch_size)
+    probs = (_combo_probs(model, images[te], mask[te], list(combos.values()), protocol, env,
+                          preset.batch_size) if len(te) else np.zeros((len(combos), 0, n_classes)))
     result = FoldResult(probs=probs, inner_probs=inner, thresholds=thresholds,
                         best_metric=float(best["best_metric"]), best_epoch=int(best["best_epoch"]))
     if info.is_main:
@@ -471,7 +525,7 @@ def train_fold(
         })
         write_atomic(job.folder / "oof.npz", lambda fh: np.savez(
             fh, probs=probs, test_idx=job.test_idx, val_idx=job.val_idx, inner_probs=inner,
-            thresholds=np.array([thresholds[n] for n in THRESHOLD_SETS]),
+            thresholds=np.array([thresholds.get(n, math.nan) for n in THRESHOLD_SETS]),
             best_metric=result.best_metric, best_epoch=result.best_epoch))
     return result
 
@@ -515,6 +569,10 @@ def main(args: argparse.Namespace) -> int:
         max_cases=args.max_cases,
         workers=args.workers,
         referential=False if args.no_referential else (True if getattr(args, "referential", False) else None),
+        precision=args.precision,
+        channels_last=args.channels_last,
+        class_weighting=args.class_weighting,
+        final=False if (args.no_final or args.only_fold is not None) else None,
     )
     preset = get_preset(args.preset).override(**overrides)
     protocol = default_protocol()
@@ -537,8 +595,9 @@ def main(args: argparse.Namespace) -> int:
 def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, info: DistInfo) -> int:
     device = torch.device(resolve_device(args.device, info.local_rank))
     cuda = device.type == "cuda"
-    amp = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else None
-    env = Env(device=device, amp_dtype=amp, channels_last=cuda, dist=info)
+    env = make_env(device, preset, info)
+    log.info("device %s, autocast %s, channels-last %s, class weighting %s", device, env.amp_dtype,
+             env.channels_last, preset.class_weighting)
     if cuda:
         torch.backends.cudnn.benchmark = True
     cases_dir = Path(args.cases).resolve()
@@ -569,7 +628,10 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
                 "folds": preset.folds,
                 "seed": args.seed,
                 "classes": list(CLASSES),
-                "class_weights": class_weights(ca.labels).tolist(),
+                "class_weights": class_weights(ca.labels, preset.class_weighting).tolist(),
+                "class_weighting": preset.class_weighting,
+                "precision": str(env.amp_dtype or "fp32").replace("torch.", ""),
+                "channels_last": env.channels_last,
                 "early_drop": preset.early_drop,
                 "gapped_drop": preset.gapped_drop,
                 "roi_jitter": preset.roi_jitter and ca.context is not None,
@@ -600,17 +662,32 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
         arrays["ctx_scale"] = torch.from_numpy(ca.ctx_scale)
     if cuda:  # the whole cohort fits on the GPU: the data pipeline is then never the bottleneck
         arrays = {k: v.to(device) for k, v in arrays.items()}
+    if args.only_fold is not None and not 0 <= args.only_fold < len(splits):
+        raise RunError(f"--only-fold {args.only_fold}: the run has folds 0-{len(splits) - 1}")
     oof = {}
     for arch in archs:
         results: list[tuple[FoldJob, FoldResult]] = []
         for k, (tr, te) in enumerate(splits):
+            if args.only_fold is not None and (k != args.only_fold or arch != args.arch):
+                continue
             itr, iva = inner_split(ca.labels, ca.patients, tr, preset.inner_folds, args.seed + 1 + k)
             folder = out / (f"fold{k}" if arch == args.arch else f"{REFERENTIAL_DIR}/fold{k}")
             job = FoldJob(arch, k, folder, itr, iva, te)
             results.append((job, train_fold(job, arrays, preset, spec, protocol, env, args, combos, ca.ids)))
         oof[arch] = results
+    if args.only_fold is not None:
+        log.info("fold %d trained (--only-fold): no run summary, no final model", args.only_fold)
+        return 0
+    final = None
+    if preset.final:
+        # the shipped model: every case, the same recipe, stopped at the epoch the folds chose
+        last = int(np.median([res.best_epoch for _, res in oof[args.arch]]))
+        job = FoldJob(args.arch, len(splits), out / FINAL_TRAIN_DIR, np.arange(len(ca)),
+                      np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), last_epoch=last)
+        log.info("final model: all %d cases, epochs 0-%d (the folds' median best epoch)", len(ca), last)
+        final = (job, train_fold(job, arrays, preset, spec, protocol, env, args, combos, ca.ids))
     if info.is_main:
-        _finish(out, ca, combos, oof, args.arch)
+        _finish(out, ca, combos, oof, args.arch, final)
     barrier(info)
     return 0
 
@@ -633,7 +710,16 @@ def _stack(ca: tdata.CaseArrays, n_combos: int, results: list[tuple[FoldJob, Fol
     }
 
 
-def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch: str) -> None:
+def pooled_thresholds(ca_labels: np.ndarray, results: list[tuple[FoldJob, FoldResult]]) -> dict[str, float]:
+    """Per phase set, the threshold chosen on every fold's inner-validation predictions pooled (each case
+    predicted by the fold model that did not train on it): the final model's thresholds."""
+    cases = np.concatenate([job.val_idx for job, _ in results])
+    probs = np.concatenate([res.inner_probs for _, res in results], axis=1)
+    return choose_thresholds(ca_labels[cases], probs)
+
+
+def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch: str,
+            final: tuple[FoldJob, FoldResult] | None = None) -> None:
     names = list(combos)
     main = _stack(ca, len(names), oof[main_arch])
     payload = {
@@ -658,22 +744,31 @@ def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch:
             p = [f"{v:.6f}" for v in probs[c, i]]
             w.writerow([ca.ids[i], CLASSES[ca.labels[i]], fold_of[i], name, *p])
     write_atomic(out / "oof.csv", buf.getvalue())
-    # the shipped model: lowest inner-validation loss (no outer-fold data in this choice)
-    job, res = min(oof[main_arch], key=lambda jr: (jr[1].best_metric, jr[0].fold))
+    if final is not None:  # trained on every case; thresholds from the pooled inner validations
+        job, res = final
+        thresholds = pooled_thresholds(ca.labels, oof[main_arch])
+        selected, selection = "final", (
+            f"trained on all {len(job.train_idx)} cases with the folds' recipe, stopped after epoch "
+            f"{job.last_epoch} (the folds' median best epoch); thresholds chosen on the folds' pooled "
+            "inner-validation predictions")
+    else:  # the fold with the lowest inner-validation loss (no outer-fold data in this choice)
+        job, res = min(oof[main_arch], key=lambda jr: (jr[1].best_metric, jr[0].fold))
+        thresholds = res.thresholds
+        selected, selection = f"fold{job.fold}", "the outer fold whose inner-validation loss is lowest"
     doc = {
-        "thresholds": res.thresholds,
-        "threshold": res.thresholds["full"],  # older readers: the full set's
+        "thresholds": thresholds,
+        "threshold": thresholds["full"],  # older readers: the full set's
         "probability": "malignant = p_hcc + p_non_hcc_malignant",
         "rule": threshold_rule(),
-        "selected_from": f"fold{job.fold}",
-        "selection": "the outer fold whose inner-validation loss is lowest",
+        "selected_from": selected,
+        "selection": selection,
         "folds": [{"fold": j.fold, "thresholds": r.thresholds, "inner_val_loss": r.best_metric,
                    "best_epoch": r.best_epoch, "n_inner_val": len(j.val_idx)} for j, r in oof[main_arch]],
     }
     write_json_atomic(out / "threshold.json", doc)
     ck = torch.load(job.folder / "best.pt", map_location="cpu", weights_only=False)
-    ck.update(selected_from=f"fold{job.fold}", threshold=res.thresholds["full"], thresholds=res.thresholds)
+    ck.update(selected_from=selected, threshold=thresholds["full"], thresholds=thresholds)
     save_atomic(ck, out / "final" / "checkpoint.pt")
     write_json_atomic(out / "final" / "threshold.json", doc)
-    log.info("run finished: %s (final model from fold %d, thresholds early %.3f full %.3f)", out, job.fold,
-             res.thresholds["early"], res.thresholds["full"])
+    log.info("run finished: %s (shipped model: %s, thresholds early %.3f full %.3f)", out, selected,
+             thresholds["early"], thresholds["full"])

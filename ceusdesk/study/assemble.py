@@ -52,6 +52,7 @@ def open_study(
     protocol: Protocol | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    check_side: bool = True,
 ) -> Study:
     """Read a study and fill its phase slots.
 
@@ -71,6 +72,10 @@ def open_study(
         ``{slot: {"path": ..., "frame_index": ...}}`` as stored in cases.jsonl: exact frames.
     protocol
         Default: the bundled ``sonazoid-9``.
+    check_side
+        With ``contrast_panel`` given, still measure the side cues and warn when they contradict it
+        (default). False skips them (most of a compact study's decoding): for a side known for certain,
+        such as a phantom cohort's recorded one.
 
     Raises
     ------
@@ -112,7 +117,7 @@ def open_study(
         e.layout, note = clip_layout(e.clip, sampler)
         if note:
             warnings.append(Warn(str(e.clip.path), note))
-    decision = _contrast_side(main, contrast_panel, injection_time, sampler, warnings, root)
+    decision = _contrast_side(main, contrast_panel, injection_time, sampler, warnings, root, check_side)
     side = None if decision is None else (contrast_panel or decision.side)
 
     injection, source, uncertainty = _injection(main, injection_time, side, sampler, warnings, root)
@@ -177,12 +182,15 @@ def _drop_undecodable(slots: dict[str, SlotFrame | None], main: list[ClipEntry],
 
 
 def _contrast_side(main: list[ClipEntry], override: str | None, injection_text: str | None,
-                   sampler: FrameSampler, warnings: list[Warn], root: Path) -> SideDecision | None:
+                   sampler: FrameSampler, warnings: list[Warn], root: Path,
+                   check: bool = True) -> SideDecision | None:
     """The evidence about the contrast side (None without dual displays); warns when unsure, or when the
-    user's side contradicts evidence that was sure."""
+    user's side contradicts evidence that was sure. ``check`` False with an override: no cues measured."""
     laid = [(e.clip, e.layout) for e in main if e.layout is not None and not e.clip.truncated]
     if not any(layout.dual for _, layout in laid):
         return None
+    if override is not None and not check:
+        return SideDecision(override, True, [], "")
     decision = decide_contrast_side(laid, sampler, _injection_hint(main, injection_text))
     if override is not None:
         if decision.sure and decision.side != override:
