@@ -11,6 +11,7 @@ The flow, in the folders' order: ``ingest`` read the files, ``study`` placed the
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,15 +20,20 @@ from typing import Any
 
 import numpy as np
 
+from ceusdesk.base.classes import CLASSES
 from ceusdesk.base.errors import ContrastPanelUnsure
 from ceusdesk.base.roi import Roi
 from ceusdesk.evidence import compute_evidence
+from ceusdesk.evidence.fusion import fusion_inputs, slot_ratios
 from ceusdesk.inference import LoadedModel, analyze
 from ceusdesk.ingest import read_frame
+from ceusdesk.model_package.fusion import Fusion, as_three_class
 from ceusdesk.outputs import audit
+from ceusdesk.outputs.wording import FUSION_FALLBACK
 from ceusdesk.study.records import Study
 
 Progress = Callable[[int, int], None]
+MIN_FUSION_INPUTS = 2  # fewer measured evidence inputs than this: the CNN's call stands
 FrameReader = Callable[[Any, int], np.ndarray]
 
 
@@ -79,14 +85,43 @@ def analyze_study(
     step(1, 2)
     doc = result.to_json()
     doc["contrast_panel"] = {"side": study.contrast_panel, "source": study.contrast_panel_source}
+    doc["model"]["call_source"] = "cnn"
     doc["evidence"] = None
-    if evidence:
+    fusion = model.manifest.fusion_model()
+    fused = fusion if fusion is not None and fusion.default and fusion.for_set(result.phase_set) else None
+    if evidence or fused is not None:  # the shipped call needs the evidence when it is the fused one
         t = time.perf_counter()
+        budget = dict(fused.evidence) if fused is not None else {}
         doc["evidence"] = compute_evidence(study, result, request.roi, liver_roi=request.liver_roi,
-                                           reader=reader or read_frame).to_json()
+                                           reader=reader or read_frame, **budget).to_json()
         doc["timings_ms"]["evidence"] = round((time.perf_counter() - t) * 1000.0, 2)
+    if fused is not None:
+        apply_fusion(doc, fused, study)
     step(2, 2)
     return doc
+
+
+def apply_fusion(doc: dict[str, Any], fusion: Fusion, study: Study) -> None:
+    """Make the result's call the fused one ("model + measured evidence"), keeping the CNN's own call
+    under ``cnn``; with too little measured to fuse, the CNN's call stays and a warning says why."""
+    set_fusion = fusion.for_set(doc["phase_set"])
+    if set_fusion is None:
+        return
+    ev = doc["evidence"] or {}
+    values = fusion_inputs(doc["malignant_probability"], slot_ratios(study, ev, doc["slots_used"]), ev)
+    measured = [k for k in set_fusion.inputs if k != "cnn_logit" and math.isfinite(values[k])]
+    if len(measured) < MIN_FUSION_INPUTS:
+        doc["warnings"].append(f"{FUSION_FALLBACK}: only {len(measured)} of the evidence's "
+                               f"{len(set_fusion.inputs) - 1} inputs were measured")
+        return
+    p = set_fusion.probability(values)
+    cnn = {k: doc[k] for k in ("probabilities", "malignant_probability", "call", "threshold")}
+    probs = as_three_class(np.array([p]), np.array([[doc["probabilities"][c] for c in CLASSES]]))[0]
+    doc.update(probabilities={c: float(v) for c, v in zip(CLASSES, probs, strict=True)},
+               malignant_probability=float(p), call="malignant" if p >= set_fusion.threshold else "benign",
+               threshold=set_fusion.threshold, cnn=cnn)
+    doc["model"].update(call_source="cnn+evidence", threshold=set_fusion.threshold,
+                        threshold_source=f"fusion.sets.{doc['phase_set']}.threshold")
 
 
 def analysis_document(study: Study, result: Mapping[str, Any], roi: Roi) -> dict[str, Any]:

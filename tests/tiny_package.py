@@ -78,10 +78,11 @@ def _calibration(size: int, seed: int, n: int = 16, chunk: int = 4):
 def make_tiny_package(folder: str | Path, *, size: int = 32, threshold: float = 0.5, seed: int = 0,
                       preprocess_version: str | None = None, protocol: dict | None = None,
                       with_fp32: bool = True, name: str = "tiny-test",
-                      thresholds: dict[str, float] | None = None) -> Path:
+                      thresholds: dict[str, float] | None = None, fusion: dict | None = None) -> Path:
     """Write model.int8.onnx (+ model.fp32.onnx) and manifest.json into ``folder``; returns the
     manifest's path. ``preprocess_version`` / ``protocol`` let tests build mismatching packages;
-    ``thresholds`` {early, full} makes a current package (``threshold`` None: only those)."""
+    ``thresholds`` {early, full} makes a current package (``threshold`` None: only those); ``fusion``
+    is written as the manifest's fusion block as given."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fp32 = tiny_fp32_model(folder / "model.fp32.onnx", size=size, seed=seed)
@@ -105,6 +106,6 @@ def make_tiny_package(folder: str | Path, *, size: int = 32, threshold: float = 
         training={"how": "test package: random weights, not trained", "device": "none"}, metrics=[],
         quantization=mf.Quantization(calibration={"n_cases": n_cal, "source": "random normal test inputs"},
                                      agreement_with_fp32=1.0),
-        files=files,
+        files=files, fusion=fusion,
     )
     return mf.write_manifest(manifest, folder / mf.MANIFEST_NAME)

@@ -47,6 +47,7 @@ from ceusdesk.base.protocol import Protocol
 from ceusdesk.base.roi import Roi
 from ceusdesk.evidence import VERSION as EVIDENCE_VERSION
 from ceusdesk.evidence import compute_evidence
+from ceusdesk.evidence.fusion import clip_spans, contrast_slots_used, evidence_points
 from ceusdesk.inference.preprocess import PREPROCESS_VERSION, InputSpec, crop_roi, to_gray
 from ceusdesk.ingest import read_frame
 
@@ -63,7 +64,6 @@ EVIDENCE_PER_CLIP = 8
 EVIDENCE_MAX_ARTERIAL = 30
 EVIDENCE_KEYS = ("washout_onset_s", "washout_degree", "kupffer_ratio", "kupffer_defect", "peak_ratio", "aphe",
                  "liver_roi")
-TIC_T_TOLERANCE = 0.01  # s: the evidence rounds tic times to 0.01 s
 
 
 class CaseError(ValueError):
@@ -187,49 +187,6 @@ class SlotFrames:
         return frame if frame is not None else read_frame(clip, index)
 
 
-Span = tuple[float, float, list[tuple[str, tuple[float, float] | None]]]
-"""(first, last frame time) of one clip the evidence reads, and the used slots it fills with their windows."""
-
-
-def _clip_spans(study: Any, used: Sequence[str]) -> list[Span]:
-    """Each clip the evidence reads (once, however many slots it fills): its time span and its slots."""
-    spans: dict[int, Span] = {}
-    for slot in used:
-        sf = study.slots[slot]
-        window = study.protocol.slot(slot).window_s
-        if id(sf.clip) in spans:
-            spans[id(sf.clip)][2].append((slot, window))
-            continue
-        entry = next((e for e in study.clips if e.clip is sf.clip), None)
-        times = [] if entry is None else [
-            t for i in range(sf.clip.usable_frames) if (t := entry.frame_t_s(i)) is not None]
-        if times:
-            spans[id(sf.clip)] = (min(times), max(times), [(slot, window)])
-    return list(spans.values())
-
-
-def evidence_points(tic: Sequence[Mapping], spans: Sequence[Span]) -> list[dict]:
-    """One lesion ÷ liver point per slot from the evidence's ``tic``: the lesion sum over the liver sum of
-    the samples of the slot's clip, at their mean time (how the evidence reads washout from a later clip).
-    A clip filling two slots (an arterial clip running into the 1:00 window) gives each slot the samples
-    inside its window; samples outside every window go to its first slot."""
-    acc: dict[str, list[float]] = {}
-    for p in tic:
-        t, lesion, liver = p.get("t_s"), p.get("lesion"), p.get("liver")
-        if t is None or lesion is None or liver is None:
-            continue
-        span = next((sp for sp in spans if sp[0] - TIC_T_TOLERANCE <= t <= sp[1] + TIC_T_TOLERANCE), None)
-        if span is None:
-            continue
-        slots = span[2]
-        slot = next((name for name, w in slots if w is not None and w[0] <= t <= w[1]), slots[0][0])
-        a = acc.setdefault(slot, [0.0, 0.0, 0.0, 0])
-        a[0], a[1], a[2], a[3] = a[0] + t, a[1] + lesion, a[2] + liver, a[3] + 1
-    return [{"slot": s, "t_s": round(a[0] / a[3], 2),
-             "ratio": float(f"{a[1] / a[2]:.6g}") if a[2] > 1e-9 else None, "n": int(a[3])}
-            for s, a in sorted(acc.items(), key=lambda kv: kv[1][0] / kv[1][3])]
-
-
 def measured_evidence(study: Any, slots_used: Sequence[str], rois: Mapping[str, Roi], roi: Roi, *,
                       reader: Callable[[Any, int], np.ndarray] = read_frame) -> dict:
     """The compact measured-evidence record of one case (trainer.reader reads it; keys in
@@ -255,12 +212,9 @@ def measured_evidence(study: Any, slots_used: Sequence[str], rois: Mapping[str, 
         return record
     finally:
         record["seconds"] = round(time.perf_counter() - t0, 3)
-    protocol = study.protocol
-    used = sorted((s for s in result["slots_used"] if study.slots.get(s) is not None
-                   and protocol.slot(s).kind == "contrast"),
-                  key=lambda s: float(protocol.slot(s).target_s or 0.0))  # the evidence's clip order
+    used = contrast_slots_used(study, result["slots_used"])  # the evidence's clip order
     record.update({k: ev.get(k) for k in EVIDENCE_KEYS if k in ev})
-    record["points"] = evidence_points(ev.get("tic") or [], _clip_spans(study, used))
+    record["points"] = evidence_points(ev.get("tic") or [], clip_spans(study, used))
     if ev.get("liver_roi") is None:
         record["error"] = "no liver ROI: " + ((ev.get("assumptions") or ["?"])[-1])
     elif not record["points"]:

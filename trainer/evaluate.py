@@ -131,6 +131,18 @@ def evaluate_run(
         ref_thr = FoldThresholds(oof, "referential_", "full", have, n_boot, seed)
         rows.append(_row("referential", "single", REFERENTIAL_SLOTS, "full", labels,
                          oof["referential_probs"][combos.index("full"), have], ref_thr, n_boot, seed))
+    shipped_probs = {s: oof["probs"][combos.index(s), have] for s in ("early", "full")}
+    shipped_sets = dict(sets)
+    fusion_path = run / "fusion.json"
+    fused_default = fusion_path.is_file() and bool(json.loads(fusion_path.read_text(encoding="utf-8"))
+                                                   .get("default"))
+    if "fused_probs" in oof:  # the late fusion with the measured evidence (trainer.fusion), per set
+        for j, s in enumerate(str(x) for x in oof["threshold_sets"]):
+            fthr = FoldThresholds(oof, "fused_", s, have, n_boot, seed)
+            rows.append(_row(f"fused_{s}", "cnn+evidence", phases[s], s, labels, oof["fused_probs"][j, have],
+                             fthr, n_boot, seed))
+            if fused_default:  # the shipped call is the fused one: the washout reader is compared with it
+                shipped_probs[s], shipped_sets[s] = oof["fused_probs"][j, have], fthr
     return {
         "run": str(run),
         "thresholds": thr_doc.get("thresholds"),
@@ -142,8 +154,9 @@ def evaluate_run(
         "folds": config["folds"],
         "data": config.get("data", {}),
         "rows": rows,
-        "washout_score": washout_comparison(oof, have, labels, combos, sets, protocol, n_boot, seed,
-                                            washout_threshold),
+        "washout_score": washout_comparison(oof, have, labels, shipped_probs, shipped_sets, protocol, n_boot,
+                                            seed, washout_threshold),
+        "call_source": "cnn+evidence" if fused_default else "cnn",
         "calibration": {r["name"]: {"ece": r["ece"]} for r in rows},
         "study": STUDY,
         "phantom": _is_phantom(config),
@@ -200,10 +213,10 @@ def reader_rows(
 
 
 def washout_comparison(
-    oof: dict, have: np.ndarray, labels: np.ndarray, combos: list[str], sets: dict[str, FoldThresholds],
-    protocol: Protocol, n_boot: int, seed: int, fixed: float | None,
+    oof: dict, have: np.ndarray, labels: np.ndarray, probs: dict[str, np.ndarray],
+    sets: dict[str, FoldThresholds], protocol: Protocol, n_boot: int, seed: int, fixed: float | None,
 ) -> dict:
-    probs = {s: oof["probs"][combos.index(s), have] for s in ("early", "full")}
+    """The washout reader against the shipped call's out-of-fold predictions (``probs`` per set)."""
     out = reader_rows(oof["reader"][have], labels, probs, {s: t.per_case for s, t in sets.items()},
                       {s: t.boot for s, t in sets.items()}, protocol, n_boot, seed)
     out["generator_score"] = generator_baseline(oof["washout"][have], labels, n_boot, seed, fixed)

@@ -30,12 +30,13 @@ import onnx
 import torch
 from torch import nn
 
-from ceusdesk.base.atomicio import write_json_atomic
+from ceusdesk.base.atomicio import write_atomic, write_json_atomic
 from ceusdesk.base.protocol import Protocol
 from ceusdesk.inference.preprocess import InputSpec
 from ceusdesk.inference.runtime import has_vnni, make_session
 from ceusdesk.model_package import manifest as mf
 
+from . import predictions
 from .model import CLASSES, WithSoftmax, build_model
 from .quantize import KEEP_FLOAT_GROUPS, Chunk, quantize_int8
 
@@ -74,6 +75,7 @@ class Run:
     heldout_ids: list[str]  # the final model's validation fold: comparisons run on these
     cases_dir: Path
     selected_from: str = ""
+    fusion: dict | None = None  # the fused variant (trainer.fusion), as the manifest's ``fusion`` block
 
     def build_model(self) -> nn.Module:
         model = build_model(self.config.get("arch", "triple"), self.protocol)
@@ -107,15 +109,39 @@ def load_run(run_dir: str | Path, cases_dir: str | Path | None = None) -> Run:
     k = int(selected[4:]) if selected.startswith("fold") and selected[4:].isdigit() else -1
     heldout = [i for i, f in zip(ids, fold, strict=True) if f == k]
     train = [i for i, f in zip(ids, fold, strict=True) if f != k]
-    if not heldout:  # no record of the final model's fold: hold out the last fifth of the cases instead
+    if not heldout:  # the final model saw every case, or an old run without a record of its fold
         cut = max(1, len(ids) // 5)
         train, heldout = ids[:-cut], ids[-cut:]
-        log.warning("run does not say which fold the final model came from: held out the last %d cases", cut)
+        if selected == "final":
+            log.info("the shipped model trained on every case: int8 agreement is checked on the last %d "
+                     "(calibration draws from the others)", cut)
+        else:
+            log.warning("run does not say which fold the final model came from: held out the last %d cases",
+                        cut)
     return Run(path=run, config=config, protocol=protocol, spec=spec, state_dict=ck["model"],
                threshold=float(threshold), thresholds={str(k): float(v) for k, v in thresholds.items()},
                metrics_doc=_metrics_doc(run), train_ids=train, heldout_ids=heldout,
                cases_dir=Path(cases_dir) if cases_dir else Path(config["data"]["cases_dir"]),
-               selected_from=selected)
+               selected_from=selected, fusion=manifest_fusion(ck.get("fusion")))
+
+
+def oof_predictions_csv(run: Run) -> str:
+    """The run's out-of-fold predictions as ``oof_predictions.csv`` (trainer.predictions)."""
+    from .reader import washout_scores
+
+    with np.load(run.path / "oof.npz", allow_pickle=False) as z:
+        oof = {k: z[k] for k in z.files}
+    scores = {name: washout_scores(oof["reader"], run.protocol, name) for name in ("full", "early")}
+    fused_default = bool((run.fusion or {}).get("default", False))
+    return predictions.write_csv(predictions.oof_rows(oof, scores, fused_default))
+
+
+def manifest_fusion(doc: dict | None) -> dict | None:
+    """The run's fusion document (trainer.fusion.fit_run) as the manifest carries it: the shipped
+    per-set fits, the default and its rule, the evidence budget; the per-fold fits stay in the run."""
+    if not doc:
+        return None
+    return {k: v for k, v in doc.items() if k != "folds"}
 
 
 def _metrics_doc(run: Path) -> dict:
@@ -268,6 +294,8 @@ class PackageInfo:
     metrics: list[dict]
     calibration_source: str
     thresholds: dict[str, float] = field(default_factory=dict)  # per phase set {early, full}
+    fusion: dict | None = None  # manifest ``fusion`` block (ceusdesk.model_package.fusion)
+    oof_csv: str | None = None  # oof_predictions.csv (trainer.predictions), listed under files
     metrics_doc: dict | None = None  # written as metrics.json and listed under files.metrics
 
 
@@ -333,6 +361,9 @@ def make_package(model: nn.Module, info: PackageInfo, out_dir: str | Path, *,
         if info.metrics_doc is not None:
             write_json_atomic(stage / METRICS_FILE, info.metrics_doc)
             files["metrics"] = mf.FileEntry.for_file(stage, METRICS_FILE)
+        if info.oof_csv is not None:
+            write_atomic(stage / predictions.OOF_FILE, info.oof_csv)
+            files["oof_predictions"] = mf.FileEntry.for_file(stage, predictions.OOF_FILE)
         manifest = mf.Manifest(
             name=info.name, version=info.version, uid=str(uuid.uuid4()),
             created=datetime.now(UTC).isoformat(timespec="seconds"), git_commit=git_commit or "",
@@ -351,8 +382,9 @@ def make_package(model: nn.Module, info: PackageInfo, out_dir: str | Path, *,
                 n_compared=agree.n, forced=bool(force),
                 comparison={"heldout": agree.per_input, "torch_vs_ort_fp32_max_abs_delta": torch_delta,
                             "torch_cases": n_torch, "cpu_vnni": has_vnni()}),
-            files=files,
+            files=files, fusion=info.fusion,
         )
+        manifest.check_values()  # a malformed fusion block fails here, not in the app
         mf.write_manifest(manifest, stage)
         _replace_dir(stage, out_dir)
     except BaseException:
@@ -402,8 +434,13 @@ def describe_training(run: Run, device: str | None) -> dict:
            f"model from {run.selected_from or 'the final checkpoint'}")
     if cfg.get("selection"):
         inner = cfg["selection"].get("inner_folds")
-        how += (f" (nested: epoch and per-set thresholds from a 1/{inner} inner validation; the fold with "
-                "the lowest inner-validation loss)")
+        how += (f" (nested: epoch and per-set thresholds from a 1/{inner} inner validation; "
+                + ("then trained on every case to the folds' median best epoch, thresholds from their pooled "
+                   "inner validations)" if run.selected_from == "final"
+                   else "the fold with the lowest inner-validation loss)"))
+    if cfg.get("class_weighting"):
+        how += (f"; class weighting {cfg['class_weighting']}, {cfg.get('precision', 'fp32')}"
+                + (" channels-last" if cfg.get("channels_last") else ""))
     return {"how": how, "device": dev, "preset": preset, "arch": cfg.get("arch"), "data": data,
             "pretrained": cfg.get("pretrained"), "early_drop": cfg.get("early_drop"),
             "gapped_drop": cfg.get("gapped_drop"), "roi_jitter": cfg.get("roi_jitter"),
@@ -464,6 +501,7 @@ def main(args: argparse.Namespace) -> int:
         info = PackageInfo(
             name=args.name or Path(args.out).name, version=args.version, protocol=run.protocol, spec=run.spec,
             threshold=run.threshold, thresholds=run.thresholds, training=describe_training(run, None),
+            fusion=run.fusion, oof_csv=oof_predictions_csv(run),
             metrics=list(run.metrics_doc.get("rows", [])), metrics_doc=run.metrics_doc,
             calibration_source=(f"{len(calib_ids)} training cases of {run.cases_dir.name} "
                                 f"(seed {args.seed}), "

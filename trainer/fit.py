@@ -45,11 +45,13 @@ from ceusdesk.inference.preprocess import InputSpec
 from ceusdesk.model_package.manifest import sha256_file
 
 from . import data as tdata
-from . import metrics
+from . import fusion, metrics
 from .augment import AugmentConfig, synchronized_augment
+from .cache import EVIDENCE_MAX_ARTERIAL, EVIDENCE_PER_CLIP
 from .distributed import DistInfo, barrier, init_distributed, shard_indices, shutdown
 from .model import CLASSES, build_model
 from .presets import PRESETS, Preset, get_preset
+from .reader import is_measured
 
 log = logging.getLogger(__name__)
 
@@ -687,7 +689,7 @@ def _run(out: Path, args, preset: Preset, spec: InputSpec, protocol: Protocol, i
         log.info("final model: all %d cases, epochs 0-%d (the folds' median best epoch)", len(ca), last)
         final = (job, train_fold(job, arrays, preset, spec, protocol, env, args, combos, ca.ids))
     if info.is_main:
-        _finish(out, ca, combos, oof, args.arch, final)
+        _finish(out, ca, combos, oof, args.arch, final, protocol)
     barrier(info)
     return 0
 
@@ -719,7 +721,7 @@ def pooled_thresholds(ca_labels: np.ndarray, results: list[tuple[FoldJob, FoldRe
 
 
 def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch: str,
-            final: tuple[FoldJob, FoldResult] | None = None) -> None:
+            final: tuple[FoldJob, FoldResult] | None = None, protocol: Protocol | None = None) -> None:
     names = list(combos)
     main = _stack(ca, len(names), oof[main_arch])
     payload = {
@@ -734,6 +736,17 @@ def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch:
     if "single" in oof and main_arch != "single":
         ref = _stack(ca, len(names), oof["single"])
         payload.update({f"referential_{k}": v for k, v in ref.items() if k != "fold"})
+    fusion_doc = None
+    if ca.reader is not None and is_measured(ca.reader) and set(THRESHOLD_SETS) <= set(names):
+        arrays, fusion_doc = fusion.fit_run(
+            ca.labels, ca.reader, protocol or default_protocol(), names, oof[main_arch], THRESHOLD_SETS,
+            {"per_clip": EVIDENCE_PER_CLIP, "max_arterial": EVIDENCE_MAX_ARTERIAL})
+        payload.update(arrays)
+        write_json_atomic(out / "fusion.json", fusion_doc)
+        log.info("fusion fitted (%s); default call: %s", fusion_doc["decided_on"],
+                 "cnn+evidence" if fusion_doc["default"] else "cnn")
+    else:
+        log.warning("no measured evidence in the cache: no fused variant")
     write_atomic(out / "oof.npz", lambda fh: np.savez(fh, **payload))
     probs, fold_of = main["probs"], main["fold"]
     buf = io.StringIO()
@@ -767,7 +780,7 @@ def _finish(out: Path, ca: tdata.CaseArrays, combos: dict, oof: dict, main_arch:
     }
     write_json_atomic(out / "threshold.json", doc)
     ck = torch.load(job.folder / "best.pt", map_location="cpu", weights_only=False)
-    ck.update(selected_from=selected, threshold=thresholds["full"], thresholds=thresholds)
+    ck.update(selected_from=selected, threshold=thresholds["full"], thresholds=thresholds, fusion=fusion_doc)
     save_atomic(ck, out / "final" / "checkpoint.pt")
     write_json_atomic(out / "final" / "threshold.json", doc)
     log.info("run finished: %s (shipped model: %s, thresholds early %.3f full %.3f)", out, selected,

@@ -28,8 +28,8 @@ END = "<!-- published:end -->"
 _BLOCK = re.compile(r"<!-- published:begin (?P<package>\S+) -->\n(?P<body>.*?)<!-- published:end -->", re.S)
 
 # rows shown, in this order, when the document has them; everything else stays in the JSON files
-TEST_ROWS = ("as_analyzed", "full", "gapped_full", "early")
-CV_ROWS = ("full", "gapped_full", "early", "no_b", "kupffer_only", "referential")
+TEST_ROWS = ("as_analyzed", "full", "gapped_full", "early", "fused_full", "fused_early")
+CV_ROWS = ("full", "gapped_full", "early", "no_b", "kupffer_only", "referential", "fused_full", "fused_early")
 ROW_LABELS = {
     "as_analyzed": "as analyzed by the app (each study's own phase set)",
     "full": "full (B → 10 min)",
@@ -38,7 +38,13 @@ ROW_LABELS = {
     "no_b": "no B-mode (0:30 → 10 min)",
     "kupffer_only": "Kupffer phase only",
     "referential": "referential single ResNet50 (full)",
+    "fused_full": "model + measured evidence, full",
+    "fused_early": "model + measured evidence, early",
 }
+# the per-case file backing each document, and the tolerance an AUC must recompute within (the CSV keeps
+# six significant digits)
+CSV_OF = {"test": "test_predictions", "metrics": "oof_predictions"}
+AUC_TOLERANCE = 1e-3
 STUDY = {"full": "93.2 / 65.3", "early": "90.2 / 61.2"}  # Kamiyama et al. 2024, sensitivity / specificity
 
 
@@ -101,16 +107,80 @@ def _manifest(package: Path) -> dict[str, Any]:
                              "pass the folder that holds manifest.json") from err
 
 
+def _csv_rows(package: Path, key: str, manifest: Mapping[str, Any]) -> list[dict[str, str]] | None:
+    """The package's per-case predictions ``key`` (sha256-checked), None when it ships none."""
+    from ceusdesk.model_package.manifest import sha256_file
+
+    from .predictions import read_csv
+
+    entry = manifest.get("files", {}).get(key)
+    if not entry:
+        return None
+    path = package / entry["path"]
+    if sha256_file(path) != entry.get("sha256"):
+        raise PublishedError(f"{path}: sha256 differs from the manifest's files.{key}; re-run the export or "
+                             "test-package that wrote it")
+    return read_csv(path)
+
+
+def _csv_key(row_name: str) -> tuple[str, str]:
+    """(phase_set in the CSV, column) that backs a document row's AUC."""
+    if row_name.startswith("fused_"):
+        return row_name[len("fused_"):], "p_malignant_fused"
+    if row_name == "as_analyzed":
+        return "as_analyzed", "p_malignant"
+    return row_name, "p_malignant_cnn"
+
+
+def recompute(doc: Mapping[str, Any], rows: Sequence[Mapping[str, str]], names: Sequence[str],
+              what: str) -> int:
+    """Check every AUC the tables quote from ``doc`` (and the readers') against the per-case rows;
+    returns how many were checked. Raises :class:`PublishedError` at the first that does not recompute."""
+    from .predictions import auc
+
+    checked = 0
+    by_name = {r["name"]: r for r in doc.get("rows", [])}
+    pairs = [(n, by_name[n].get("auc"), *_csv_key(n)) for n in names if n in by_name]
+    ws = doc.get("washout_score") or {}
+    pairs += [(f"washout reader {n}", (ws.get(n) or {}).get("auc"), n, "reader_score")
+              for n in ("full", "early")]
+    for name, quoted, phase_set, column in pairs:
+        if quoted is None:
+            continue
+        got = auc(rows, phase_set, column)
+        if got is None or abs(got - float(quoted)) > AUC_TOLERANCE:
+            found = "nothing to score" if got is None else f"{got:.4f}"
+            raise PublishedError(f"{what}: the AUC of '{name}' ({float(quoted):.4f}) does not recompute from "
+                                 f"the per-case predictions ({found}); re-run the export / test-package "
+                                 "that wrote both")
+        checked += 1
+    return checked
+
+
 def render(package: str | Path) -> str:
-    """The Markdown block body for ``package`` (a folder with manifest.json)."""
+    """The Markdown block body for ``package`` (a folder with manifest.json); every AUC it quotes is first
+    recomputed from the package's per-case predictions when it ships them."""
     package = Path(package)
     manifest = _manifest(package)
     test, cv = _load(package, "test", manifest), _load(package, "metrics", manifest)
+    recomputed = 0
+    for key, doc, names in (("test", test, TEST_ROWS), ("metrics", cv, CV_ROWS)):
+        rows = _csv_rows(package, CSV_OF[key], manifest)
+        if doc is not None and rows is not None:
+            recomputed += recompute(doc, rows, names, f"{package.name}/{manifest['files'][key]['path']}")
     thr = manifest.get("thresholds") or {}
     lines = [f"Model `{manifest['name']}` {manifest.get('version', '')} (uid `{manifest.get('uid', '')}`); "
              f"operating thresholds on P(malignant): early {thr.get('early', float('nan')):.3f}, "
              f"full {thr.get('full', float('nan')):.3f}. **Synthetic phantom data: these numbers prove "
              f"the pipeline, not the medicine.** 95 % bootstrap intervals in brackets.", ""]
+    fusion = manifest.get("fusion")
+    if fusion:
+        shipped = "model + measured evidence" if fusion.get("default") else "model (CNN) alone"
+        lines += [f"The app's call: **{shipped}** ({fusion.get('default_rule', '')}). The CNN rows are the "
+                  "reproduction of the study's method; `fused` rows add the measured evidence.", ""]
+    if recomputed:
+        lines += [f"Every AUC below ({recomputed}) recomputes from the package's per-case predictions "
+                  "(`test_predictions.csv`, `oof_predictions.csv`).", ""]
     sections = [
         (test, TEST_ROWS, f"Independent test (`test.json`, {(test or {}).get('n_cases', '?')} phantom cases "
                           "from seeds disjoint from training, int8 through the app's own code, thresholds "

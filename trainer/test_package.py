@@ -31,16 +31,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ceusdesk.base.atomicio import write_json_atomic
+from ceusdesk.base.atomicio import write_atomic, write_json_atomic
 from ceusdesk.base.errors import CeusdeskError, ModelRefused
 from ceusdesk.base.roi import Roi
 from ceusdesk.model_package import manifest as mf
+from ceusdesk.model_package.fusion import as_three_class
 
-from . import metrics
+from . import fusion as tfusion
+from . import metrics, predictions
 from .cache import SlotFrames, measured_evidence
 from .data import CLASSES, CasesError, phase_combinations, read_cases, slot_keep, threshold_set
 from .evaluate import reader_rows
-from .reader import reader_row
+from .reader import reader_row, washout_scores
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--max-cases", type=int, default=None, help="only the first N cases (a quick look)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes, each with its own verified model session (one ORT thread each)")
+    p.add_argument("--robustness", action="store_true",
+                   help="also analyze the cohort with the ROI jittered ±20 %% and the injection time ±10 s "
+                        "(test.json robustness; three more passes)")
     p.add_argument("--no-seed-check", action="store_true",
                    help="run although seed disjointness cannot be checked (recorded in test.json)")
     return p
@@ -134,9 +139,29 @@ class CaseResult:
     combos: np.ndarray  # [n_combos, 3] the same input with the slots outside each combination masked
     reader: np.ndarray  # trainer.reader's row of the measured evidence
     evidence_error: str | None = None  # why the evidence measured nothing (the reader's score is NaN)
+    cnn_analyzed: np.ndarray | None = None  # [3] the CNN's own probabilities when the app's call is fused
+    fused: dict[str, float] = dataclasses.field(default_factory=dict)  # set → fused P(malignant)
 
 
-def run_case(model, cases_dir: Path, rec: dict, combos: dict, jitter: float, seed: int) -> CaseResult:
+@dataclasses.dataclass(frozen=True)
+class Perturb:
+    """How sloppy the inputs are: the ROI jittered by up to ``jitter`` (centre and size), the injection
+    time off by ``injection_offset_s`` (the slots then hold the frames a mistimed study gives)."""
+
+    jitter: float = 0.0
+    injection_offset_s: float = 0.0
+
+
+def shifted_time(text: str | None, offset_s: float) -> str | None:
+    """HH:MM:SS moved by ``offset_s`` seconds (None stays None: the study's own time is used)."""
+    if not text or not offset_s:
+        return text
+    h, m, sec = (int(v) for v in str(text).split(":"))
+    total = (h * 3600 + m * 60 + sec + int(round(offset_s))) % 86400
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def run_case(model, cases_dir: Path, rec: dict, combos: dict, perturb: Perturb, seed: int) -> CaseResult:
     """One labelled case through ceusdesk: open, then the app's own analysis (ceusdesk.analysis), and
     the model on every phase-set combination of the same inputs."""
     from ceusdesk.analysis import AnalysisRequest, analyze_study
@@ -145,11 +170,12 @@ def run_case(model, cases_dir: Path, rec: dict, combos: dict, jitter: float, see
     from ceusdesk.study import open_study
 
     protocol = model.protocol
-    study = open_study(cases_dir / str(rec["study"]), injection_time=rec.get("injection_time"),
+    study = open_study(cases_dir / str(rec["study"]),
+                       injection_time=shifted_time(rec.get("injection_time"), perturb.injection_offset_s),
                        contrast_panel=rec.get("contrast_panel"), slot_overrides=rec.get("slot_overrides"),
                        protocol=protocol)
     rng = np.random.default_rng([seed, zlib.crc32(str(rec["case_id"]).encode())])  # stable per case
-    roi = jitter_roi(tuple(int(v) for v in rec["roi"]), jitter, rng)
+    roi = jitter_roi(tuple(int(v) for v in rec["roi"]), perturb.jitter, rng)
     slot_rois = {k: tuple(int(v) for v in r) for k, r in (rec.get("slot_rois") or {}).items()} or None
     frames = SlotFrames(study, protocol.slot_names)  # decoded once, for the model and the evidence
     # the app would ask an unsure contrast side; like the CLI this refuses (ContrastPanelUnsure, exit 6).
@@ -164,8 +190,20 @@ def run_case(model, cases_dir: Path, rec: dict, combos: dict, jitter: float, see
     used = [n for n, m in zip(protocol.slot_names, ci.mask, strict=True) if m > 0]
     evidence = measured_evidence(study, used, ci.rois, roi, reader=frames.read)
     analyzed = np.array([result["probabilities"][c] for c in CLASSES])
+    cnn = result.get("cnn")
+    cnn_analyzed = None if cnn is None else np.array([cnn["probabilities"][c] for c in CLASSES])
+    row = reader_row(evidence, protocol)
+    fused = {}
+    fusion = model.manifest.fusion_model()
+    if fusion is not None:  # the fused P(malignant) of each set, from the same inputs as the CNN rows
+        names = list(combos)
+        for s, sf in fusion.sets.items():
+            if s in names:
+                x = tfusion.input_matrix(metrics.malignant_probability(probs[names.index(s)][None]),
+                                         row[None], protocol, s)
+                fused[s] = float(tfusion.apply_set(sf, x)[0])
     return CaseResult(CLASSES.index(rec["label"]), result["phase_set"], analyzed, probs.astype(np.float64),
-                      reader_row(evidence, protocol), evidence.get("error"))
+                      row, evidence.get("error"), cnn_analyzed, fused)
 
 
 _WORKER: dict = {}  # per worker process: its own verified model session
@@ -178,21 +216,22 @@ def _init_worker(manifest_path: str) -> None:
     _WORKER["model"] = load_model(manifest_path, threads=1)
 
 
-def _case_job(cases_dir: str, rec: dict, jitter: float, seed: int) -> tuple[CaseResult | None, str | None]:
+def _case_job(cases_dir: str, rec: dict, perturb: Perturb,
+              seed: int) -> tuple[CaseResult | None, str | None]:
     """One case in a worker: (result, None) or (None, why the app would not classify it)."""
     model = _WORKER["model"]
     try:
-        return run_case(model, Path(cases_dir), rec, phase_combinations(model.protocol), jitter, seed), None
+        return run_case(model, Path(cases_dir), rec, phase_combinations(model.protocol), perturb, seed), None
     except (CeusdeskError, OSError, ValueError) as err:  # the app would refuse or ask: listed
         return None, f"{type(err).__name__}: {err}"
 
 
-def classify_cases(model, cases_dir: Path, records: list[dict], jitter: float, seed: int,
+def classify_cases(model, cases_dir: Path, records: list[dict], perturb: Perturb, seed: int,
                    workers: int) -> tuple[list[CaseResult], list[dict]]:
     """Every case through the app's code, in file order; the ones it would not classify, with why."""
     from tqdm import tqdm
 
-    args = [(str(cases_dir), rec, jitter, seed) for rec in records]
+    args = [(str(cases_dir), rec, perturb, seed) for rec in records]
     bar = tqdm(total=len(records), desc="test cases", unit="case", leave=False, file=sys.stderr)
     if workers <= 1:
         _WORKER["model"] = model
@@ -223,11 +262,40 @@ def classify_cases(model, cases_dir: Path, records: list[dict], jitter: float, s
 # ---------------------------------------------------------------- the document
 
 
+ROBUSTNESS = (("roi_jitter_20", Perturb(jitter=0.2)),
+              ("injection_plus_10s", Perturb(injection_offset_s=10.0)),
+              ("injection_minus_10s", Perturb(injection_offset_s=-10.0)))
+"""--robustness: the same cohort with a sloppy ROI (±20 % position and size) or the injection time off."""
+
+
+def robustness_rows(model, cases_dir: Path, records: list[dict], n_boot: int, seed: int,
+                    workers: int) -> list[dict]:
+    """The shipped call ("as analyzed") on the cohort once per :data:`ROBUSTNESS` perturbation."""
+    out = []
+    for name, perturb in ROBUSTNESS:
+        results, not_classified = classify_cases(model, cases_dir, records, perturb, seed, workers)
+        labels = np.array([r.label for r in results])
+        thr = np.array([_shipped_threshold(model.manifest, r.phase_set) for r in results])
+        analyzed = np.stack([r.analyzed for r in results])
+        out.append({"name": name, "roi_jitter": perturb.jitter,
+                    "injection_offset_s": perturb.injection_offset_s, "n_not_classified": len(not_classified),
+                    **metrics.evaluate_probs(labels, analyzed, thr, n_boot, seed)})
+    return out
+
+
+def _shipped_threshold(manifest, phase_set: str) -> float:
+    fusion = manifest.fusion_model()
+    if fusion is not None and fusion.default and fusion.for_set(phase_set) is not None:
+        return float(fusion.sets[phase_set].threshold)
+    return float(manifest.threshold_for(phase_set)[0])
+
+
 def build_document(model, cases_dir: Path, records: list[dict], jitter: float, n_boot: int, seed: int,
-                   check: dict, workers: int = 1) -> dict:
+                   check: dict, workers: int = 1, robustness: bool = False) -> tuple[dict, str]:
+    """(test.json document, test_predictions.csv text)."""
     protocol, manifest = model.protocol, model.manifest
     combos = phase_combinations(protocol)
-    results, not_classified = classify_cases(model, cases_dir, records, jitter, seed, workers)
+    results, not_classified = classify_cases(model, cases_dir, records, Perturb(jitter=jitter), seed, workers)
     if len(results) < 2:
         raise NotIndependent(f"{cases_dir}: only {len(results)} case(s) could be classified "
                              f"(first reason: {not_classified[0]['reason'] if not_classified else '?'})")
@@ -235,7 +303,7 @@ def build_document(model, cases_dir: Path, records: list[dict], jitter: float, n
     phase_sets = [r.phase_set for r in results]
     thr = {s: manifest.threshold_for(s)[0] for s in ("early", "full")}
     analyzed = np.stack([r.analyzed for r in results])
-    case_thr = np.array([thr[s] for s in phase_sets])
+    case_thr = np.array([_shipped_threshold(manifest, s) for s in phase_sets])
     rows = [{"name": "as_analyzed", "model": "package (int8)", "phases": "as each study has them",
              "threshold_set": "per study",
              "by_phase_set": {s: phase_sets.count(s) for s in ("early", "full")},
@@ -249,9 +317,24 @@ def build_document(model, cases_dir: Path, records: list[dict], jitter: float, n
     names = list(combos)
     reader = np.stack([r.reader for r in results])
     sets = ("early", "full")
-    washout = reader_rows(reader, labels, {s: probs[names.index(s)] for s in sets},
-                          {s: np.full(len(labels), thr[s]) for s in sets}, {}, protocol, n_boot, seed)
-    return {
+    fusion = manifest.fusion_model()
+    shipped_probs = {s: probs[names.index(s)] for s in sets}
+    shipped_thr = {s: np.full(len(labels), thr[s]) for s in sets}
+    fused_p: dict[str, np.ndarray] = {}
+    if fusion is not None:
+        for s, sf in fusion.sets.items():
+            fused_p[s] = np.array([r.fused.get(s, np.nan) for r in results])
+            three = as_three_class(fused_p[s], probs[names.index(s)])
+            rows.append({"name": f"fused_{s}", "model": "package (int8) + measured evidence",
+                         "phases": list(combos[s]), "threshold_set": s, "threshold": sf.threshold,
+                         **metrics.evaluate_probs(labels, three, sf.threshold, n_boot, seed)})
+            if fusion.default:  # the shipped call is the fused one: the reader is compared with it
+                shipped_probs[s], shipped_thr[s] = three, np.full(len(labels), sf.threshold)
+    washout = reader_rows(reader, labels, shipped_probs, shipped_thr, {}, protocol, n_boot, seed)
+    washout["model_call"] = "cnn+evidence" if fusion is not None and fusion.default else "cnn"
+    csv_text = test_predictions_csv(results, records_ids(records, results, not_classified), names, reader,
+                                    protocol, fused_p, bool(fusion is not None and fusion.default))
+    doc = {
         "kind": "independent test",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "package": {"name": manifest.name, "version": manifest.version, "uid": manifest.uid,
@@ -270,15 +353,56 @@ def build_document(model, cases_dir: Path, records: list[dict], jitter: float, n
         "washout_score": washout,
         "phantom": all(str(r.get("source", "phantom")) == "phantom" for r in records),
         "bootstrap": n_boot,
+        "call_source": washout["model_call"],
     }
+    if robustness:
+        doc["robustness"] = robustness_rows(model, cases_dir, records, n_boot, seed, workers)
+    return doc, csv_text
 
 
-def write_into_package(manifest_path: Path, doc: dict) -> Path:
-    """PACKAGE/test.json and the manifest's files.test entry (through ceusdesk's manifest writer)."""
+def records_ids(records: list[dict], results: list[CaseResult], not_classified: list[dict]) -> list[str]:
+    """The case ids of ``results`` (classify_cases keeps file order and lists the cases it skipped)."""
+    skipped = {d["case_id"] for d in not_classified}
+    ids = [str(r["case_id"]) for r in records if r["case_id"] not in skipped]
+    if len(ids) != len(results):
+        raise NotIndependent(f"internal: {len(ids)} ids for {len(results)} results")
+    return ids
+
+
+def test_predictions_csv(results: list[CaseResult], ids: list[str], names: list[str], reader: np.ndarray,
+                         protocol, fused: dict[str, np.ndarray], fused_default: bool) -> str:
+    """test_predictions.csv (trainer.predictions): as_analyzed (the app's call), every combination."""
+    scores = {n: washout_scores(reader, protocol, n) for n in ("full", "early")}
+    rows = []
+    for i, (r, case_id) in enumerate(zip(results, ids, strict=True)):
+        label = CLASSES[r.label]
+
+        def reader_at(name: str, i: int = i) -> float:
+            return float(scores["early" if name in predictions.EARLY_READER_SETS else "full"][i])
+
+        cnn = r.cnn_analyzed if r.cnn_analyzed is not None else r.analyzed
+        p_app = float(r.analyzed[1] + r.analyzed[2])
+        rows.append(predictions.row(case_id, label, "as_analyzed", cnn,
+                                    p_fused=p_app if r.cnn_analyzed is not None else None,
+                                    shipped_fused=r.cnn_analyzed is not None,
+                                    reader=reader_at(r.phase_set)))
+        for c, name in enumerate(names):
+            p_f = float(fused[name][i]) if name in fused else None
+            rows.append(predictions.row(case_id, label, name, r.combos[c], p_fused=p_f,
+                                        shipped_fused=fused_default, reader=reader_at(name)))
+    return predictions.write_csv(rows)
+
+
+def write_into_package(manifest_path: Path, doc: dict, csv_text: str | None = None) -> Path:
+    """PACKAGE/test.json (+ test_predictions.csv) and the manifest's files entries (through ceusdesk's
+    manifest writer)."""
     folder = manifest_path.parent
     write_json_atomic(folder / TEST_FILE, doc)
     manifest = mf.read_manifest(manifest_path)
     files = {**manifest.files, "test": mf.FileEntry.for_file(folder, TEST_FILE)}
+    if csv_text is not None:
+        write_atomic(folder / predictions.TEST_FILE, csv_text)
+        files["test_predictions"] = mf.FileEntry.for_file(folder, predictions.TEST_FILE)
     mf.write_manifest(dataclasses.replace(manifest, files=files), manifest_path)
     return folder / TEST_FILE
 
@@ -294,8 +418,8 @@ def main(args: argparse.Namespace) -> int:
         records = read_cases(cases_dir)[: args.max_cases]
         model = load_model(manifest_path)
         check = seed_check(model.manifest, cases_dir, args.no_seed_check)
-        doc = build_document(model, cases_dir, records, args.roi_jitter, args.bootstrap, args.seed, check,
-                             max(1, args.workers))
+        doc, csv_text = build_document(model, cases_dir, records, args.roi_jitter, args.bootstrap,
+                                       args.seed, check, max(1, args.workers), args.robustness)
     except (NotIndependent, CasesError) as err:
         log.error("%s", err)
         return 2
@@ -305,7 +429,8 @@ def main(args: argparse.Namespace) -> int:
     if args.out:
         write_json_atomic(Path(args.out), doc)
     if args.write:
-        log.info("written: %s (manifest files.test updated)", write_into_package(manifest_path, doc))
+        log.info("written: %s (manifest files.test and files.test_predictions updated)",
+                 write_into_package(manifest_path, doc, csv_text))
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     return 0

@@ -21,11 +21,13 @@ from ceusdesk.cli import print_document
 from ceusdesk.cli.inspect import add_study_arguments, study_from_args
 from ceusdesk.inference import LoadedModel, get_model
 from ceusdesk.model_package.resolve import resolve_model
-from ceusdesk.outputs.wording import SET_TITLES
+from ceusdesk.outputs.wording import SET_TITLES, call_source_text
 from ceusdesk.study.records import Study
 
 THRESHOLD_WORDS = {"thresholds.early": "for the early set", "thresholds.full": "for the full set",
-                   "threshold": "for both sets: older package"}
+                   "threshold": "for both sets: older package",
+                   "fusion.sets.early.threshold": "of the fused call, early set",
+                   "fusion.sets.full.threshold": "of the fused call, full set"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -181,6 +183,7 @@ def format_summary(doc: dict[str, Any]) -> str:
         "",
         f"call       {r['call'].upper()}  (malignant probability {r['malignant_probability']:.3f}, "
         f"threshold {r['threshold']:.3f} {THRESHOLD_WORDS.get(r['model'].get('threshold_source'), '')})",
+        f"call from  {call_source_text(r)}",
         f"classes    benign {p['benign']:.3f}   HCC {p['hcc']:.3f}   "
         f"non-HCC malignant {p['non_hcc_malignant']:.3f}",
         "importance change in malignant probability with the slot masked out:",

@@ -22,6 +22,7 @@ from ceusdesk.outputs.wording import (
     UNCERTAIN_BAND,
     badge_detail,
     badge_text,
+    call_source_text,
     explain_call,
     gaps_text,
 )
@@ -136,7 +137,8 @@ class ResultPanel(QWidget):
         self.chips.setVisible(bool(chips))
         mal = result.get("malignant_probability")
         thr = result.get("threshold")
-        text = f"Call: <b>{str(result.get('call', '—')).upper()}</b>"
+        text = (f"Call: <b>{str(result.get('call', '—')).upper()}</b>"
+                f" <small>from the {call_source_text(result)}</small>")
         if mal is not None and thr is not None and abs(float(mal) - float(thr)) < UNCERTAIN_BAND:
             text += " <span style='color:#ffb300'>(uncertain: near the threshold)</span>"
         self.call.setText(text)

@@ -26,6 +26,7 @@ from ceusdesk.base.atomicio import write_atomic
 from ceusdesk.base.classes import CLASSES
 from ceusdesk.base.errors import ModelRefused
 from ceusdesk.model_package import checks as checks
+from ceusdesk.model_package.fusion import Fusion
 
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -131,6 +132,12 @@ class Manifest:
     research_use_only: str = RESEARCH_USE_ONLY
     schema_version: int = MANIFEST_SCHEMA_VERSION
     thresholds: dict[str, float] = field(default_factory=dict)  # {"early": t, "full": t}
+    # the late fusion with the measured evidence (model_package.fusion); None: the CNN's call only
+    fusion: dict[str, Any] | None = None
+
+    def fusion_model(self) -> Fusion | None:
+        """The parsed ``fusion`` block (ModelRefused when malformed), None without one."""
+        return None if self.fusion is None else Fusion.from_dict(self.fusion)
 
     def threshold_for(self, phase_set: str) -> tuple[float, str]:
         """The operating threshold for a classification of ``phase_set`` and where it comes from:
@@ -158,6 +165,8 @@ class Manifest:
             del d["threshold"]
         if not self.thresholds:
             del d["thresholds"]
+        if self.fusion is None:
+            del d["fusion"]
         return d
 
     def check_values(self) -> None:
@@ -173,6 +182,7 @@ class Manifest:
             raise checks.ManifestValueError("input.preprocess_version", "is empty")
         if "int8" not in self.files:
             raise checks.ManifestValueError("files.int8", "is missing; an int8 model is required")
+        self.fusion_model()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Manifest:
@@ -203,7 +213,16 @@ class Manifest:
             training=dict(d.get("training", {})),
             metrics=list(d.get("metrics", [])), quantization=Quantization.from_dict(d["quantization"]),
             files=files, research_use_only=str(d["research_use_only"]), schema_version=version,
+            fusion=_fusion_block(d.get("fusion")),
         )
+
+
+def _fusion_block(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise checks.ManifestValueError("fusion", "must be an object (model_package/fusion.py)")
+    return dict(value)
 
 
 def _plain_number(value: Any, name: str) -> float:

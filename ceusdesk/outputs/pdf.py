@@ -24,6 +24,7 @@ from ceusdesk.outputs.wording import (
     UNCERTAIN_BAND,
     badge_detail,
     badge_text,
+    call_source_text,
     contrast_panel_line,
     explain_call,
     flag_text,
@@ -350,6 +351,7 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
         f"Model uid: {markup(str(model.get('uid')))}",
         f"Model sha256: {markup(str(model.get('sha256')))}",
         f"Manifest sha256: {markup(str(model.get('manifest_sha256')))}",
+        f"Call from: {markup(call_source_text(result))}",
         f"Operating threshold: {markup(str(threshold))}"
         f" ({markup(str(model.get('threshold_source', 'threshold')))})",
         f"ceusdesk {markup(CEUSDESK_VERSION)}, preprocess version {markup(PREPROCESS_VERSION)}",

@@ -33,6 +33,17 @@ CLASS_LABELS = {"benign": "benign", "hcc": "HCC", "non_hcc_malignant": "non-HCC 
 """How every screen and page names the classes."""
 
 
+CALL_SOURCE_TEXT = {"cnn": "model", "cnn+evidence": "model + measured evidence"}
+"""Which call a result shows (``result.model.call_source``), as every screen and page names it."""
+FUSION_FALLBACK = "the model's own call is shown: too little of the evidence was measured to fuse it"
+"""The warning when a package's fused call cannot be made for this study."""
+
+
+def call_source_text(result: dict) -> str:
+    """'model' or 'model + measured evidence' for a result document (older results: 'model')."""
+    return CALL_SOURCE_TEXT.get(str((result.get("model") or {}).get("call_source", "cnn")), "model")
+
+
 UNCERTAIN_BAND = 0.05
 """A malignant probability this close to the operating threshold is shown as an uncertain call."""
 
@@ -115,9 +126,17 @@ def explain_call(result: Mapping[str, Any]) -> str:
         return ""
     which = (result.get("model") or {}).get("threshold_phase_set") or result.get("phase_set")
     mal, thr = float(mal), float(thr)
-    text = (f"malignant = HCC {float(p.get('hcc', 0.0)):.2f} + non-HCC malignant "
-            f"{float(p.get('non_hcc_malignant', 0.0)):.2f} = {mal:.2f} "
-            f"{'>=' if mal >= thr else '<'} {thr:.2f}, the operating threshold for the {which} set")
+    cnn = result.get("cnn")
+    if (result.get("model") or {}).get("call_source") == "cnn+evidence" and isinstance(cnn, Mapping):
+        text = (f"call from the {CALL_SOURCE_TEXT['cnn+evidence']}: malignant {mal:.2f} "
+                f"{'>=' if mal >= thr else '<'} {thr:.2f}, its operating threshold for the {which} set; "
+                f"the model alone: {float(cnn['malignant_probability']):.2f} "
+                f"(HCC {float(cnn['probabilities']['hcc']):.2f} + non-HCC malignant "
+                f"{float(cnn['probabilities']['non_hcc_malignant']):.2f}), {cnn['call']}")
+    else:
+        text = (f"malignant = HCC {float(p.get('hcc', 0.0)):.2f} + non-HCC malignant "
+                f"{float(p.get('non_hcc_malignant', 0.0)):.2f} = {mal:.2f} "
+                f"{'>=' if mal >= thr else '<'} {thr:.2f}, the operating threshold for the {which} set")
     if abs(mal - thr) < UNCERTAIN_BAND:
         text += f"; within ±{UNCERTAIN_BAND:.2f} of it: an uncertain call"
     return text

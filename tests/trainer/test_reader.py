@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ceusdesk.base.protocol import default_protocol
-from trainer.cache import evidence_points
+from ceusdesk.evidence.fusion import evidence_points
 from trainer.evaluate import reader_rows
 from trainer.reader import reader_table, rule_calls, source, washout_scores
 
