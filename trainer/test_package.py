@@ -75,6 +75,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--robustness", action="store_true",
                    help="also analyze the cohort with the ROI jittered ±20 %% and the injection time ±10 s "
                         "(test.json robustness; three more passes)")
+    p.add_argument("--robustness-cases", type=int, default=None, metavar="N",
+                   help="the robustness passes on the first N cases only (default: all)")
     p.add_argument("--no-seed-check", action="store_true",
                    help="run although seed disjointness cannot be checked (recorded in test.json)")
     return p
@@ -291,7 +293,8 @@ def _shipped_threshold(manifest, phase_set: str) -> float:
 
 
 def build_document(model, cases_dir: Path, records: list[dict], jitter: float, n_boot: int, seed: int,
-                   check: dict, workers: int = 1, robustness: bool = False) -> tuple[dict, str]:
+                   check: dict, workers: int = 1, robustness: bool = False,
+                   robustness_cases: int | None = None) -> tuple[dict, str]:
     """(test.json document, test_predictions.csv text)."""
     protocol, manifest = model.protocol, model.manifest
     combos = phase_combinations(protocol)
@@ -356,7 +359,8 @@ def build_document(model, cases_dir: Path, records: list[dict], jitter: float, n
         "call_source": washout["model_call"],
     }
     if robustness:
-        doc["robustness"] = robustness_rows(model, cases_dir, records, n_boot, seed, workers)
+        doc["robustness"] = robustness_rows(model, cases_dir, records[:robustness_cases], n_boot, seed,
+                                            workers)
     return doc, csv_text
 
 
@@ -419,7 +423,8 @@ def main(args: argparse.Namespace) -> int:
         model = load_model(manifest_path)
         check = seed_check(model.manifest, cases_dir, args.no_seed_check)
         doc, csv_text = build_document(model, cases_dir, records, args.roi_jitter, args.bootstrap,
-                                       args.seed, check, max(1, args.workers), args.robustness)
+                                       args.seed, check, max(1, args.workers), args.robustness,
+                                       args.robustness_cases)
     except (NotIndependent, CasesError) as err:
         log.error("%s", err)
         return 2

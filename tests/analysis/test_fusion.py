@@ -145,3 +145,16 @@ def test_the_trainer_measures_the_same_inputs_as_the_app(case, tmp_path):
     trainer_x = tfusion.input_matrix(p, table, protocol, "full")[0]
     app = fusion_inputs(p[0], slot_ratios(study, r["evidence"], r["slots_used"]), r["evidence"])
     np.testing.assert_allclose(trainer_x, [app[k] for k in INPUTS["full"]], rtol=1e-5, equal_nan=True)
+
+
+def test_too_little_evidence_leaves_the_cnn_call_and_says_so(case, tmp_path, monkeypatch):
+    import ceusdesk.analysis as analysis
+
+    class Nothing:
+        def to_json(self):
+            return {"tic": [], "kupffer_ratio": None, "peak_ratio": None, "aphe": None}
+
+    monkeypatch.setattr(analysis, "compute_evidence", lambda *a, **k: Nothing())
+    r = analyze(case, make_tiny_package(tmp_path / "pkg", fusion=block(6.0)))
+    assert r["model"]["call_source"] == "cnn" and "cnn" not in r
+    assert any("too little of the evidence was measured" in w for w in r["warnings"])

@@ -114,12 +114,26 @@ def test_run_directory_has_the_documented_layout(run):
         rows = (folder / "log.csv").read_text().splitlines()
         assert len(rows) == 3 and rows[0].startswith("epoch,lr,train_loss")
     final = torch.load(run / "final" / "checkpoint.pt", weights_only=False)
-    assert final["selected_from"] == "fold0" and 0.0 <= final["threshold"] <= 1.0
+    assert final["selected_from"] == "final" and 0.0 <= final["threshold"] <= 1.0
     thr = json.loads((run / "threshold.json").read_text())
     assert thr["threshold"] == final["threshold"] == thr["thresholds"]["full"]
     assert set(thr["thresholds"]) == {"early", "full"} and final["thresholds"] == thr["thresholds"]
     sel = json.loads((run / "fold0" / "selection.json").read_text())
+    # one fold: its inner validation is the whole pool the final model's thresholds are chosen on
     assert sel["thresholds"] == thr["thresholds"] and sel["n_inner_val"] > 0
+    # the shipped model saw every case, for the epochs the fold chose (its best epoch, counted from 0)
+    trained = (run / "final_train" / "log.csv").read_text().splitlines()[1:]
+    assert len(trained) == sel["best_epoch"] + 1
+    assert f"stopped after epoch {sel['best_epoch']}" in thr["selection"]
+    assert config["class_weighting"] == "none" and config["class_weights"] == [1.0, 1.0, 1.0]
+    # the fused variant: fitted on the inner validation, carried by the shipped checkpoint
+    fusion = json.loads((run / "fusion.json").read_text())
+    assert set(fusion["sets"]) == {"early", "full"} and final["fusion"]["sets"] == fusion["sets"]
+    assert "inner-validation" in fusion["fitted_on"] and isinstance(fusion["default"], bool)
+    with np.load(run / "oof.npz") as z:
+        held = z["fold"] >= 0
+        assert np.isfinite(z["fused_probs"][:, held]).all() and np.isnan(z["fused_probs"][:, ~held]).all()
+        np.testing.assert_allclose(z["fused_probs"][:, held].sum(-1), 1.0, atol=1e-9)
     # the inner validation lies inside the training part, never in the outer fold
     with np.load(run / "oof.npz") as z:
         outer = set(z["ids"][z["fold"] == 0])
@@ -145,7 +159,9 @@ def test_evaluate_json_rows_and_report(run, capsys):
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)  # stdout carries only the JSON
     names = [r["name"] for r in doc["rows"]]
-    assert {"early", "full", "gapped_full", "no_b", "kupffer_only", "referential"} <= set(names)
+    assert {"early", "full", "gapped_full", "no_b", "kupffer_only", "referential", "fused_early",
+            "fused_full"} <= set(names)
+    assert doc["call_source"] in ("cnn", "cnn+evidence")
     rows = {r["name"]: r for r in doc["rows"]}
     sel = json.loads((run / "fold0" / "selection.json").read_text())
     with np.load(run / "oof.npz") as z:
@@ -209,12 +225,26 @@ def test_two_process_ddp_with_gloo(cohort, tmp_path):
     assert (out / "final" / "checkpoint.pt").is_file()
 
 
-def test_export_reads_the_runs_thresholds_and_held_out_fold(run):
+def test_export_reads_the_runs_thresholds(run):
     from trainer import export
 
     r = export.load_run(run)
     thr = json.loads((run / "threshold.json").read_text())
     assert r.thresholds == thr["thresholds"] and r.threshold == thr["thresholds"]["full"]
-    with np.load(run / "oof.npz") as z:
+    assert r.selected_from == "final"  # trained on every case: int8 checks use a fifth, calibration the rest
+    assert r.heldout_ids and not set(r.train_ids) & set(r.heldout_ids)
+
+
+def test_no_final_ships_the_fold_with_the_lowest_inner_loss(cohort, tmp_path):
+    from trainer import export
+
+    out = tmp_path / "run"
+    assert _fit("--cases", str(cohort), "--out", str(out), "--device", "cpu", "--no-final",
+                "--no-referential", "--class-weighting", "inverse", *FAST) == 0
+    final = torch.load(out / "final" / "checkpoint.pt", weights_only=False)
+    assert final["selected_from"] == "fold0" and not (out / "final_train").exists()
+    assert json.loads((out / "config.json").read_text())["class_weighting"] == "inverse"
+    r = export.load_run(out)
+    with np.load(out / "oof.npz") as z:
         outer = sorted(str(i) for i in z["ids"][z["fold"] == 0])
     assert sorted(r.heldout_ids) == outer and not set(r.train_ids) & set(outer)

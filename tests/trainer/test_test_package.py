@@ -67,3 +67,37 @@ def test_writes_test_json_into_the_package(tmp_path, cohort, capsys):
     assert man.files["test"].path == "test.json"
     mf.verify_files(path, man)  # the new entry's sha256 matches the file
     assert json.loads((path.parent / "test.json").read_text()) == doc
+    # the per-case predictions behind it, listed with their sha256, recompute the quoted AUCs
+    assert man.files["test_predictions"].path == "test_predictions.csv"
+    from trainer import predictions, published
+
+    csv_rows = predictions.read_csv(path.parent / "test_predictions.csv")
+    assert {r["phase_set"] for r in csv_rows} >= {"as_analyzed", "early", "full"}
+    assert sum(r["phase_set"] == "as_analyzed" for r in csv_rows) == rows["as_analyzed"]["n"]
+    published.recompute(doc, csv_rows, published.TEST_ROWS, "test.json")
+
+
+def test_a_fused_package_reports_both_calls_and_the_robustness_rows(tmp_path, cohort, capsys):
+    from tests.analysis.test_fusion import block
+
+    path = make_tiny_package(tmp_path / "pkg", size=32, thresholds={"early": 0.4, "full": 0.6},
+                             fusion=block(0.3, coef={"cnn_logit": 1.0, "log_ratio_120s": -1.0}))
+    rc = _main(str(path.parent), "--cases", str(cohort), "--bootstrap", "20", "--json", "--no-seed-check",
+               "--robustness", "--robustness-cases", "3")
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = {r["name"]: r for r in doc["rows"]}
+    assert rows["fused_full"]["model"].endswith("measured evidence")
+    assert rows["fused_full"]["threshold"] == 0.5
+    assert doc["call_source"] == doc["washout_score"]["model_call"] == "cnn+evidence"
+    assert [r["name"] for r in doc["robustness"]] == ["roi_jitter_20", "injection_plus_10s",
+                                                       "injection_minus_10s"]
+    for r in doc["robustness"]:
+        assert r["n"] + r["n_not_classified"] == 3
+    assert doc["robustness"][0]["roi_jitter"] == 0.2 and doc["robustness"][1]["injection_offset_s"] == 10.0
+
+
+def test_shifted_injection_time_wraps_and_keeps_none():
+    assert tp.shifted_time("23:59:55", 10) == "00:00:05"
+    assert tp.shifted_time("10:00:00", -10) == "09:59:50"
+    assert tp.shifted_time(None, 10) is None
