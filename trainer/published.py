@@ -196,7 +196,28 @@ def render(package: str | Path) -> str:
         reader = _reader_line(doc)
         if reader:
             lines += [reader, ""]
+        robust = _robustness(doc)
+        if robust:
+            lines += robust + [""]
     return "\n".join(lines)
+
+
+ROBUSTNESS_LABELS = {"as_given": "as given", "roi_jitter_20": "ROI moved and resized by up to ±20 %",
+                     "injection_plus_10s": "injection time 10 s late",
+                     "injection_minus_10s": "injection time 10 s early"}
+
+
+def _robustness(doc: Mapping[str, Any]) -> list[str]:
+    """What a sloppy ROI or a mistimed injection costs the app's call (test.json ``robustness``)."""
+    rows = doc.get("robustness") or []
+    if not rows:
+        return []
+    out = ["Robustness (the app's call on the same test studies with sloppy inputs; thresholds unchanged):",
+           "", "| input | n | sensitivity % | specificity % | AUC |", "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {ROBUSTNESS_LABELS.get(r['name'], r['name'])} | {r.get('n', '–')} | "
+                   f"{_pct(r, 'sensitivity')} | {_pct(r, 'specificity')} | {_auc(r)} |")
+    return out
 
 
 def _reader_line(doc: Mapping[str, Any]) -> str | None:

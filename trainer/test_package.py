@@ -359,8 +359,14 @@ def build_document(model, cases_dir: Path, records: list[dict], jitter: float, n
         "call_source": washout["model_call"],
     }
     if robustness:
-        doc["robustness"] = robustness_rows(model, cases_dir, records[:robustness_cases], n_boot, seed,
-                                            workers)
+        subset = records[:robustness_cases]
+        ids = records_ids(records, results, not_classified)
+        keep = {str(r["case_id"]) for r in subset}
+        idx = [i for i, cid in enumerate(ids) if cid in keep]  # the same cases, inputs as given
+        base = {"name": "as_given", "roi_jitter": jitter, "injection_offset_s": 0.0,
+                "n_not_classified": len(subset) - len(idx),
+                **metrics.evaluate_probs(labels[idx], analyzed[idx], case_thr[idx], n_boot, seed)}
+        doc["robustness"] = [base, *robustness_rows(model, cases_dir, subset, n_boot, seed, workers)]
     return doc, csv_text
 
 

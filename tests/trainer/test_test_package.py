@@ -90,11 +90,11 @@ def test_a_fused_package_reports_both_calls_and_the_robustness_rows(tmp_path, co
     assert rows["fused_full"]["model"].endswith("measured evidence")
     assert rows["fused_full"]["threshold"] == 0.5
     assert doc["call_source"] == doc["washout_score"]["model_call"] == "cnn+evidence"
-    assert [r["name"] for r in doc["robustness"]] == ["roi_jitter_20", "injection_plus_10s",
+    assert [r["name"] for r in doc["robustness"]] == ["as_given", "roi_jitter_20", "injection_plus_10s",
                                                        "injection_minus_10s"]
     for r in doc["robustness"]:
         assert r["n"] + r["n_not_classified"] == 3
-    assert doc["robustness"][0]["roi_jitter"] == 0.2 and doc["robustness"][1]["injection_offset_s"] == 10.0
+    assert doc["robustness"][1]["roi_jitter"] == 0.2 and doc["robustness"][2]["injection_offset_s"] == 10.0
 
 
 def test_shifted_injection_time_wraps_and_keeps_none():
