@@ -1,12 +1,15 @@
-"""Ablation: does inverse-frequency class weighting push HCC to benign?
+"""Ablation: class weighting of the loss, and does it push HCC to benign?
 
     .venv/bin/python -m benchmarks.loss_weighting --cases cohorts/train1600 --out runs/ablation \
         [--epochs 12] [--folds 2] [--fold 0] [--json benchmarks/results-loss-weighting.json]
 
 Trains the same outer fold twice with the ``cpu`` preset (same split, seed, steps, augmentation), once
-with plain cross-entropy (``none``) and once with inverse-frequency weights (``inverse``), and reports
-on the fold's held-out part (full set): argmax confusion and HCC recall, AUC of P(malignant), and the
-specificity at the threshold each arm chose on its own inner validation (≥ 90 % sensitivity rule).
+with plain cross-entropy (``none``) and once with inverse-frequency weights (``inverse``), and derives a
+third arm exactly from the second: ``inverse-corrected``, the same network with the weights taken out
+of its outputs (p_c / w_c, renormalized: what :func:`trainer.model.correct_prior` does to the logits),
+on the outer and the inner-validation predictions alike. Reports on the fold's held-out part (full set):
+argmax confusion and HCC recall, AUC of P(malignant), and the sensitivity/specificity at the threshold
+each arm chose on its own inner validation (≥ 90 % sensitivity rule).
 Not a test; the trainer's default (``trainer/presets.py`` ``class_weighting``) cites the committed result.
 """
 
@@ -26,15 +29,24 @@ from trainer import data as tdata
 from trainer import fit, metrics
 from trainer.presets import get_preset
 
-ARMS = ("none", "inverse")
+ARMS = ("none", "inverse")  # trained; "inverse-corrected" is derived from "inverse"
 
 
-def arm_result(run: Path, fold: int, labels: np.ndarray, combos: list[str]) -> dict:
+def arm_result(run: Path, fold: int, labels: np.ndarray, combos: list[str], correct: bool = False) -> dict:
+    j = list(fit.THRESHOLD_SETS).index("full")
     with np.load(run / f"fold{fold}" / "oof.npz") as z:
-        probs = z["probs"][combos.index("full")]
-        y = labels[z["test_idx"]]
-        thr_full = float(z["thresholds"][list(fit.THRESHOLD_SETS).index("full")])
+        probs, inner = z["probs"][combos.index("full")], z["inner_probs"][j]
+        y, y_inner = labels[z["test_idx"]], labels[z["val_idx"]]
+        thr_full = float(z["thresholds"][j])
         best_epoch = int(z["best_epoch"])
+    if correct:  # the class weights the fold trained with, taken out of its outputs
+        import torch
+
+        w = np.array(torch.load(run / f"fold{fold}" / "best.pt", map_location="cpu",
+                                weights_only=False)["class_weights"])
+        probs, inner = (p / w / (p / w).sum(-1, keepdims=True) for p in (probs, inner))
+        thr_full = float(metrics.choose_threshold(metrics.malignant(y_inner),
+                                                  metrics.malignant_probability(inner)))
     cm = confusion_matrix(y, probs.argmax(1), labels=[0, 1, 2])
     mal, p_mal = metrics.malignant(y), metrics.malignant_probability(probs)
     call = p_mal >= thr_full
@@ -77,10 +89,13 @@ def main() -> None:
     combos = list(tdata.phase_combinations(default_protocol()))
     doc = {"created": datetime.now(UTC).isoformat(timespec="seconds"), "cases": Path(a.cases).name,
            "preset": "cpu", "epochs": a.epochs, "folds": a.folds, "fold": a.fold, "set": "full",
-           "arms": {arm: arm_result(out / arm, a.fold, ca.labels, combos) for arm in ARMS},
-           "note": "phantom data: the comparison of the two arms is the point, not the numbers"}
+           "arms": {**{arm: arm_result(out / arm, a.fold, ca.labels, combos) for arm in ARMS},
+                    "inverse-corrected": arm_result(out / "inverse", a.fold, ca.labels, combos,
+                                                    correct=True)},
+           "batch_size": json.loads((out / "none" / "config.json").read_text())["preset"]["batch_size"],
+           "note": "phantom data: the comparison of the arms is the point, not the numbers"}
     for arm, r in doc["arms"].items():
-        print(f"{arm:8s} HCC recall {r['recall']['hcc']:.3f} ({r['hcc_called_benign']} HCC called benign), "
+        print(f"{arm:18s} HCC recall {r['recall']['hcc']:.3f} ({r['hcc_called_benign']} HCC called benign), "
               f"AUC {r['auc_malignant']:.3f}, sens {r['sensitivity']:.3f} spec {r['specificity']:.3f} "
               f"at its inner threshold {r['threshold_full']:.3f}")
     if a.json:

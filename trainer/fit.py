@@ -49,7 +49,7 @@ from . import fusion, metrics
 from .augment import AugmentConfig, synchronized_augment
 from .cache import EVIDENCE_MAX_ARTERIAL, EVIDENCE_PER_CLIP
 from .distributed import DistInfo, barrier, init_distributed, shard_indices, shutdown
-from .model import CLASSES, build_model
+from .model import CLASSES, build_model, correct_prior
 from .presets import PRESETS, Preset, get_preset
 from .reader import is_measured
 
@@ -99,7 +99,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     cl.add_argument("--channels-last", dest="channels_last", action="store_const", const=True, default=None,
                     help="channels-last memory format (default: with bf16 or on CUDA)")
     cl.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False)
-    p.add_argument("--class-weighting", default=None, choices=["none", "inverse"],
+    p.add_argument("--class-weighting", default=None, choices=list(WEIGHTINGS),
                    help="cross-entropy class weights (default: the preset's; ablation in docs/trainer.md)")
     p.add_argument("--no-final", action="store_true",
                    help="skip the shipped model on all cases; ship the fold with the lowest inner loss")
@@ -170,13 +170,17 @@ def inner_split(
     return train_idx[tr], train_idx[va]
 
 
+WEIGHTINGS = ("inverse-corrected", "inverse", "none")
+
+
 def class_weights(labels: np.ndarray, mode: str = "inverse") -> np.ndarray:
-    """Cross-entropy class weights: ``inverse`` n / (k · n_c) (1.0 for classes absent from the training
-    set), ``none`` all 1."""
+    """Cross-entropy class weights: ``inverse`` and ``inverse-corrected`` n / (k · n_c) (1.0 for classes
+    absent from the training set), ``none`` all 1. ``inverse-corrected`` trains with them and then takes
+    them out of the model's outputs (:func:`trainer.model.correct_prior`)."""
     if mode == "none":
         return np.ones(len(CLASSES), dtype=np.float32)
-    if mode != "inverse":
-        raise RunError(f"unknown class weighting {mode!r}: use 'none' or 'inverse'")
+    if mode not in WEIGHTINGS:
+        raise RunError(f"unknown class weighting {mode!r}: use one of {', '.join(WEIGHTINGS)}")
     counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
     w = np.where(counts > 0, len(labels) / (len(CLASSES) * np.maximum(counts, 1)), 1.0)
     return w.astype(np.float32)
@@ -504,6 +508,12 @@ def train_fold(
     barrier(info)
     best = torch.load(best_path, map_location=device, weights_only=False)
     model.load_state_dict(best["model"])
+    if preset.class_weighting == "inverse-corrected" and not best.get("prior_corrected"):
+        # the loss's class weights out of the outputs: every prediction below, and the exported model
+        correct_prior(model, best["class_weights"])
+        best.update(model=model.state_dict(), prior_corrected=True)
+        if info.is_main:
+            save_atomic(best, best_path)
     set_slots = [combos[name] for name in THRESHOLD_SETS]
     n_classes = len(CLASSES)
     if validate:

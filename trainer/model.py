@@ -115,6 +115,29 @@ def build_model(arch: str, protocol: Protocol, pretrained: str | Path | None = N
     raise ValueError(f"unknown architecture {arch!r}: use 'triple' or 'single'")
 
 
+def output_layer(model: nn.Module) -> nn.Linear:
+    """The linear layer that produces the logits (triple: the head's last; single: the head)."""
+    head = model.head
+    layer = head[-1] if isinstance(head, nn.Sequential) else head
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(f"{type(model).__name__}: its output layer is {type(layer).__name__}, not Linear")
+    return layer
+
+
+@torch.no_grad()
+def correct_prior(model: nn.Module, class_weights: Sequence[float]) -> None:
+    """Undo the class weights of the training loss in the model's outputs (logit adjustment).
+
+    Weighted cross-entropy makes the softmax estimate p(c|x)·w_c (renormalized): classes with small
+    weights (HCC, the commonest) lose probability to the others. Subtracting log w_c from the logits —
+    folded into the output layer's bias, so the exported graph is unchanged in shape — gives the
+    posteriors under the cohort's own class mix again.
+    """
+    w = torch.as_tensor(list(class_weights), dtype=torch.float32)
+    layer = output_layer(model)
+    layer.bias -= torch.log(w).to(layer.bias.device, layer.bias.dtype)
+
+
 class WithSoftmax(nn.Module):
     """Export wrapper: logits → probabilities (Softmax stays float in the int8 graph)."""
 

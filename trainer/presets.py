@@ -33,9 +33,10 @@ class Preset:
     # else fp32. benchmarks/train_step.py measured bf16 + channels-last 1.7x fp32 on the 2-core CPU.
     precision: str = "auto"
     channels_last: bool | None = None  # None: with bf16 or on CUDA
-    # "none": plain cross-entropy (the cohort's class mix is the clinic's); "inverse": n / (k · n_c).
-    # benchmarks/loss_weighting.py measured both (docs/trainer.md): inverse weights pushed HCC to benign.
-    class_weighting: str = "none"
+    # "inverse-corrected": train with n / (k · n_c), then subtract log w_c from the logits (the model's
+    # posteriors are the cohort's again); "inverse": weights left in (v2: pushed HCC to benign); "none".
+    # benchmarks/loss_weighting.py measured all three on one fold (docs/trainer.md).
+    class_weighting: str = "inverse-corrected"
     # after the cross-validation, train the shipped model on every case, for the epoch the folds chose
     final: bool = True
 

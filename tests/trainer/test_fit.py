@@ -125,7 +125,8 @@ def test_run_directory_has_the_documented_layout(run):
     trained = (run / "final_train" / "log.csv").read_text().splitlines()[1:]
     assert len(trained) == sel["best_epoch"] + 1
     assert f"stopped after epoch {sel['best_epoch']}" in thr["selection"]
-    assert config["class_weighting"] == "none" and config["class_weights"] == [1.0, 1.0, 1.0]
+    # trained with inverse-frequency weights, which are then taken out of the shipped model's outputs
+    assert config["class_weighting"] == "inverse-corrected" and final["prior_corrected"] is True
     # the fused variant: fitted on the inner validation, carried by the shipped checkpoint
     fusion = json.loads((run / "fusion.json").read_text())
     assert set(fusion["sets"]) == {"early", "full"} and final["fusion"]["sets"] == fusion["sets"]
