@@ -68,3 +68,14 @@ def test_a_file_the_manifest_does_not_vouch_for_is_refused(tmp_path, caplog):
     args = published.get_args_parser().parse_args([str(tmp_path / "missing")])
     assert published.main(args) == 2
     assert "not a readable model package" in caplog.text
+
+
+def test_every_quoted_auc_recomputes_from_the_packages_per_case_predictions():
+    """The bundled package ships its per-case predictions; render() recomputes every AUC it quotes from
+    them (and refuses a mismatch), and says how many it checked."""
+    quoted = {p for doc in DOCS for p, _ in published.blocks(doc.read_text(encoding="utf-8"))}
+    for package in quoted:
+        files = json.loads((ROOT / package / "manifest.json").read_text(encoding="utf-8"))["files"]
+        assert {"test_predictions", "oof_predictions"} <= set(files), f"{package}: no per-case predictions"
+        text = published.render(ROOT / package)
+        assert "recomputes from the package's per-case predictions" in text
