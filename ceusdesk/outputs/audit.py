@@ -172,7 +172,10 @@ def analysis_record(
         "probabilities": result.get("probabilities"),
         # manifest_sha256: the manifest's content as run (thresholds included), pinned or not
         "model": {k: model.get(k) for k in ("name", "version", "uid", "sha256", "manifest_sha256",
-                                            "manifest_pinned", "threshold", "threshold_source")},
+                                            "manifest_pinned", "threshold", "threshold_source",
+                                            "call_source")},
+        # with a fused call, the model's own call beside it (what the CNN alone said)
+        "cnn_call": (result.get("cnn") or {}).get("call"),
         "report": hash_id(str(Path(report).resolve()), folder) if report else None,
         "contrast_panel": result.get("contrast_panel"),  # the side analyzed and how it was decided
         "evidence": evidence_summary(result.get("evidence")),

@@ -97,6 +97,10 @@ def test_cli_summary_says_which_call_is_shown(case, tmp_path, capsys):
     assert main(["analyze", str(path), "--roi", ",".join(map(str, roi)), "--model", str(manifest),
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["result"]["model"]["call_source"] == "cnn+evidence"
+    # the audit record keeps which call was shown, and the model's own call beside it
+    log = (tmp_path / "data" / audit.LOG_NAME).read_text(encoding="utf-8").splitlines()
+    record = json.loads(log[-1])
+    assert record["model"]["call_source"] == "cnn+evidence" and record["cnn_call"] in ("benign", "malignant")
 
 
 @pytest.mark.parametrize(("change", "needle"), [
