@@ -30,6 +30,12 @@ def _plots(run: Path, doc: dict) -> list[str]:
     with np.load(run / "oof.npz") as z:
         have = z["fold"] >= 0
         labels, probs, combos = z["labels"][have], z["probs"][:, have], [str(c) for c in z["combos"]]
+        extra = {}  # the referential model and the fused calls, drawn bold beside the combinations
+        if "referential_probs" in z.files:
+            extra["referential (single ResNet50, full)"] = z["referential_probs"][combos.index("full"), have]
+        if "fused_probs" in z.files:
+            for j, s in enumerate(str(x) for x in z["threshold_sets"]):
+                extra[f"model + measured evidence ({s})"] = z["fused_probs"][j, have]
     out = run / "plots"
     out.mkdir(exist_ok=True)
     # results on the phantom prove the pipeline, not the medicine: every figure says so
@@ -37,7 +43,11 @@ def _plots(run: Path, doc: dict) -> list[str]:
     fig, ax = plt.subplots(figsize=(5, 5))
     for c, name in enumerate(combos):
         fpr, tpr = metrics.roc(labels, probs[c])
-        ax.plot(fpr, tpr, label=name)
+        ax.plot(fpr, tpr, label=name, lw=1.0, alpha=0.7)
+    for name, p in extra.items():
+        ok = np.isfinite(p).all(axis=1)
+        fpr, tpr = metrics.roc(labels[ok], p[ok])
+        ax.plot(fpr, tpr, label=name, lw=2.2, ls="--" if name.startswith("referential") else "-")
     wo = doc["washout_score"]
     for name, marker in (("full", "k*"), ("early", "kx")):
         r = wo.get(name) or {}
