@@ -90,6 +90,9 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
 
 def make_session(path: str | Path, threads: int | None = None) -> ort.InferenceSession:
     """An ONNX Runtime CPU session for the model at ``path`` with :func:`session_options`."""
+    # ONNX Runtime's telemetry (1DS events to *.events.data.microsoft.com) would resolve and contact a
+    # Microsoft host from the reading room: off before any session exists (tests/test_offline.py traces it)
+    ort.disable_telemetry_events()
     opts = session_options(threads)
     log.debug("ORT session: %s threads=%s vnni=%s machine=%s", Path(path).name, opts.intra_op_num_threads,
               has_vnni(), platform.machine())
