@@ -20,6 +20,10 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+# ONNX Runtime's telemetry (1DS events to *.events.data.microsoft.com) would resolve and contact a Microsoft
+# host from the reading room: off as soon as ORT is imported (tests/test_offline.py traces every socket)
+ort.disable_telemetry_events()
+
 log = logging.getLogger(__name__)
 
 _CPUINFO = Path("/proc/cpuinfo")
@@ -90,9 +94,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
 
 def make_session(path: str | Path, threads: int | None = None) -> ort.InferenceSession:
     """An ONNX Runtime CPU session for the model at ``path`` with :func:`session_options`."""
-    # ONNX Runtime's telemetry (1DS events to *.events.data.microsoft.com) would resolve and contact a
-    # Microsoft host from the reading room: off before any session exists (tests/test_offline.py traces it)
-    ort.disable_telemetry_events()
+    ort.disable_telemetry_events()  # again: cheap, and a caller may have re-enabled it
     opts = session_options(threads)
     log.debug("ORT session: %s threads=%s vnni=%s machine=%s", Path(path).name, opts.intra_op_num_threads,
               has_vnni(), platform.machine())
