@@ -37,6 +37,11 @@ PINNED: dict[str, dict[str, str]] = {
         "uid": "694ee0e8-7104-4341-9d70-f77680eb9952",
         "version": "2.0.0",
     },
+    "sonazoid9-phantom-v3-cpu64": {
+        "manifest_sha256": "7a5dd09f9feb73ee0c46cc7925b74a1eafe9520948ed48ddf73db1e5188cdcb5",
+        "uid": "1bd37d9c-3ac6-45e7-8407-e988ad09067a",
+        "version": "3.0.0",
+    },
 }
 # END PINNED
 
