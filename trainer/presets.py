@@ -57,11 +57,11 @@ PRESETS: dict[str, Preset] = {
         "smoke", size=64, folds=1, epochs=2, batch_size=8, lr=3e-4, patience=2, max_cases=32, workers=1
     ),
     # The documented reduced CPU run (docs/trainer.md): phantom ROIs are ~30-100 panel pixels, so 64²
-    # keeps about their native detail; measured 0.45 training cases/s at 96² on 2 shared cores, so 64²
-    # (~2.2x fewer FLOPs). An inner validation of a quarter of each training part picks epoch and thresholds.
-    # v3 (issue 20): 2 outer folds x 24 epochs, then the shipped model on all cases (3,216 steps of 12 on
-    # 1,600 cases, ~11x v2's ~300); patience = epochs: the cosine schedule runs out and the inner
-    # validation picks the epoch. ~65 min on the 2-core CPU with bf16 (docs/trainer.md).
+    # keeps about their native detail. An inner validation of a quarter of each training part picks epoch
+    # and thresholds. v3 (issue 20): 2 outer folds x 24 epochs, then the shipped model on all cases to the
+    # folds' median best epoch (at most 3,216 steps of 12 on 1,600 cases; the v3 run: 2,948, ~10x v2's
+    # at most 300); patience = epochs: the cosine schedule runs out and the inner validation picks the
+    # epoch. 84 min on the 2-core CPU with bf16, tests running beside it (docs/results.md).
     "cpu": Preset("cpu", size=64, folds=2, epochs=24, batch_size=12, lr=1e-3, patience=24, inner_folds=4),
     "paper": Preset("paper", size=224, folds=5, epochs=40, batch_size=32, lr=2e-4, patience=8, workers=8),
 }
