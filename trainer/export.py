@@ -125,13 +125,19 @@ def load_run(run_dir: str | Path, cases_dir: str | Path | None = None) -> Run:
                selected_from=selected, fusion=manifest_fusion(ck.get("fusion")))
 
 
-def oof_predictions_csv(run: Run) -> str:
-    """The run's out-of-fold predictions as ``oof_predictions.csv`` (trainer.predictions)."""
+def oof_predictions_csv(run: Run) -> str | None:
+    """The run's out-of-fold predictions as ``oof_predictions.csv`` (trainer.predictions); None (with a
+    warning) for a run whose oof.npz lacks the per-case arrays."""
     from .reader import washout_scores
 
     with np.load(run.path / "oof.npz", allow_pickle=False) as z:
         oof = {k: z[k] for k in z.files}
-    scores = {name: washout_scores(oof["reader"], run.protocol, name) for name in ("full", "early")}
+    missing = {"ids", "labels", "combos", "probs", "fold"} - set(oof)
+    if missing:
+        log.warning("%s/oof.npz lacks %s: no oof_predictions.csv in the package", run.path, sorted(missing))
+        return None
+    scores = ({name: washout_scores(oof["reader"], run.protocol, name) for name in ("full", "early")}
+              if "reader" in oof else {})  # a run without the evidence table: reader_score stays empty
     fused_default = bool((run.fusion or {}).get("default", False))
     return predictions.write_csv(predictions.oof_rows(oof, scores, fused_default))
 
