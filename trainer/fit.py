@@ -97,7 +97,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                    help="autocast dtype (default: the preset's; auto: bf16 where native)")
     cl = p.add_mutually_exclusive_group()
     cl.add_argument("--channels-last", dest="channels_last", action="store_const", const=True, default=None,
-                    help="channels-last memory format (default: with bf16 or on CUDA)")
+                    help="channels-last memory format (default: on CUDA)")
     cl.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False)
     p.add_argument("--class-weighting", default=None, choices=list(WEIGHTINGS),
                    help="cross-entropy class weights (default: the preset's; ablation in docs/trainer.md)")
@@ -203,7 +203,7 @@ def cpu_bf16_native() -> bool:
 
 
 def make_env(device: torch.device, preset: Preset, info: DistInfo) -> Env:
-    """Precision and memory format from the preset ('auto': bf16 where native; channels-last with it)."""
+    """Precision and memory format from the preset ('auto': bf16 where native; channels-last on CUDA)."""
     cuda = device.type == "cuda"
     if preset.precision not in ("auto", "fp32", "bf16"):
         raise RunError(f"unknown precision {preset.precision!r}: use auto, fp32 or bf16")
@@ -212,7 +212,8 @@ def make_env(device: torch.device, preset: Preset, info: DistInfo) -> Env:
         amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     elif not cuda and (preset.precision == "bf16" or (preset.precision == "auto" and cpu_bf16_native())):
         amp = torch.bfloat16
-    cl = preset.channels_last if preset.channels_last is not None else (cuda or amp is not None)
+    # channels-last measured no faster on this CPU (benchmarks/results-train-step.json): CUDA only by default
+    cl = preset.channels_last if preset.channels_last is not None else cuda
     return Env(device=device, amp_dtype=amp, channels_last=cl, dist=info)
 
 

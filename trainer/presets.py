@@ -30,9 +30,9 @@ class Preset:
     inner_folds: int = 5  # the inner validation split is 1/inner_folds of each outer fold's training part
     workers: int = 2  # processes that build the preprocessing cache (first pass only)
     # "auto": bf16 autocast where the device runs it natively (CUDA; CPUs with AVX512-BF16 or AMX),
-    # else fp32. benchmarks/train_step.py measured bf16 + channels-last 1.7x fp32 on the 2-core CPU.
+    # else fp32. benchmarks/results-train-step.json: bf16 1.33x fp32 steps/s on the 2-core CPU.
     precision: str = "auto"
-    channels_last: bool | None = None  # None: with bf16 or on CUDA
+    channels_last: bool | None = None  # None: on CUDA (on this CPU it measured no faster)
     # "inverse-corrected": train with n / (k · n_c), then subtract log w_c from the logits (the model's
     # posteriors are the cohort's again); "inverse": weights left in (v2: pushed HCC to benign); "none".
     # benchmarks/loss_weighting.py measured all three on one fold (docs/trainer.md).
