@@ -176,8 +176,12 @@ def render(package: str | Path) -> str:
     fusion = manifest.get("fusion")
     if fusion:
         shipped = "model + measured evidence" if fusion.get("default") else "model (CNN) alone"
+        sets = fusion.get("sets") or {}
+        fused_thr = ", ".join(f"{s} {float(sets[s]['threshold']):.3f}"
+                              for s in ("early", "full") if s in sets)
         lines += [f"The app's call: **{shipped}** ({fusion.get('default_rule', '')}). The CNN rows are the "
-                  "reproduction of the study's method; `fused` rows add the measured evidence.", ""]
+                  "reproduction of the study's method (thresholds above); `fused` rows add the measured "
+                  f"evidence (thresholds on the fused P(malignant): {fused_thr}).", ""]
     if recomputed:
         lines += [f"Every AUC below ({recomputed}) recomputes from the package's per-case predictions "
                   "(`test_predictions.csv`, `oof_predictions.csv`).", ""]
