@@ -89,9 +89,6 @@ def quantize_int8(fp32_path: str | Path, int8_path: str | Path, chunks: Iterable
     ReduceMin/ReduceMax per chunk, so memory stays about one chunk deep. (Do not set
     ``CalibMaxIntermediateOutputs``: ORT 1.32 clears the collected ranges without merging them.)
     """
-    import onnxruntime
-
-    onnxruntime.disable_telemetry_events()  # calibration sessions too: nothing leaves the machine
     fp32_path, int8_path = Path(fp32_path), Path(int8_path)
     work = Path(work_dir) if work_dir else int8_path.parent
     prep = work / (fp32_path.stem + ".prep.onnx")

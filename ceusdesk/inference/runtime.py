@@ -20,8 +20,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-# ONNX Runtime's telemetry (1DS events to *.events.data.microsoft.com) would resolve and contact a Microsoft
-# host from the reading room: off as soon as ORT is imported (tests/test_offline.py traces every socket)
+# No telemetry events from any session. This alone does not stop ORT's 1DS uploader from contacting
+# *.events.data.microsoft.com: ceusdesk/__init__.py does that (tests/test_offline.py traces every socket).
 ort.disable_telemetry_events()
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,6 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
 
 def make_session(path: str | Path, threads: int | None = None) -> ort.InferenceSession:
     """An ONNX Runtime CPU session for the model at ``path`` with :func:`session_options`."""
-    ort.disable_telemetry_events()  # again: cheap, and a caller may have re-enabled it
     opts = session_options(threads)
     log.debug("ORT session: %s threads=%s vnni=%s machine=%s", Path(path).name, opts.intra_op_num_threads,
               has_vnni(), platform.machine())
