@@ -1,4 +1,4 @@
-"""``ceusdesk`` command line: inspect, analyze, demo, gui, selftest.
+"""``ceusdesk`` command line: inspect, analyze, demo, gui, selftest, send.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` that registers the
 subcommand and sets ``func`` (called with the parsed args, returns an exit code). With ``--json``,
@@ -23,7 +23,7 @@ from typing import Any
 from ceusdesk.base.errors import CeusdeskError
 
 # module names under ceusdesk.cli; a module not written yet is skipped so the CLI still works
-SUBCOMMANDS = ("inspect", "analyze", "demo", "gui", "selftest")
+SUBCOMMANDS = ("inspect", "analyze", "demo", "gui", "selftest", "send")
 
 EXIT_CODES_DOC = """exit codes:
   0  success
@@ -33,7 +33,9 @@ EXIT_CODES_DOC = """exit codes:
   4  incomplete phase set: no classification
   5  model package refused
   6  contrast panel unsure: pass --contrast-panel left|right (no classification)
-  7  result computed and printed, but a report, its JSON or the audit log could not be written
+  7  result computed and printed, but a report, its JSON, the DICOM results or the audit log could not
+     be written
+  8  send: not every object was stored in the PACS (the files stay where they were)
   130 cancelled
 """
 

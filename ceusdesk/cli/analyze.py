@@ -52,8 +52,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "(default: placed beside the lesion at its depth)")
     p.add_argument("--json", action="store_true", help="print only the JSON document on stdout")
     p.add_argument("--report", metavar="FILE.pdf", help="also write a PDF report and FILE.json beside it")
+    p.add_argument("--dicom-out", metavar="DIR",
+                   help="also write the result as DICOM into DIR, joining the source study: a TID 1500 "
+                        "SR, a key object selection of the frames used, the PDF report encapsulated and a "
+                        "presentation state drawing the ROIs (video/still input: the PDF only). Send them "
+                        "with `ceusdesk send DIR`")
     p.add_argument("--deidentify", action="store_true",
-                   help="the report leaves out patient name, id, birth date, dates and file paths")
+                   help="the report (and the DICOM results) leave out patient name, id, birth date, dates "
+                        "and file paths")
     p.set_defaults(func=run)
 
 
@@ -137,29 +143,58 @@ OUTPUT_ERRORS = (OSError, UnicodeError)
 
 def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[str, Any],
                            roi: Roi) -> list[dict[str, str]]:
-    """``--report``: PDF + JSON (ceusdesk.outputs.pdf, shared with the app). Every analysis is audited.
+    """``--report``: PDF + JSON (ceusdesk.outputs.pdf, shared with the app); ``--dicom-out``: the DICOM
+    results (ceusdesk.outputs.dicom). Every analysis is audited.
 
     Returns one ``{output, path, reason}`` per output that could not be written (empty: all written);
-    a failed report does not stop the audit record.
+    a failed output does not stop the others or the audit record.
     """
-    from ceusdesk.outputs.pdf import write_report
     from ceusdesk.outputs.report import report_input_from_study
 
     failed: list[dict[str, str]] = []
     report = None
-    if getattr(args, "report", None):
+    deidentify = bool(getattr(args, "deidentify", False))
+    inp = None
+    if getattr(args, "report", None) or getattr(args, "dicom_out", None):
         inp = report_input_from_study(study, result, roi, {k: tuple(v) for k, v in result["rois"].items()})
+    if inp is not None and getattr(args, "report", None):
+        from ceusdesk.outputs.pdf import write_report
+
         try:
-            report, js = write_report(args.report, inp, deidentify=bool(getattr(args, "deidentify", False)))
+            report, js = write_report(args.report, inp, deidentify=deidentify)
             print(f"report written: {report} and {js.name}", file=sys.stderr)
         except OUTPUT_ERRORS as err:
             failed.append({"output": "report", "path": str(args.report), "reason": _reason(err)})
+    if inp is not None and getattr(args, "dicom_out", None):
+        try:
+            for line in write_dicom_out(args.dicom_out, study, result, inp, deidentify):
+                print(line, file=sys.stderr)
+        except OUTPUT_ERRORS as err:
+            failed.append({"output": "DICOM results", "path": str(args.dicom_out), "reason": _reason(err)})
     try:
         record_analysis(study, result, roi, "cli", report=report)
     except OUTPUT_ERRORS as err:
         failed.append({"output": "audit log", "path": str(getattr(err, "filename", "") or ""),
                        "reason": _reason(err)})
     return failed
+
+
+def write_dicom_out(out_dir: str, study: Study, result: dict[str, Any], inp: Any,
+                    deidentify: bool) -> list[str]:
+    """``--dicom-out``: the DICOM results, or for video/still input the PDF alone; the lines to print."""
+    from pathlib import Path
+
+    from ceusdesk.outputs.dicom import NoDicomSource, write_dicom_results
+    from ceusdesk.outputs.pdf import render_report, write_report
+
+    _doc, pdf = render_report(inp, deidentify=deidentify)
+    try:
+        paths = write_dicom_results(out_dir, study, result, pdf, deidentify=deidentify)
+    except NoDicomSource as why:
+        path, _js = write_report(Path(out_dir) / "ceusdesk-report.pdf", inp, deidentify=deidentify)
+        return [f"DICOM results not written ({why}): {path}"]
+    return [f"DICOM results written to {out_dir}: " + ", ".join(p.name for p in paths)
+            + (" (de-identified)" if deidentify else "")]
 
 
 def _reason(err: BaseException) -> str:

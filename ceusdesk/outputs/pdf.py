@@ -410,14 +410,21 @@ def _pdf_bytes(doc: dict[str, Any], inp: ReportInput) -> bytes:
     return out.getvalue()
 
 
+def render_report(inp: ReportInput, *, deidentify: bool = False) -> tuple[dict[str, Any], bytes]:
+    """The report's JSON document and its PDF, in memory (``write_report`` files them; the DICOM results
+    encapsulate the same PDF)."""
+    doc = report_document(inp, deidentify=deidentify)
+    return doc, _pdf_bytes(doc, inp)
+
+
 def write_report(pdf_path: str | Path, inp: ReportInput, *, deidentify: bool = False) -> tuple[Path, Path]:
     """Write the PDF and ``<same name>.json`` beside it; returns both paths."""
     pdf_path = Path(pdf_path)
     if pdf_path.suffix.lower() != ".pdf":
         pdf_path = pdf_path.with_name(pdf_path.name + ".pdf")
-    doc = report_document(inp, deidentify=deidentify)
+    doc, pdf = render_report(inp, deidentify=deidentify)
     json_path = pdf_path.with_suffix(".json")
-    write_atomic(pdf_path, _pdf_bytes(doc, inp))
+    write_atomic(pdf_path, pdf)
     text = json.dumps(doc, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n"
     write_atomic(json_path, text)
     log.info("report written: %s and %s", pdf_path.name, json_path.name)
