@@ -60,3 +60,27 @@ def test_gui_open_analyze_screenshot_opens_no_network_socket(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.stat().st_size > 0
     assert not [c for c in calls if INET.search(c)], calls
+
+
+def test_analyze_writing_dicom_results_opens_no_network_socket(tmp_path):
+    """Writing the DICOM results is local; only `ceusdesk send` may connect (tests/report/test_dicom_send)."""
+    rec = synthesize_case(tmp_path / "s", seed=4, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    manifest = make_tiny_package(tmp_path / "pkg")
+    proc, calls = traced(["analyze", str(tmp_path / "s" / rec["study"]),
+                          "--roi", ",".join(map(str, rec["roi"])), "--model", str(manifest),
+                          "--dicom-out", str(tmp_path / "out"), "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(list((tmp_path / "out").glob("*.dcm"))) == 4  # it really wrote them
+    assert not [c for c in calls if INET.search(c)], calls
+
+
+def test_the_trace_sees_send_open_its_socket(tmp_path):
+    """The opt-in `send` is the one command that connects: the same trace catches it (no server needed)."""
+    rec = synthesize_case(tmp_path / "s", seed=4, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    src = next((tmp_path / "s" / rec["study"]).glob("*.dcm"))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / src.name).write_bytes(src.read_bytes())
+    proc, calls = traced(["send", str(tmp_path / "out"), "--to", "PACS@127.0.0.1:9", "--timeout", "2"],
+                         tmp_path)
+    assert proc.returncode == 8, proc.stderr
+    assert [c for c in calls if INET.search(c)]
