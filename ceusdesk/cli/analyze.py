@@ -166,9 +166,11 @@ def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[
         except OUTPUT_ERRORS as err:
             failed.append({"output": "report", "path": str(args.report), "reason": _reason(err)})
     if inp is not None and getattr(args, "dicom_out", None):
+        from ceusdesk.outputs.dicom import export_results
+
         try:
-            for line in write_dicom_out(args.dicom_out, study, result, inp, deidentify):
-                print(line, file=sys.stderr)
+            print(export_results(args.dicom_out, study, result, inp, deidentify=deidentify).message,
+                  file=sys.stderr)
         except OUTPUT_ERRORS as err:
             failed.append({"output": "DICOM results", "path": str(args.dicom_out), "reason": _reason(err)})
     try:
@@ -177,24 +179,6 @@ def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[
         failed.append({"output": "audit log", "path": str(getattr(err, "filename", "") or ""),
                        "reason": _reason(err)})
     return failed
-
-
-def write_dicom_out(out_dir: str, study: Study, result: dict[str, Any], inp: Any,
-                    deidentify: bool) -> list[str]:
-    """``--dicom-out``: the DICOM results, or for video/still input the PDF alone; the lines to print."""
-    from pathlib import Path
-
-    from ceusdesk.outputs.dicom import NoDicomSource, write_dicom_results
-    from ceusdesk.outputs.pdf import render_report, write_report
-
-    _doc, pdf = render_report(inp, deidentify=deidentify)
-    try:
-        paths = write_dicom_results(out_dir, study, result, pdf, deidentify=deidentify)
-    except NoDicomSource as why:
-        path, _js = write_report(Path(out_dir) / "ceusdesk-report.pdf", inp, deidentify=deidentify)
-        return [f"DICOM results not written ({why}): {path}"]
-    return [f"DICOM results written to {out_dir}: " + ", ".join(p.name for p in paths)
-            + (" (de-identified)" if deidentify else "")]
 
 
 def _reason(err: BaseException) -> str:

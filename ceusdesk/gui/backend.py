@@ -434,6 +434,47 @@ def write_report(path: str | Path, run: AnalysisRun, result: Mapping[str, Any], 
     return str(write(path, report_input(run, result), deidentify=deidentify)[0])
 
 
+def send_destination() -> Any:
+    """The PACS IT configured, or None (then the app offers no Send); a malformed setting is logged and
+    treated as none, so a typo by IT cannot stop the app from starting."""
+    from ceusdesk.outputs.dicom.send import BadDestination, configured_destination
+
+    try:
+        return configured_destination()
+    except BadDestination as err:
+        log.warning("$CEUSDESK_SEND_TO ignored: %s", err)
+        return None
+
+
+def export_dicom(folder: str | Path, run: AnalysisRun, result: Mapping[str, Any], deidentify: bool) -> Any:
+    """File ▸ Export to DICOM: the same objects as ``analyze --dicom-out`` (ceusdesk.outputs.dicom)."""
+    from ceusdesk.outputs.dicom import export_results
+
+    return export_results(folder, run.study, result, report_input(run, result), deidentify=deidentify)
+
+
+def send_results(run: AnalysisRun, result: Mapping[str, Any], deidentify: bool, destination: Any,
+                 progress: Any = None) -> str:
+    """File ▸ Send to PACS: export into the outbox of the user data folder, then C-STORE to the destination
+    IT configured. The files stay in the outbox; a failure names the destination, the status and them."""
+    import uuid
+
+    from ceusdesk.outputs.audit import data_dir
+    from ceusdesk.outputs.dicom.send import SendFailed, calling_aet, result_files, send
+
+    # a folder per export (no patient data in its name): a failed send leaves exactly its own objects
+    exported = export_dicom(data_dir() / "outbox" / uuid.uuid4().hex[:12], run, result, deidentify)
+    if not exported.dicom:
+        return exported.message
+    folder = exported.paths[0].parent
+    files = [(p, ds) for p, ds in result_files(folder)[0] if p in exported.paths]
+    try:
+        report = send(files, destination, calling=calling_aet(), progress=progress)
+    except SendFailed as err:
+        raise SendFailed(f"{err} ({folder})") from err
+    return f"stored {len(report.stored)} object(s) in {destination}"
+
+
 def save_case(folder: str | Path, run: AnalysisRun, result: Mapping[str, Any], label: str) -> str:
     """The training case of what the analysis used: its frames, its shared ROI and every slot ROI that
     differs from it (tracked ones included), so the trainer sees the same inputs."""

@@ -81,6 +81,9 @@ class FileDialogs:
     def report_path(self, parent: QWidget) -> str:
         return QFileDialog.getSaveFileName(parent, "Export report", "ceusdesk-report.pdf", "PDF (*.pdf)")[0]
 
+    def dicom_folder(self, parent: QWidget) -> str:
+        return QFileDialog.getExistingDirectory(parent, "Export to DICOM: folder for the result objects")
+
     def cases_folder(self, parent: QWidget) -> str:
         return QFileDialog.getExistingDirectory(parent, "Training cases folder (cases.jsonl)")
 
@@ -91,6 +94,8 @@ class MainWindow(QMainWindow):
     analysisCancelled = Signal()
     errorShown = Signal(str)
     reportWritten = Signal(str)
+    dicomExported = Signal(str)  # the one line saying what was written
+    resultsSent = Signal(str)
     caseSaved = Signal(str)
 
     def __init__(self, qsettings: QSettings | None = None, parent: QWidget | None = None):
@@ -246,6 +251,12 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         f.addSeparator()
         self.report_action = act(f, "Export &report (PDF + JSON)…", self.export_report_dialog, "Ctrl+E")
+        self.dicom_action = act(f, "Export to &DICOM (SR, key images, PDF, ROIs)…", self.export_dicom_dialog,
+                                "Ctrl+Shift+E")
+        # offered only where IT configured a destination ($CEUSDESK_SEND_TO, docs/it-guide.md)
+        self.destination = backend.send_destination()
+        self.send_action = None if self.destination is None else \
+            act(f, f"Se&nd results to PACS ({self.destination})", self.send_results)
         self.case_action = act(f, "Save as &training case…", self.save_case_dialog, "Ctrl+T")
         f.addSeparator()
         act(f, "&Settings…", self.settings_dialog, "Ctrl+,")
@@ -380,6 +391,9 @@ class MainWindow(QMainWindow):
         has_result = self.result is not None
         busy = self.runner.busy("analyze")
         self.report_action.setEnabled(has_result)
+        self.dicom_action.setEnabled(has_result)
+        if self.send_action is not None:
+            self.send_action.setEnabled(has_result and not self.runner.busy("send"))
         self.case_action.setEnabled(has_result)
         self.export_btn.setEnabled(has_result)
         self.case_btn.setEnabled(has_result)
@@ -874,6 +888,48 @@ class MainWindow(QMainWindow):
     def _report_written(self, path: str) -> None:
         self.status_text.setText(f"report written: {path}")
         self.reportWritten.emit(path)
+
+    def export_dicom_dialog(self) -> None:
+        if self.result is None:
+            return
+        folder = self.dialogs.dicom_folder(self)
+        if folder:
+            self.export_dicom(folder)
+
+    def export_dicom(self, folder: str | Path) -> None:
+        """The DICOM results of the result on screen (the PDF alone for video/still input, said so)."""
+        if self.result is None or self.bound is None:
+            self.show_error("No current result to export: analyze first.")
+            return
+        run, result = self.bound
+        deid = self.settings.deidentify
+        task = Task(lambda _p, _c: backend.export_dicom(folder, run, result, deid).message, "DICOM export")
+        task.signals.finished.connect(self._dicom_exported)
+        task.signals.failed.connect(self.show_error)
+        self.runner.start("dicom", task)
+
+    def _dicom_exported(self, message: str) -> None:
+        self.status_text.setText(message)
+        self.dicomExported.emit(message)
+
+    def send_results(self) -> None:
+        """Export to the outbox and store in the PACS IT configured; progress in the status line."""
+        if self.result is None or self.bound is None or self.destination is None:
+            return
+        run, result = self.bound
+        deid, dest = self.settings.deidentify, self.destination
+        task = Task(lambda p, _c: backend.send_results(run, result, deid, dest, p), "send")
+        task.signals.progress.connect(lambda d, t: self.status_text.setText(f"sending to {dest}: {d} of {t}"))
+        task.signals.finished.connect(self._results_sent)
+        task.signals.failed.connect(self.show_error)
+        task.signals.done.connect(self._update_actions)
+        self.status_text.setText(f"sending to {dest} …")
+        self.runner.start("send", task)
+        self._update_actions()
+
+    def _results_sent(self, message: str) -> None:
+        self.status_text.setText(message)
+        self.resultsSent.emit(message)
 
     def save_case_dialog(self) -> None:
         if self.result is None:

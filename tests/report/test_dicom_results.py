@@ -193,8 +193,8 @@ def test_a_japanese_patient_name_survives_in_utf8(tmp_path, package):
 
 def test_video_input_gets_the_pdf_only_and_one_line_saying_why(tmp_path, package, monkeypatch):
     """A frame from a file without UIDs (video, still) cannot be referenced: the PDF alone, exit 0."""
-    from ceusdesk.cli.analyze import write_dicom_out
     from ceusdesk.inference import get_model
+    from ceusdesk.outputs.dicom import export_results
     from ceusdesk.outputs.report import report_input_from_study
 
     rec = synthesize_case(tmp_path / "s", seed=10, options=PhantomOptions(encoding="raw"))
@@ -204,8 +204,10 @@ def test_video_input_gets_the_pdf_only_and_one_line_saying_why(tmp_path, package
     clip = study.slots["1:00"].clip
     monkeypatch.setattr(clip, "kind", "video")
     inp = report_input_from_study(study, result, tuple(rec["roi"]))
-    (line,) = write_dicom_out(str(tmp_path / "out"), study, result, inp, False)
-    assert "DICOM results not written" in line and "1:00" in line and clip.path.name in line
+    exported = export_results(tmp_path / "out", study, result, inp, deidentify=False)
+    line = exported.message
+    assert not exported.dicom and "DICOM results not written" in line
+    assert "1:00" in line and clip.path.name in line
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["ceusdesk-report.json", "ceusdesk-report.pdf"]
 

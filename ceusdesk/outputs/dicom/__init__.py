@@ -12,9 +12,10 @@ import hashlib
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset
 
@@ -28,7 +29,10 @@ from ceusdesk.outputs.dicom.source import FrameRef, NoDicomSource, frame_refs, s
 from ceusdesk.outputs.dicom.sr import measurement_report
 from ceusdesk.study.records import Study
 
-__all__ = ["NoDicomSource", "write_dicom_results", "dicom_results"]
+if TYPE_CHECKING:
+    from ceusdesk.outputs.report import ReportInput
+
+__all__ = ["NoDicomSource", "write_dicom_results", "dicom_results", "export_results", "Exported"]
 log = logging.getLogger(__name__)
 
 
@@ -79,3 +83,29 @@ def write_dicom_results(out_dir: str | os.PathLike[str], study: Study, result: M
         raise
     log.info("DICOM results written: %s", ", ".join(p.name for p in written))
     return written
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: the DICOM objects, or (video/still input) the PDF alone; ``message`` is the
+    one line the CLI prints and the app shows."""
+
+    paths: list[Path]
+    dicom: bool
+    message: str
+
+
+def export_results(out_dir: str | os.PathLike[str], study: Study, result: Mapping[str, Any], inp: ReportInput,
+                   *, deidentify: bool) -> Exported:
+    """``analyze --dicom-out`` and the app's File ▸ Export to DICOM: the DICOM results with the report
+    encapsulated, or the PDF report alone where the frames have no UIDs to join."""
+    from ceusdesk.outputs.pdf import render_report, write_report
+
+    _doc, pdf = render_report(inp, deidentify=deidentify)
+    try:
+        paths = write_dicom_results(out_dir, study, result, pdf, deidentify=deidentify)
+    except NoDicomSource as why:
+        pdf_path, json_path = write_report(Path(out_dir) / "ceusdesk-report.pdf", inp, deidentify=deidentify)
+        return Exported([pdf_path, json_path], False, f"DICOM results not written ({why}): {pdf_path}")
+    return Exported(paths, True, f"DICOM results written to {out_dir}: " + ", ".join(p.name for p in paths)
+                    + (" (de-identified)" if deidentify else ""))
