@@ -9,6 +9,7 @@ study cancels a running analysis, and its late result is dropped, never shown no
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -866,47 +867,44 @@ class MainWindow(QMainWindow):
         return chips
 
     # ------------------------------------------------------------------ report and training case
-    def export_report_dialog(self) -> None:
-        if self.result is None:
+    def _on_result(self, kind: str, what: str, work: Callable[[backend.AnalysisRun, dict], Any],
+                   done: Callable[[Any], None]) -> None:
+        """Run ``work(run, result)`` for the result on screen in a worker; ``done`` gets its return value."""
+        if self.result is None or self.bound is None:  # no result shown without its run
+            self.show_error(f"No current result to {what}: analyze first.")
             return
-        path = self.dialogs.report_path(self)
+        run, result = self.bound
+        task = Task(lambda _p, _c: work(run, result), kind)
+        task.signals.finished.connect(done)
+        task.signals.failed.connect(self.show_error)
+        self.runner.start(kind, task)
+
+    def export_report_dialog(self) -> None:
+        path = self.dialogs.report_path(self) if self.result is not None else ""
         if path:
             self.export_report(path)
 
     def export_report(self, path: str | Path) -> None:
         """The report of the result on screen, built from what its analysis used."""
-        if self.result is None or self.bound is None:  # no result shown without its run
-            self.show_error("No current result to export: analyze first.")
-            return
-        run, result = self.bound
         deid = self.settings.deidentify
-        task = Task(lambda _p, _c: backend.write_report(path, run, result, deid), "report")
-        task.signals.finished.connect(self._report_written)
-        task.signals.failed.connect(self.show_error)
-        self.runner.start("report", task)
+        self._on_result("report", "export", lambda run, result: backend.write_report(path, run, result, deid),
+                        self._report_written)
 
     def _report_written(self, path: str) -> None:
         self.status_text.setText(f"report written: {path}")
         self.reportWritten.emit(path)
 
     def export_dicom_dialog(self) -> None:
-        if self.result is None:
-            return
-        folder = self.dialogs.dicom_folder(self)
+        folder = self.dialogs.dicom_folder(self) if self.result is not None else ""
         if folder:
             self.export_dicom(folder)
 
     def export_dicom(self, folder: str | Path) -> None:
         """The DICOM results of the result on screen (the PDF alone for video/still input, said so)."""
-        if self.result is None or self.bound is None:
-            self.show_error("No current result to export: analyze first.")
-            return
-        run, result = self.bound
         deid = self.settings.deidentify
-        task = Task(lambda _p, _c: backend.export_dicom(folder, run, result, deid).message, "DICOM export")
-        task.signals.finished.connect(self._dicom_exported)
-        task.signals.failed.connect(self.show_error)
-        self.runner.start("dicom", task)
+        self._on_result("dicom", "export",
+                        lambda run, result: backend.export_dicom(folder, run, result, deid).message,
+                        self._dicom_exported)
 
     def _dicom_exported(self, message: str) -> None:
         self.status_text.setText(message)
@@ -945,14 +943,8 @@ class MainWindow(QMainWindow):
 
     def save_case(self, folder: str | Path, label: str) -> None:
         """The training case of the result on screen: the frames, ROIs and times its analysis used."""
-        if self.result is None or self.bound is None:  # no result shown without its run
-            self.show_error("No current result to save: analyze first.")
-            return
-        run, result = self.bound
-        task = Task(lambda _p, _c: backend.save_case(folder, run, result, label), "training case")
-        task.signals.finished.connect(self._case_saved)
-        task.signals.failed.connect(self.show_error)
-        self.runner.start("case", task)
+        self._on_result("case", "save", lambda run, result: backend.save_case(folder, run, result, label),
+                        self._case_saved)
 
     def _case_saved(self, case_dir: str) -> None:
         self.status_text.setText(f"training case saved: {case_dir}")

@@ -38,7 +38,8 @@ def test_export_to_dicom_writes_the_four_objects_deidentified_by_default(qtbot, 
     assert sorted(ds.Modality for ds in objects) == ["DOC", "KO", "PR", "SR"]
     assert all(ds.PatientIdentityRemoved == "YES" and ds.PatientName == "" for ds in objects)
     sr = next(ds for ds in objects if ds.Modality == "SR")
-    assert result["model"]["uid"] in str(sr.ContentSequence[-1].ContentSequence[0].ContentSequence[6].TextValue)
+    group = sr.ContentSequence[-1].ContentSequence[0].ContentSequence
+    assert any(result["model"]["uid"] in str(item.get("TextValue", "")) for item in group)
 
 
 def test_no_send_without_a_destination_from_it(qtbot, tmp_path, tiny_model, monkeypatch):
@@ -70,8 +71,8 @@ def storage_scp():
     server.shutdown()
 
 
-def test_send_results_stores_them_and_failures_name_the_destination(qtbot, tmp_path, tiny_model, full_study,
-                                                                    monkeypatch, storage_scp, private_data_dir):
+def test_send_results_stores_them_and_failures_name_the_destination(
+        qtbot, tmp_path, tiny_model, full_study, monkeypatch, storage_scp, private_data_dir):
     received, port = storage_scp
     monkeypatch.setenv("CEUSDESK_SEND_TO", f"TESTPACS@127.0.0.1:{port}")
     win = _window(qtbot, tmp_path, tiny_model)
