@@ -38,8 +38,9 @@ NEVER_BUNDLED = (
     # dock area and debugging console are never imported by it or by ceusdesk
     "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter", "pyqtgraph.flowchart",
     "pyqtgraph.dockarea", "pyqtgraph.console",
-    # TLS: the app never opens a network connection (asyncio, http.client and urllib import ssl only if
-    # it is there); hashlib keeps OpenSSL's fast sha256 for the model check
+    # TLS: analyzing never opens a network connection, and `ceusdesk send` speaks plain DICOM over TCP
+    # (pynetdicom, like asyncio, http.client and urllib, imports ssl only if it is there); hashlib keeps
+    # OpenSSL's fast sha256 for the model check
     "ssl", "_ssl",
     # numpy's Fortran wrapper generator: a build tool, never used at run time
     "numpy.f2py",
