@@ -38,10 +38,7 @@ NEVER_BUNDLED = (
     # dock area and debugging console are never imported by it or by ceusdesk
     "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter", "pyqtgraph.flowchart",
     "pyqtgraph.dockarea", "pyqtgraph.console",
-    # TLS: analyzing never opens a network connection, and `ceusdesk send` speaks plain DICOM over TCP
-    # (pynetdicom, like asyncio, http.client and urllib, imports ssl only if it is there); hashlib keeps
-    # OpenSSL's fast sha256 for the model check
-    "ssl", "_ssl",
+    # (Python's ssl stays: pynetdicom, which `ceusdesk send` uses, imports it on load - 0.9 MB)
     # numpy's Fortran wrapper generator: a build tool, never used at run time
     "numpy.f2py",
 )

@@ -14,8 +14,10 @@ from the source tree's phantom, everything else from the bundle.
 3. ``BUNDLE gui STUDY --roi … --analyze --screenshot PNG`` under ``QT_QPA_PLATFORM=offscreen``, the
    window tall enough to show the whole result panel: exit 0, no traceback, and the curve panel's lesion
    (yellow) and liver (green) curves drawn on the plot's background in the screenshot;
-4. where strace is installed, every bundle command runs under it and none may create an internet socket
-   (AF_INET, AF_INET6) - stronger than the namespace, which only makes them useless.
+4. the same analysis with ``--dicom-out`` wrote the four DICOM result objects, and ``BUNDLE send`` (the one
+   command that may connect) loads its networking and fails in one line in the cut-off namespace (exit 8);
+5. where strace is installed, every other bundle command runs under it and none may create an internet
+   socket (AF_INET, AF_INET6) - stronger than the namespace, which only makes them useless.
 
 Prints one ``OK`` line per check and exits 0; the first failure is one line naming the check, exit 1.
 Everything is written under one temporary folder (the audit log too: ``CEUSDESK_DATA_DIR``).
@@ -83,23 +85,25 @@ class Bundle:
         self.env.pop("CEUSDESK_MODEL", None)  # the bundled package (or models/ beside it), as IT runs it
         self.runs = 0
 
-    def run(self, check: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 300
-            ) -> subprocess.CompletedProcess:
-        self.runs += 1
+    def run(self, check: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 300,
+            expect: int = 0) -> subprocess.CompletedProcess:
+        """Run one command; ``send`` (the one that may connect) is not traced and ``expect`` its exit."""
         cmd = [str(self.exe), *args]
-        trace = self.work / f"strace-{self.runs}.log"
-        if self.strace:
+        trace = self.work / f"strace-{self.runs + 1}.log"
+        traced = self.strace is not None and args[0] != "send"
+        self.runs += traced
+        if traced:
             cmd = [self.strace, "-f", "-qq", "-e", "trace=socket,connect", "-o", str(trace), *cmd]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                   env={**self.env, **(env or {})})
         except subprocess.TimeoutExpired as err:
             raise CheckFailed(f"{check}: {' '.join(args[:1])} did not finish in {timeout:.0f} s") from err
-        if self.strace and trace.is_file():
+        if traced and trace.is_file():
             for line in trace.read_text(errors="replace").splitlines():
                 if INET_SOCKET.search(line):
                     raise CheckFailed(f"{check}: the bundle opened a network socket: {line.strip()}")
-        if proc.returncode != 0:
+        if proc.returncode != expect:
             tail = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
             raise CheckFailed(f"{check}: exit {proc.returncode}: {tail}")
         return proc
@@ -129,9 +133,11 @@ def make_case(work: Path) -> tuple[Path, str]:
 
 
 def analyze(bundle: Bundle, study: Path, roi: str) -> tuple[dict, Path]:
-    """``BUNDLE analyze --json --report``: the result document and the PDF."""
+    """``BUNDLE analyze --json --report --dicom-out``: the result document and the PDF (the DICOM results
+    go to ``dicom/`` beside it)."""
     pdf = bundle.work / "report.pdf"
-    proc = bundle.run("analyze", ["analyze", str(study), "--roi", roi, "--json", "--report", str(pdf)])
+    proc = bundle.run("analyze", ["analyze", str(study), "--roi", roi, "--json", "--report", str(pdf),
+                                  "--dicom-out", str(pdf.parent / "dicom")])
     try:
         return json.loads(proc.stdout)["result"], pdf
     except (json.JSONDecodeError, KeyError, TypeError) as err:
@@ -161,6 +167,27 @@ def check_evidence(result: dict) -> str:
         raise CheckFailed(f"evidence: the time-intensity curve has {len(tic)} points with lesion and liver")
     return (f"OK evidence (analyze --json): liver ROI {','.join(map(str, liver))}, "
             f"{len(tic)} curve points, washout onset {evidence.get('washout_onset_s')} s")
+
+
+DICOM_RESULTS = {"SR": "1.2.840.10008.5.1.4.1.1.88.33", "KO": "1.2.840.10008.5.1.4.1.1.88.59",
+                 "DOC": "1.2.840.10008.5.1.4.1.1.104.1", "PR": "1.2.840.10008.5.1.4.1.1.11.2"}
+
+
+def check_dicom_results(bundle: Bundle, folder: Path) -> str:
+    """The four result objects of ``analyze --dicom-out``, and ``send`` loading pynetdicom (and ssl): in the
+    cut-off namespace it can only fail to connect, exit 8 with one line, never a traceback."""
+    import pydicom
+
+    found = {p.name.split("-")[0]: str(pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID)
+             for p in sorted(folder.glob("*.dcm"))} if folder.is_dir() else {}
+    if found != DICOM_RESULTS:
+        raise CheckFailed(f"DICOM results: analyze --dicom-out wrote {sorted(found)} "
+                          "(expected SR, KO, DOC, PR)")
+    proc = bundle.run("send", ["send", str(folder), "--to", "CHECK@127.0.0.1:9", "--timeout", "5"], expect=8)
+    if "no connection" not in proc.stderr or "Traceback" in proc.stderr:
+        raise CheckFailed(f"send: expected one 'no connection' line, got: {proc.stderr.strip()[-300:]}")
+    return ("OK DICOM results (analyze --dicom-out: SR, KO, DOC, PR) and send (pynetdicom loads; "
+            "no network here)")
 
 
 def check_curve_panel(bundle: Bundle, study: Path, roi: str) -> str:
@@ -202,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             result, pdf = analyze(bundle, study, roi)
             print(check_evidence(result))
             print(check_report_fonts(pdf))
+            print(check_dicom_results(bundle, pdf.parent / "dicom"))
             print(check_curve_panel(bundle, study, roi))
         except CheckFailed as err:
             print(f"frozen_app_check: FAILED at {err}", file=sys.stderr)

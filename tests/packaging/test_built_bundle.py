@@ -29,14 +29,14 @@ def test_built_bundle_carries_no_torch_and_the_model():
     assert list((internal / "exports").glob("*/manifest.json")), "no model package inside the bundle"
 
 
-def test_built_bundle_carries_the_fonts_and_the_curve_but_no_tls_or_opengl_bindings():
+def test_built_bundle_carries_the_fonts_and_the_curve_but_no_opengl_bindings():
     internal = DIST / "_internal"
     fonts = {p.name for p in (internal / "ceusdesk" / "outputs" / "fonts").iterdir()}
     assert {"NotoSans-Regular.ttf", "NotoSansCJKjp-Subset.ttf.xz", "OFL.txt"} <= fonts, fonts
     assert (internal / "pyqtgraph" / "icons" / "auto.png").is_file()
     assert not (internal / "pyqtgraph" / "icons" / "peegee").exists()
-    stand_ins_and_tls = ("QtOpenGL.", "QtOpenGLWidgets.", "_ssl.")
-    left_out = [p.name for p in internal.rglob("*") if p.name.startswith(stand_ins_and_tls)]
+    stand_ins = ("QtOpenGL.", "QtOpenGLWidgets.")
+    left_out = [p.name for p in internal.rglob("*") if p.name.startswith(stand_ins)]
     assert not left_out, left_out
 
 
