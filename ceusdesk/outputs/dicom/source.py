@@ -14,14 +14,18 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from ceusdesk.base.errors import CeusdeskError
 from ceusdesk.study.records import Study
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels, end-exclusive
 
 
-class NoDicomSource(ValueError):
+class NoDicomSource(CeusdeskError, ValueError):
     """The result's frames do not all come from DICOM objects: no UIDs to file the results under.
-    Not a failure: the PDF is written alone and one line says why."""
+    :func:`ceusdesk.outputs.dicom.export_results` catches it: the PDF is written alone and one line says
+    why (exit 0). Escaping elsewhere it is an output not written (7)."""
+
+    exit_code = 7
 
 
 @dataclass(frozen=True)
