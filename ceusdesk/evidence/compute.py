@@ -30,6 +30,7 @@ from ceusdesk.evidence.tic import (
     mean_patch,
     measure,
     plan,
+    untimed_slots,
     pooled_mean,
 )
 from ceusdesk.inference.inputs import map_roi, reference_slot
@@ -259,8 +260,12 @@ def compute_evidence(
         return Evidence(ev)
 
     # the curve
-    groups = plan(study, [s for s in used if s in liver_rois], ref, per_clip=per_clip,
-                  max_arterial=max_arterial)
+    on_curve = [s for s in used if s in liver_rois]
+    untimed = untimed_slots(study, on_curve)
+    if untimed:
+        assumptions.append(f"slots {', '.join(untimed)} have no time after injection (assigned by hand, "
+                           "their files carry no timing): they are not on the curve")
+    groups = plan(study, on_curve, ref, per_clip=per_clip, max_arterial=max_arterial)
     data = measure(study, groups, rois, references, cores, lut, reader=reader)
     assumptions += [f"frame skipped: {m}" for m in data.skipped]
     samples = data.samples

@@ -86,10 +86,17 @@ def plan(study: Any, slots: Sequence[str], arterial_slot: str | None, *,
         timed = [i for i in range(sf.clip.usable_frames) if entry.frame_t_s(i) is not None]
         if entry.clip.frame_offsets_s is None:
             timed = [sf.frame_index] if entry.frame_t_s(sf.frame_index) is not None else []
+        if not timed:  # a clip placed by hand without any time (video, still): no point on the curve
+            continue
         arterial = slot == arterial_slot
         pick = _evenly(timed, max_arterial if arterial else per_clip, sf.frame_index)
         groups[clip_no] = [FrameRef(slot, clip_no, i, float(entry.frame_t_s(i)), arterial) for i in pick]
     return list(groups.values())
+
+
+def untimed_slots(study: Any, slots: Sequence[str]) -> list[str]:
+    """The slots whose frame has no time after injection (assigned by hand, no timing): off the curve."""
+    return [s for s in slots if (sf := study.slots.get(s)) is not None and sf.t_s is None]
 
 
 def _blur(gray: np.ndarray, side: int) -> np.ndarray:
