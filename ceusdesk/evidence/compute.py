@@ -30,8 +30,8 @@ from ceusdesk.evidence.tic import (
     mean_patch,
     measure,
     plan,
-    untimed_slots,
     pooled_mean,
+    untimed_slots,
 )
 from ceusdesk.inference.inputs import map_roi, reference_slot
 from ceusdesk.ingest import FrameError, read_frame

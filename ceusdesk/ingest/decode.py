@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_voi_lut, pixel_array
 
 from ceusdesk.base.errors import UnreadableInput
+from ceusdesk.ingest.codestream import declared_size
 from ceusdesk.ingest.dicom import CappedFile, transfer_syntax
 from ceusdesk.ingest.limits import frame_size_problem, sample_format_problem
 from ceusdesk.ingest.records import Clip
@@ -25,6 +27,9 @@ from ceusdesk.ingest.records import Clip
 DECODING_PLUGIN = "pylibjpeg"
 """The one pydicom decoding plugin for compressed pixel data: pylibjpeg (libjpeg for JPEG and JPEG-LS,
 openjpeg for JPEG 2000, pylibjpeg-rle for RLE). Native (uncompressed) data needs no plugin."""
+
+
+JPEG_FAMILY = "1.2.840.10008.1.2.4."  # JPEG, JPEG-LS, JPEG 2000 transfer syntaxes (not RLE, .1.2.5)
 
 
 class FrameError(UnreadableInput, ValueError):
@@ -78,13 +83,37 @@ def _dicom_frame(clip: Clip, index: int) -> np.ndarray:
         plugin = DECODING_PLUGIN if transfer.is_compressed else ""
         extra: dict[str, Any] = ({} if ds.file_meta.get("TransferSyntaxUID")
                                  else {"transfer_syntax_uid": transfer})
+        if transfer.is_encapsulated:
+            check_codestream(clip, ds, index)  # before the decoder allocates what the header claims
+            if str(transfer).startswith(JPEG_FAMILY):
+                # JPEG, JPEG-LS and JPEG 2000 decoders return interleaved pixels whatever Planar
+                # Configuration says (PS3.5 8.2: it shall be 0); taken at its word, 1 gives stripes
+                extra["planar_configuration"] = 0
         with CappedFile(clip.path) as fp:
             arr = pixel_array(fp, index=index, decoding_plugin=plugin, **extra)
         if arr.shape[:2] != (clip.rows, clip.cols):  # e.g. a JPEG of another size than Rows x Columns
             raise ValueError(f"decoded {arr.shape[1]}x{arr.shape[0]}, header says {clip.cols}x{clip.rows}")
         return to_display(arr, ds)
+    except FrameError:
+        raise
     except Exception as err:  # decoders and LUTs raise many types; re-raised with the file and frame named
         raise FrameError(f"{clip.path}: frame {index} could not be decoded: {_one_line(err)}") from err
+
+
+def check_codestream(clip: Clip, ds: Dataset, index: int) -> None:
+    """Refuse a compressed frame whose own header claims another size than Rows x Columns (a decoder
+    bomb: libjpeg and openjpeg allocate what the codestream says, up to gigabytes, before failing)."""
+    with CappedFile(clip.path) as fp:
+        dcmread(fp, stop_before_pixels=True, force=True)
+        fp.read(12)  # Pixel Data tag, VR, reserved, undefined length: encapsulated data is explicit VR LE
+        data = get_frame(fp, index, number_of_frames=clip.n_frames)
+    size = declared_size(data[:65536])
+    if size is None:
+        return
+    rows, cols = size
+    if cols != clip.cols or rows not in (0, clip.rows):  # 0: a JPEG whose DNL marker gives the rows later
+        raise FrameError(f"{clip.path}: frame {index} not decoded: its codestream says {cols}x{rows}, the "
+                         f"header {clip.cols}x{clip.rows} (a damaged or forged frame)")
 
 
 def _one_line(err: BaseException) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
+import zlib
 from pathlib import Path
 
 from pydicom import dcmread
@@ -12,7 +14,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ceusdesk.base.errors import UnreadableInput
-from ceusdesk.ingest.limits import Undecodable, frame_size_problem, sample_format_problem
+from ceusdesk.ingest.limits import MAX_INFLATED_BYTES, Undecodable, frame_size_problem, sample_format_problem
 from ceusdesk.ingest.pixeldata import NoPixelData, PixelDataError, frames_present
 from ceusdesk.ingest.records import Clip, Region, Warn
 from ceusdesk.ingest.timing import acquisition_start, contrast_start, frame_offsets
@@ -45,6 +47,51 @@ class CappedFile(io.BufferedReader):
         return super().read(size)
 
 
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+def check_inflation(fp: io.BufferedReader, limit: int = MAX_INFLATED_BYTES) -> None:
+    """For a Deflated Explicit VR Little Endian file, inflate its dataset in chunks (counting, keeping
+    nothing) and refuse it when it grows past ``limit``: pydicom would inflate all of it in memory.
+    Other files pass untouched; ``fp`` is left at the start."""
+    fp.seek(0)
+    head = fp.read(144)
+    fp.seek(0)
+    if len(head) < 144 or head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
+        return
+    (group_length,) = struct.unpack("<L", head[140:144])
+    meta = fp.read(144 + min(group_length, 1 << 20))
+    fp.seek(0)
+    if DEFLATED.encode() not in meta:
+        return
+    fp.seek(144 + group_length)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    try:
+        while chunk := fp.read(1 << 20):
+            data = inflater.decompress(chunk, 1 << 24)
+            while True:
+                total += len(data)
+                if total > limit:
+                    raise Undecodable(f"its deflated dataset inflates to more than {limit // (1 << 20)} MiB "
+                                      "(MAX_INFLATED_BYTES); not read")
+                if not inflater.unconsumed_tail:
+                    break
+                data = inflater.decompress(inflater.unconsumed_tail, 1 << 24)
+    except zlib.error:
+        pass  # damaged deflate stream: pydicom's own read reports it
+    finally:
+        fp.seek(0)
+
+
+def native_frame_bytes(rows: int, cols: int, spp: int, bits: int, photometric: str) -> int:
+    """Bytes of one uncompressed frame. YBR_FULL_422 stores two pixels in four samples (Y Y Cb Cr,
+    PS3.3 C.7.6.3.1.2): two bytes a pixel at 8 bits, not three."""
+    if photometric == "YBR_FULL_422" and spp == 3:
+        return rows * (cols + cols % 2) * 2 * bits // 8
+    return rows * cols * spp * bits // 8
+
+
 def _str(ds: Dataset, keyword: str) -> str | None:
     value = ds.get(keyword)
     text = "" if value is None else str(value).strip()
@@ -66,6 +113,7 @@ def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
     """
     warns: list[Warn] = []
     with CappedFile(path) as fp:
+        check_inflation(fp)
         ds = dcmread(fp, stop_before_pixels=True, force=force)
         sop_class = _str(ds, "SOPClassUID") or _str(ds.file_meta, "MediaStorageSOPClassUID")
         if sop_class is None and "Rows" not in ds:
@@ -89,7 +137,11 @@ def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
         problem = frame_size_problem(rows, cols) or sample_format_problem(bits, stored, spp, photometric)
         if problem:
             raise Undecodable(problem)
-        frame_bytes = rows * cols * spp * bits // 8
+        if transfer.is_encapsulated and str(transfer).startswith("1.2.840.10008.1.2.4.") \
+                and spp > 1 and int(ds.get("PlanarConfiguration") or 0) == 1:
+            warns.append(Warn(str(path), "Planar Configuration 1 is wrong for JPEG data (PS3.5 8.2: its "
+                                         "decoded pixels are interleaved): read as 0"))
+        frame_bytes = native_frame_bytes(rows, cols, spp, bits, photometric)
         eot = ds.get("ExtendedOffsetTable")
         try:
             available = frames_present(

@@ -14,6 +14,11 @@ MAX_FRAME_PIXELS = 4096 * 4096
 ultrasound display exported today). One such frame decodes to 50 MB of RGB; a 20000² "frame" would
 take 1.2 GB, so it is refused before decoding."""
 
+MAX_INFLATED_BYTES = 512 * 1024 * 1024
+"""Largest dataset a Deflated Explicit VR Little Endian file may inflate to (pydicom inflates it whole in
+memory). 512 MiB holds ~580 uncompressed 640 × 480 RGB frames; a 1.9 MB file that inflates to 4 GB is a
+zip bomb, refused after at most this much work and a few MB of memory."""
+
 MAX_CLIP_SECONDS = 3600.0
 """Longest clip whose frame times are believed: per-frame times that put the last frame more than an
 hour after the first (Frame Time 1e300, broken vectors) are ignored with a warning."""

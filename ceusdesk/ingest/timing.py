@@ -94,6 +94,9 @@ def acquisition_start(ds: Dataset) -> tuple[datetime | None, str | None, list[st
     return start, label, notes
 
 
+DS_TEXT_BYTES = 17  # one Decimal String value (16 characters at most) and its backslash
+
+
 def frame_offsets(
     ds: Dataset, n_frames: int, present: int | None = None
 ) -> tuple[np.ndarray | None, list[str]]:
@@ -107,18 +110,26 @@ def frame_offsets(
     n = n_frames if present is None else max(1, min(n_frames, present))
     if n <= 1:
         return np.zeros(1), notes
-    vector = ds.get("FrameTimeVector")
-    if vector is not None:
-        values = np.atleast_1d(np.asarray(vector, dtype=float))
-        if len(values) == n_frames and np.all(np.isfinite(values)) and np.all(values >= 0):
+    elem = ds.get_item("FrameTimeVector") if "FrameTimeVector" in ds else None
+    raw_length = getattr(elem, "length", None) if elem is not None else None
+    if isinstance(raw_length, int) and raw_length > DS_TEXT_BYTES * (n + 1):
+        # millions of entries would cost a gigabyte as Python numbers; the frames present need n
+        notes.append(f"Frame Time Vector is {raw_length} bytes long, too long for {n} frames; ignored")
+    elif elem is not None:
+        values = _vector_values(ds)
+        if values is None:
+            notes.append("Frame Time Vector holds values that are not numbers; ignored")
+        elif len(values) != n_frames:
+            notes.append(f"Frame Time Vector has {len(values)} entries for {n_frames} frames; ignored")
+        elif not (np.all(np.isfinite(values)) and np.all(values >= 0)):
+            notes.append("Frame Time Vector holds negative, infinite or NaN increments; ignored")
+        else:
             # increments in ms between frames; the first entry is 0 by definition
             out = np.cumsum(values[:n]) / 1000.0
             out -= out[0]
             if out[-1] <= MAX_CLIP_SECONDS:
                 return out, notes
             notes.append(f"Frame Time Vector makes the clip {out[-1]:.3g} s long; ignored")
-        else:
-            notes.append(f"Frame Time Vector has {len(values)} entries for {n_frames} frames; ignored")
     for kw, to_ms in (("FrameTime", lambda v: v), ("CineRate", lambda v: 1000.0 / v if v else 0.0),
                       ("RecommendedDisplayFrameRate", lambda v: 1000.0 / v if v else 0.0)):
         raw = ds.get(kw)
@@ -135,6 +146,13 @@ def frame_offsets(
                          f"{MAX_CLIP_SECONDS:g} s; ignored")
     notes.append("no Frame Time (Vector): frame times unknown; the first frame stands for the clip")
     return None, notes
+
+
+def _vector_values(ds: Dataset) -> np.ndarray | None:
+    try:
+        return np.atleast_1d(np.asarray(ds.get("FrameTimeVector"), dtype=float))
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def contrast_start(ds: Dataset, start: datetime | None) -> datetime | None:

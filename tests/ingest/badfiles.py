@@ -164,3 +164,91 @@ def regions_free(ds: Dataset) -> Dataset:
     if "SequenceOfUltrasoundRegions" in ds:
         del ds.SequenceOfUltrasoundRegions
     return ds
+
+
+def codestream_bomb(src: Path, dst: Path, frame: int, side: int = 20000) -> Path:
+    """``src`` (JPEG or JPEG 2000) with one frame's codestream header claiming ``side`` x ``side``
+    (JPEG SOF, J2K SIZ); Rows/Columns and every other byte stay as they were."""
+    from pydicom.encaps import generate_frames
+
+    ds = dcmread(src)
+    n = int(ds.get("NumberOfFrames") or 1)
+    frames = [bytearray(f) for f in generate_frames(ds.PixelData, number_of_frames=n)]
+    f = frames[frame]
+    if f[:2] == b"\xff\xd8":
+        at = next(i for i in range(2, len(f) - 1) if f[i] == 0xFF and f[i + 1] in (0xC0, 0xC1, 0xC2))
+        f[at + 5:at + 9] = struct.pack(">HH", side, side)
+    else:  # J2K: SOC, SIZ (marker, Lsiz, Rsiz, then Xsiz, Ysiz)
+        f[8:16] = struct.pack(">2L", side, side)
+    ds.PixelData = encapsulate([bytes(x) for x in frames])
+    ds.save_as(dst, enforce_file_format=False)
+    return dst
+
+
+def deflate_bomb(src: Path, dst: Path, inflated: int) -> Path:
+    """A Deflated Explicit VR Little Endian file: ``src``'s header, then a Pixel Data element of
+    ``inflated`` zero bytes, compressed to about 1/1000 of that."""
+    from io import BytesIO
+
+    from pydicom import dcmwrite
+
+    ds = dcmread(src, stop_before_pixels=True)
+    del ds.file_meta
+    body = BytesIO()
+    dcmwrite(body, ds, implicit_vr=False, little_endian=True, enforce_file_format=False)
+    meta = Dataset()
+    meta.TransferSyntaxUID = "1.2.840.10008.1.2.1.99"
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.filewriter import write_file_meta_info
+
+    head = BytesIO()
+    head.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(head, FileMetaDataset(meta), enforce_standard=True)
+    zipper = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    with dst.open("wb") as out:
+        out.write(head.getvalue())
+        out.write(zipper.compress(body.getvalue() + PIXEL_DATA_LE + b"OB\0\0" + struct.pack("<L", inflated)))
+        zeros = bytes(1 << 24)
+        for _ in range(inflated >> 24):
+            out.write(zipper.compress(zeros))
+        out.write(zipper.flush())
+    return dst
+
+
+def long_frame_time_vector(src: Path, dst: Path, entries: int) -> Path:
+    """``src`` as implicit VR (4-byte lengths) with a Frame Time Vector of ``entries`` values (6 MB of
+    text for 2 million): written raw, since pydicom would hold them as 2 million Python objects."""
+    from io import BytesIO
+
+    from pydicom import dcmwrite
+
+    ds = dcmread(src)
+    ds.pop("FrameTimeVector", None)
+    pixels = ds.PixelData
+    del ds.PixelData
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+    buf = BytesIO()
+    dcmwrite(buf, ds, implicit_vr=True, little_endian=True, enforce_file_format=True)
+    value = b"\\".join([b"33"] * entries)
+    value += b" " * (len(value) % 2)
+    ftv = struct.pack("<HHL", 0x0018, 0x1065, len(value)) + value
+    data = buf.getvalue()
+    # elements must stay in tag order: (0018,1065) goes before the first tag after it
+    at = _first_tag_after(data, 132 + 12 + struct.unpack("<L", data[140:144])[0], (0x0018, 0x1065))
+    pix = struct.pack("<HHL", 0x7FE0, 0x0010, len(pixels)) + pixels
+    dst.write_bytes(data[:at] + ftv + data[at:] + pix)
+    return dst
+
+
+def _first_tag_after(data: bytes, pos: int, tag: tuple[int, int]) -> int:
+    """Offset of the first implicit-VR top-level element at or after ``pos`` whose tag is above ``tag``."""
+    while pos + 8 <= len(data):
+        group, elem, length = struct.unpack("<HHL", data[pos:pos + 8])
+        if (group, elem) > tag:
+            return pos
+        if length == 0xFFFFFFFF:
+            raise ValueError("undefined-length element before the Frame Time Vector")
+        pos += 8 + length
+    return pos

@@ -48,3 +48,140 @@ def test_a_video_study_assigned_by_hand_is_analyzed_and_audited(tmp_path, packag
     assert "have no time after injection" in notes and "0:30" in notes
     (entry,) = audit.read_records(tmp_path / "data")
     assert entry["model"]["uid"] == result["model"]["uid"]
+
+
+# 2 ------------------------------------------------------------------ decoder bombs
+PROBE = """
+import json, resource, sys, time
+from pathlib import Path
+from ceusdesk.ingest import FrameError, read_frame
+from ceusdesk.ingest.scan import read_one
+t = time.perf_counter()
+clip, warns = read_one(Path(sys.argv[1]))
+out = {"warnings": [w.message for w in warns], "frames": None if clip is None else clip.usable_frames,
+       "decoded": [], "refused": []}
+for i in range(0 if clip is None else clip.usable_frames):
+    try:
+        read_frame(clip, i)
+        out["decoded"].append(i)
+    except FrameError as err:
+        out["refused"].append(str(err))
+out["seconds"] = time.perf_counter() - t
+out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+GB_LIMIT_MB = 1024
+
+
+def probe(path: Path) -> dict:
+    """Read ``path`` and decode each frame in a fresh process: what it said, and its peak memory (the C
+    decoders' allocations too, which tracemalloc cannot see)."""
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert out["max_rss_mb"] < GB_LIMIT_MB and out["seconds"] < 60, out
+    return out
+
+
+@pytest.mark.parametrize("name, frame", [("color3d_jpeg_baseline.dcm", 2), ("US1_J2KR.dcm", 0)])
+def test_a_codestream_claiming_20000_squared_is_refused_before_decoding(tmp_path, name, frame):
+    from . import badfiles as bf
+    from .conftest import data_file
+
+    bomb = bf.codestream_bomb(data_file(name), tmp_path / "bomb.dcm", frame)
+    out = probe(bomb)
+    (refused,) = out["refused"]
+    assert f"frame {frame} not decoded: its codestream says 20000x20000" in refused
+    assert len(out["decoded"]) == out["frames"] - 1  # the other frames are kept
+
+
+def test_a_deflate_bomb_is_refused_after_bounded_work(tmp_path):
+    from . import badfiles as bf
+    from .conftest import data_file
+
+    bomb = bf.deflate_bomb(data_file("US1_UNCR.dcm"), tmp_path / "zip.dcm", inflated=1 << 30)
+    assert bomb.stat().st_size < 3e6
+    out = probe(bomb)
+    assert out["frames"] is None
+    assert any("inflates to more than 512 MiB" in w for w in out["warnings"]), out
+
+
+def test_a_frame_time_vector_of_two_million_entries_is_ignored_cheaply(tmp_path):
+    import tracemalloc
+
+    from ceusdesk.ingest.scan import read_one
+
+    from . import badfiles as bf
+    from .conftest import ClipSpec, write_clip
+
+    good = write_clip(tmp_path / "good.dcm", ClipSpec(start_s=40, n_frames=4))
+    bad = bf.long_frame_time_vector(good, tmp_path / "ftv.dcm", entries=2_000_000)
+    tracemalloc.start()
+    try:
+        clip, warns = read_one(bad)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64e6, f"{peak / 1e6:.0f} MB"
+    assert clip is not None and clip.usable_frames == 4
+    assert any("Frame Time Vector is" in w.message and "too long for 4 frames" in w.message for w in warns)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-40"])
+def test_a_frame_time_vector_with_non_finite_increments_says_so(tmp_path, value):
+    from ceusdesk.ingest.scan import read_one
+
+    from . import badfiles as bf
+    from .conftest import ClipSpec, write_clip
+
+    good = write_clip(tmp_path / "good.dcm", ClipSpec(start_s=40, n_frames=4))
+    bad = bf.tag_edit(good, tmp_path / "bad.dcm", FrameTimeVector=["0", "33", value, "33"])
+    _clip, warns = read_one(bad)
+    text = " | ".join(w.message for w in warns)
+    assert "negative, infinite or NaN increments" in text and "entries for" not in text
+
+
+# 4 ------------------------------------------------------------------ wrong pixels, silently
+def test_planar_configuration_1_on_a_jpeg_clip_decodes_as_the_clip_and_is_warned(tmp_path):
+    import numpy as np
+
+    from ceusdesk.ingest import read_frame
+    from ceusdesk.ingest.scan import read_one
+
+    from . import badfiles as bf
+    from .conftest import data_file
+
+    src = data_file("color3d_jpeg_baseline.dcm")
+    bad = bf.tag_edit(src, tmp_path / "planar1.dcm", PlanarConfiguration=1)
+    clip, warns = read_one(bad)
+    assert any("Planar Configuration 1 is wrong for JPEG data" in w.message for w in warns)
+    good, _ = read_one(src)
+    for i in (0, clip.usable_frames - 1):
+        assert np.array_equal(read_frame(clip, i), read_frame(good, i))  # no stripes
+
+
+def test_an_uncompressed_ybr_full_422_clip_is_read_whole_and_in_colour(tmp_path):
+    import numpy as np
+    import pydicom
+    from pydicom.pixels import convert_color_space, pixel_array
+
+    from ceusdesk.ingest import read_frame
+    from ceusdesk.ingest.scan import read_one
+
+    from .conftest import data_file
+
+    ds = pydicom.dcmread(data_file("color3d_jpeg_baseline.dcm"))
+    rgb = np.stack([pixel_array(ds, index=i) for i in range(3)])
+    ycc = convert_color_space(rgb, "RGB", "YBR_FULL")
+    n, rows, cols = ycc.shape[:3]
+    chroma = [ycc[..., c].reshape(n, rows, cols // 2, 2).mean(-1).round() for c in (1, 2)]
+    packed = np.stack([ycc[..., 0][..., 0::2], ycc[..., 0][..., 1::2], *chroma], -1).astype(np.uint8)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.PhotometricInterpretation, ds.NumberOfFrames, ds.PlanarConfiguration = "YBR_FULL_422", 3, 0
+    ds.PixelData = packed.tobytes()
+    ds["PixelData"].VR = "OB"
+    ds.save_as(tmp_path / "ybr422.dcm", enforce_file_format=True)
+    clip, warns = read_one(tmp_path / "ybr422.dcm")
+    assert clip.usable_frames == 3 and not clip.truncated, warns
+    assert np.abs(read_frame(clip, 2).astype(int) - rgb[2]).mean() < 1.0  # only the chroma subsampling
