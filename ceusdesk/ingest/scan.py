@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.fileset import FileSet
 
@@ -83,16 +84,33 @@ def _walk(folder: Path, warnings: list[Warn]) -> list[Path]:
         where = err.filename or str(folder)
         warnings.append(Warn(str(where), f"folder not read: {_os_problem(err)}; its files are left out"))
 
+    # iterative (Python 3.11's os.walk recurses: 1,000 nested folders end in RecursionError)
     out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
-        dirnames.sort()
-        for name in dirnames:
-            if os.path.islink(os.path.join(dirpath, name)):
-                warnings.append(Warn(os.path.join(dirpath, name), "link to a folder: not followed (it could "
-                                                                  "loop); pass its target to read it"))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                out.append(Path(dirpath) / name)
+    stack = [str(folder)]
+    while stack:
+        dirpath = stack.pop()
+        try:
+            with os.scandir(dirpath) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            unreadable(err)
+            continue
+        subdirs = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if not is_dir and entry.is_symlink() and os.path.isdir(entry.path):
+                    warnings.append(Warn(entry.path, "link to a folder: not followed (it could loop); pass "
+                                                     "its target to read it"))
+                    continue
+            except OSError as err:
+                unreadable(err)
+                continue
+            if is_dir:
+                subdirs.append(entry.path)
+            elif not entry.name.startswith("."):
+                out.append(Path(entry.path))
+        stack.extend(reversed(subdirs))  # depth first, in name order, as os.walk gave them
     return out
 
 
@@ -114,24 +132,56 @@ def _is_dicomdir(path: Path) -> bool:
 
 def _dicomdir_files(dicomdir: Path) -> tuple[list[Path], list[Warn]]:
     """The files a DICOMDIR references (read-only: the FileSet is never written)."""
+    warns: list[Warn] = []
     try:
         with CappedFile(dicomdir) as fp:
             ds = dcmread(fp)
-        fs = FileSet(ds)
+        problem = record_links_problem(ds)
+        if problem is None:
+            files = sorted({Path(instance.path) for instance in FileSet(ds)})
     except Exception as err:  # pydicom raises several types for a malformed DICOMDIR
         raise NothingReadable(f"{dicomdir}: not a readable DICOMDIR ({_one_line(err)})") from err
-    files = sorted({Path(instance.path) for instance in fs})
-    # FileSet silently leaves out records whose file is gone: compare with the raw records
-    warns: list[Warn] = []
+    listed: list[Path] = []
     for record in ds.get("DirectoryRecordSequence", []):
         ref = record.get("ReferencedFileID")
         if not ref:
             continue
         parts = [ref] if isinstance(ref, str) else list(ref)
-        target = dicomdir.parent.joinpath(*parts)
-        if not target.exists():
+        target = dicomdir.parent.joinpath(*(str(p) for p in parts))
+        if ".." in (str(p) for p in parts):  # an index must not point outside its own tree
+            warns.append(Warn(str(dicomdir), f"a record points outside the DICOMDIR's folder ({target}); "
+                                             "ignored"))
+        elif not target.exists():
+            # FileSet silently leaves out records whose file is gone: compare with the raw records
             warns.append(Warn(str(target), "listed in the DICOMDIR but missing"))
+        else:
+            listed.append(target)
+    if problem is not None:  # the hierarchy cannot be walked, but its records still name the files
+        warns.append(Warn(str(dicomdir), f"{problem}: the {len(listed)} file(s) its records name are read"))
+        files = sorted(set(listed))
     return files, warns
+
+
+def record_links_problem(ds: Dataset) -> str | None:
+    """Why the DICOMDIR's record links cannot be followed (pydicom's FileSet would loop forever on a
+    cycle, or fail on an offset that names no record), or None."""
+    records = {getattr(r, "seq_item_tell", None): r for r in ds.get("DirectoryRecordSequence", [])}
+    if not records:
+        return None
+    seen: set[int] = set()
+    pending = [int(ds.get("OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity") or 0)]
+    while pending:
+        offset = pending.pop()
+        while offset:
+            if offset in seen:
+                return f"its directory records link in a loop (offset {offset})"
+            record = records.get(offset)
+            if record is None:
+                return f"a directory record link points at offset {offset}, where no record starts"
+            seen.add(offset)
+            pending.append(int(record.get("OffsetOfReferencedLowerLevelDirectoryEntity") or 0))
+            offset = int(record.get("OffsetOfTheNextDirectoryRecord") or 0)
+    return None
 
 
 def _check_dicomdir(dicomdir: Path) -> list[Warn]:

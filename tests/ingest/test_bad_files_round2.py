@@ -92,7 +92,7 @@ def test_a_codestream_claiming_20000_squared_is_refused_before_decoding(tmp_path
     bomb = bf.codestream_bomb(data_file(name), tmp_path / "bomb.dcm", frame)
     out = probe(bomb)
     (refused,) = out["refused"]
-    assert f"frame {frame} not decoded: its codestream says 20000x20000" in refused
+    assert f"frame {frame} could not be decoded: its codestream says 20000x20000" in refused
     assert len(out["decoded"]) == out["frames"] - 1  # the other frames are kept
 
 
@@ -185,3 +185,60 @@ def test_an_uncompressed_ybr_full_422_clip_is_read_whole_and_in_colour(tmp_path)
     clip, warns = read_one(tmp_path / "ybr422.dcm")
     assert clip.usable_frames == 3 and not clip.truncated, warns
     assert np.abs(read_frame(clip, 2).astype(int) - rgb[2]).mean() < 1.0  # only the chroma subsampling
+
+
+# 3 ------------------------------------------------------------------ hangs and recursion
+def _looping_dicomdir(tmp_path: Path) -> tuple[Path, dict]:
+    """A phantom USB tree whose DICOMDIR's first root record names itself as the next record."""
+    import struct
+
+    import pydicom
+
+    rec = synthesize_case(tmp_path / "usb", seed=43, options=PhantomOptions(dicomdir=True, frames_per_clip=2,
+                                                                            encoding="raw"))
+    root = tmp_path / "usb" / rec["study"]
+    dicomdir = root / "DICOMDIR"
+    ds = pydicom.dcmread(dicomdir)
+    first = int(ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity)
+    data = bytearray(dicomdir.read_bytes())
+    at = data.index(b"\x04\x00\x00\x14UL\x04\x00", first) + 8  # its (0004,1400) next-record offset
+    data[at:at + 4] = struct.pack("<L", first)
+    dicomdir.write_bytes(bytes(data))
+    return root, rec
+
+
+@pytest.mark.parametrize("mode", ["dicomdir", "folder"])
+def test_a_dicomdir_whose_records_loop_is_read_from_its_records_not_followed_forever(tmp_path, mode):
+    root, _rec = _looping_dicomdir(tmp_path)
+    target = root / "DICOMDIR" if mode == "dicomdir" else root
+    proc = run_cli("inspect", target, "--json", data=tmp_path / "data", timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert doc["phase_set"] == "full"  # nothing good lost
+    said = [w["message"] for w in doc["warnings"] if w["path"].endswith("DICOMDIR")]
+    assert any("link in a loop" in m for m in said), doc["warnings"]
+
+
+def test_1200_nested_folders_are_walked_without_recursion(tmp_path):
+    from ceusdesk.ingest import scan
+
+    rec = synthesize_case(tmp_path / "s", seed=44, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    study = tmp_path / "s" / rec["study"]
+    deep = str(study)
+    for _ in range(1200):  # one level at a time: pathlib's and os's makedirs recurse too
+        deep += "/d"
+        os.mkdir(deep)
+    deep = Path(deep)
+    clips = sorted(study.glob("*.dcm"))
+    clips[-1].rename(deep / clips[-1].name)  # the 10:00 clip, 1,200 folders down
+    try:
+        result = scan(study)
+        assert len(result.clips) == len(clips) and not result.warnings
+        proc = run_cli("inspect", study, "--json", data=tmp_path / "data", timeout=60)
+        assert proc.returncode == 0 and json.loads(proc.stdout)["phase_set"] == "full", proc.stderr[-1000:]
+    finally:  # bottom-up, one level at a time (shutil.rmtree recurses as well)
+        (deep / clips[-1].name).unlink()
+        level = str(deep)
+        while level != str(study):
+            os.rmdir(level)
+            level = os.path.dirname(level)
