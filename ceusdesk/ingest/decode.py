@@ -113,8 +113,8 @@ def check_codestream(clip: Clip, ds: Dataset, index: int) -> None:
     rows, cols = size
     if cols != clip.cols or rows not in (0, clip.rows):  # 0: a JPEG whose DNL marker gives the rows later
         raise FrameError(f"{clip.path}: frame {index} could not be decoded: its codestream says "
-                         f"{cols}x{rows}, the header {clip.cols}x{clip.rows} (damaged or forged; not given to "
-                         "the decoder)")
+                         f"{cols}x{rows}, the header {clip.cols}x{clip.rows} (damaged or forged; not given "
+                         "to the decoder)")
 
 
 def _one_line(err: BaseException) -> str:
