@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ceusdesk.base.errors import UnreadableInput
+from ceusdesk.ingest.avi import mjpeg_frame_sizes
 from ceusdesk.ingest.limits import MAX_FRAME_PIXELS, Undecodable, frame_size_problem
 from ceusdesk.ingest.records import Clip
 
@@ -27,6 +28,16 @@ class MediaError(UnreadableInput, ValueError):
     """A video or image that cannot be read; the message says why."""
 
 
+def _later_frames_problem(path: Path) -> str | None:
+    """A Motion-JPEG AVI frame whose own header is over the size limit (the AVI header checked above
+    speaks for the first frame only); other containers cannot be checked before decoding."""
+    sizes = mjpeg_frame_sizes(path) if path.suffix.lower() == ".avi" else None
+    for k, size in enumerate(sizes or []):
+        if size is not None and frame_size_problem(*size):
+            return f"frame {k} is {size[1]}x{size[0]}: {frame_size_problem(*size)}"
+    return None
+
+
 def read_video(path: Path) -> Clip:
     """Open a video and record each frame's true timestamp (grab without converting: no pixel copies).
 
@@ -39,7 +50,7 @@ def read_video(path: Path) -> Clip:
             raise MediaError("unreadable video: OpenCV cannot open it (unknown codec or damaged file)")
         cols = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         rows = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        problem = frame_size_problem(rows, cols)
+        problem = frame_size_problem(rows, cols) or _later_frames_problem(path)
         if problem:
             raise Undecodable(problem)  # before grabbing: every grab decodes a frame
         stamps: list[float] = []

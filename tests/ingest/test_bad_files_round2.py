@@ -242,3 +242,23 @@ def test_1200_nested_folders_are_walked_without_recursion(tmp_path):
         while level != str(study):
             os.rmdir(level)
             level = os.path.dirname(level)
+
+
+def test_an_avi_whose_later_frame_claims_25_megapixels_is_refused_before_decoding(tmp_path):
+    """OpenCV decodes every frame it counts, at the size the frame's JPEG header says: the frames' own
+    headers are read first, and the clip is refused in one warning naming the frame."""
+    import numpy as np
+
+    from ceusdesk.ingest.scan import read_one
+
+    from .vfr_avi import write_vfr_avi
+
+    small = [np.full((96, 128, 3), 60 + 10 * k, np.uint8) for k in range(3)]
+    huge = np.full((5000, 5000, 3), 90, np.uint8)  # 25 megapixels, over MAX_FRAME_PIXELS
+    path = write_vfr_avi(tmp_path / "clip.avi", [*small, huge], [0, 1, 2, 3])
+    del huge
+    out = probe(path)
+    assert out["frames"] is None
+    assert any("frame 3 is 5000x5000" in w and "megapixel limit" in w for w in out["warnings"]), out
+    clip, _ = read_one(write_vfr_avi(tmp_path / "ok.avi", small, [0, 1, 3]))  # a good VFR AVI still reads
+    assert clip is not None and clip.usable_frames == 3
