@@ -16,7 +16,7 @@ import numpy as np
 
 from ceusdesk.base.errors import BadStudyOption, NothingReadable
 from ceusdesk.base.protocol import Protocol, Slot, default_protocol
-from ceusdesk.ingest import Warn, scan
+from ceusdesk.ingest import Clip, Warn, scan
 from ceusdesk.ingest.grouping import UnknownPatient, group_clips
 from ceusdesk.ingest.injection import (
     ARRIVAL_DELAY_S,
@@ -134,12 +134,19 @@ def open_study(
     fixed.update(_apply_assignments(assign or {}, entries, protocol, side, root, fixed))
     slots.update(fixed)
     pre_contrast_s = min((s.window_s[0] for s in protocol.contrast_slots if s.window_s), default=0.0)
+    choice_notes: dict[str, tuple[str, str]] = {}  # slot → (path, why its choice needs a look)
+    identified = any(_identified(e.clip) for e in main)
     for _ in range(len(main) + 1):  # a clip whose slot frame cannot be decoded gives way to the next best
         for slot in protocol.slots:
             if slots[slot.name] is None:
-                slots[slot.name] = _auto_slot(slot, main, side, injection is not None, pre_contrast_s)
+                slots[slot.name] = _auto_slot(slot, main, side, injection is not None, pre_contrast_s,
+                                              choice_notes, identified)
         if not _drop_undecodable(slots, main, warnings):
             break
+    for name, (path, note) in choice_notes.items():
+        sf = slots.get(name)
+        if sf is not None and str(sf.clip.path) == path:
+            warnings.append(Warn(path, note))
     for e in main:
         if e.clip.start is None and not any(sf and sf.clip is e.clip for sf in slots.values()):
             warnings.append(Warn(str(e.clip.path), "no acquisition time: assign it to a slot with "
@@ -267,14 +274,25 @@ def _estimate_uncertainty(arrival: Arrival) -> float:
     return ARRIVAL_SPREAD_S + (spacing if early else spacing / 2)
 
 
+def _identified(clip: Clip) -> bool:
+    return clip.patient_id is not None or clip.study_uid is not None
+
+
 def _auto_slot(slot: Slot, main: list[ClipEntry], side: str | None, have_injection: bool,
-               pre_contrast_s: float) -> SlotFrame | None:
+               pre_contrast_s: float, notes: dict[str, tuple[str, str]] | None = None,
+               identified: bool = False) -> SlotFrame | None:
     """The frame nearest the slot's target inside its window; for the B-mode slot, the last frame before
     injection (else the B-mode panel of a dual display before ``pre_contrast_s``, when the earliest
-    contrast window opens and contrast may have arrived)."""
+    contrast window opens and contrast may have arrived).
+
+    In a study whose clips carry the patient's identity, a file without any (a still or video whose
+    time came from EXIF or its name) fills a slot only when no identified clip fits it, and ``notes``
+    says so; two clips equally near the target (the same acquisition time) are named in ``notes`` too.
+    """
     if not have_injection:
         return None
     best: tuple[float, int, ClipEntry, int] | None = None  # (distance, order, entry, frame)
+    ties: list[ClipEntry] = []
     for order, e in enumerate(main):
         if e.start_s is None or e.layout is None or e.clip.truncated:
             continue
@@ -296,11 +314,26 @@ def _auto_slot(slot: Slot, main: list[ClipEntry], side: str | None, have_injecti
             target = float(slot.target_s if slot.target_s is not None else (lo + hi) / 2)
             i = int(inside[np.argmin(np.abs(t[inside] - target))])
             cand = (abs(float(t[i]) - target), order, e, i)
+        if identified and not _identified(e.clip):
+            cand = (cand[0] + 1e9, *cand[1:])  # after every identified clip
         if best is None or cand[:2] < best[:2]:
-            best = cand
+            best, ties = cand, []
+        elif cand[0] == best[0]:
+            ties.append(e)
     if best is None:
         return None
     _, _, e, i = best
+    if notes is not None:
+        notes.pop(slot.name, None)
+        if ties:
+            others = ", ".join(t.clip.path.name for t in ties)
+            why = (f"slot {slot.name}: {others} is as near its target (e.g. the same time); this file was "
+                   "used (file order) - check the slot, or assign one with --assign FILE=SLOT")
+            notes[slot.name] = (str(e.clip.path), why)
+        elif identified and not _identified(e.clip):
+            why = (f"slot {slot.name} is filled from a file without patient identity (no DICOM clip of the "
+                   "study fits it): check it is this patient's")
+            notes[slot.name] = (str(e.clip.path), why)
     role = "bmode" if slot.kind == "bmode" else "contrast"
     assert e.layout is not None
     panel, spacing = e.layout.panel(role, side)

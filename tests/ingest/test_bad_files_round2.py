@@ -262,3 +262,58 @@ def test_an_avi_whose_later_frame_claims_25_megapixels_is_refused_before_decodin
     assert any("frame 3 is 5000x5000" in w and "megapixel limit" in w for w in out["warnings"]), out
     clip, _ = read_one(write_vfr_avi(tmp_path / "ok.avi", small, [0, 1, 3]))  # a good VFR AVI still reads
     assert clip is not None and clip.usable_frames == 3
+
+
+def _study_with_times(tmp_path: Path, seed: int):
+    from ceusdesk.study import open_study
+
+    rec = synthesize_case(tmp_path / "s", seed=seed, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    root = tmp_path / "s" / rec["study"]
+    return root, open_study(root)
+
+
+def _exif_still(path: Path, when) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = when.strftime("%Y:%m:%d %H:%M:%S")  # DateTimeOriginal
+    Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(path, exif=exif)
+    return path
+
+
+def test_an_unidentified_jpeg_never_displaces_the_patients_dicom_clip(tmp_path):
+    from datetime import timedelta
+
+    from ceusdesk.study import open_study
+
+    root, study = _study_with_times(tmp_path, seed=45)
+    dicom_0030 = study.slots["0:30"].clip.path
+    # a camera still timed exactly at the arterial target: nearer than the scanner's clip
+    still = _exif_still(root / "photo.jpg", study.injection_time + timedelta(seconds=30))
+    again = open_study(root)
+    assert again.slots["0:30"].clip.path == dicom_0030
+    # with the patient's 0:30 clip gone, the still may fill the slot, but never without a word
+    dicom_0030.unlink()
+    gone = open_study(root)
+    assert gone.slots["0:30"] is not None and gone.slots["0:30"].clip.path == still
+    said = [w.message for w in gone.warnings if w.path == str(still)]
+    assert any("slot 0:30 is filled from a file without patient identity" in m for m in said), gone.warnings
+
+
+def test_two_clips_with_the_same_time_are_named_when_one_is_picked(tmp_path):
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from ceusdesk.study import open_study
+
+    root, study = _study_with_times(tmp_path, seed=46)
+    used = study.slots["2:00"].clip.path
+    twin = pydicom.dcmread(used)
+    twin.SOPInstanceUID = twin.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    twin.save_as(root / "ZZ-twin.dcm")
+    again = open_study(root)
+    chosen = again.slots["2:00"].clip.path
+    said = [w.message for w in again.warnings if w.path == str(chosen)]
+    other = "ZZ-twin.dcm" if chosen == used else used.name
+    assert any("slot 2:00" in m and other in m and "as near its target" in m for m in said), again.warnings
