@@ -267,7 +267,8 @@ def test_an_avi_whose_later_frame_claims_25_megapixels_is_refused_before_decodin
 def _study_with_times(tmp_path: Path, seed: int):
     from ceusdesk.study import open_study
 
-    rec = synthesize_case(tmp_path / "s", seed=seed, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    rec = synthesize_case(tmp_path / "s", seed=seed,
+                          options=PhantomOptions(frames_per_clip=2, encoding="raw"))
     root = tmp_path / "s" / rec["study"]
     return root, open_study(root)
 
