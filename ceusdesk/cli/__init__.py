@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         # pydicom logs every failed decoder plugin as an ERROR with its traceback; ceusdesk already says
         # in one line which frame of which file could not be decoded (-v shows pydicom's detail)
         logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+        # libraries' Python warnings (pydicom's "referenced SOP Instance … does not exist", with the
+        # absolute path) repeat what ceusdesk says in its own warnings: shown with -v only
+        logging.captureWarnings(True)
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
     try:
         return int(args.func(args) or 0)
     except CeusdeskError as err:

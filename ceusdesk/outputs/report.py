@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,13 @@ class ReportInput:
     injection_confirmed: bool = False  # an estimated injection time the user confirmed in the app
 
 
+# a name every USB export has, that says nothing about the patient: kept as written (and as a word)
+_KEPT_NAMES = {"DICOMDIR"}
+# an absolute path left in a message after the known ones were replaced: POSIX or Windows, two parts or
+# more, starting where a word could start (not the "/liver" of "lesion/liver")
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\][^\s/\\:;,\"'()]+(?:[/\\][^\s/\\:;,\"'()]*)+")
+
+
 def _alias_paths(doc: dict[str, Any]) -> dict[str, str]:
     """Stable aliases clip-01 … for every path the document mentions (clips first, in their order)."""
     paths: list[str] = [str(c.get("path")) for c in doc.get("clips", []) if c.get("path")]
@@ -59,38 +67,67 @@ def _alias_paths(doc: dict[str, Any]) -> dict[str, str]:
             paths.append(str(w["path"]))
     aliases: dict[str, str] = {}
     for p in paths:
-        if p not in aliases:
+        if p not in aliases and p not in _KEPT_NAMES:
             aliases[p] = f"clip-{len(aliases) + 1:02d}"
     return aliases
 
 
-def _scrub(text: str, aliases: Mapping[str, str], secrets: Sequence[str]) -> str:
-    for original in sorted(aliases, key=len, reverse=True):  # longest first: a path may contain another
-        text = text.replace(original, aliases[original])
-    for s in secrets:
-        if s:
-            text = text.replace(s, "[removed]")
-    text = _DATE.sub("[date removed]", text)
-    return _CLOCK.sub("[time removed]", text)
+@dataclass(frozen=True)
+class Scrubber:
+    """Takes paths, names and absolute times out of free text (warnings, the evidence's notes).
+
+    ``aliases`` maps the study's paths as the document gives them (relative to ``root``) to clip-NN;
+    the same paths written absolutely, and the study folder itself, are replaced too (a folder is often
+    named after the patient), then any absolute path still left, then ``secrets`` and dates/times.
+    """
+
+    aliases: Mapping[str, str]
+    secrets: Sequence[str] = ()
+    root: str | None = None
+
+    def __call__(self, text: str) -> str:
+        pairs: list[tuple[str, str]] = []
+        roots = [r for r in {self.root, _real(self.root)} if r]
+        for original, alias in self.aliases.items():
+            pairs.append((original, alias))
+            pairs += [(os.path.join(r, original), alias) for r in roots]
+        pairs += [(r, "[study folder]") for r in roots]
+        for original, alias in sorted(pairs, key=lambda p: len(p[0]), reverse=True):  # longest first
+            text = re.sub(r"(?<![\w.\-])" + re.escape(original) + r"(?![\w\-]|\.\w)", alias, text)
+        text = _ABSOLUTE_PATH.sub("[path removed]", text)
+        for s in self.secrets:
+            if s:
+                text = text.replace(s, "[removed]")
+        text = _DATE.sub("[date removed]", text)
+        return _CLOCK.sub("[time removed]", text)
+
+
+def _real(path: str | None) -> str | None:
+    try:
+        return os.path.realpath(path) if path else None
+    except (OSError, ValueError):
+        return None
 
 
 def deidentify_study(
-    study: dict[str, Any], patient: Mapping[str, str | None] | None = None
-) -> dict[str, Any]:
-    """A copy of ``Study.to_json()`` without paths, absolute times or patient identifiers."""
+    study: dict[str, Any], patient: Mapping[str, str | None] | None = None, root: str | None = None
+) -> tuple[dict[str, Any], Scrubber]:
+    """A copy of ``Study.to_json()`` without paths, absolute times or patient identifiers, and the
+    scrubber that made it (the report runs the result's free text through it too)."""
     doc = copy.deepcopy(study)
     aliases = _alias_paths(doc)
     secrets = [str(v) for k, v in (patient or {}).items() if v and k in ("name", "id", "birth_date")]
+    scrub = Scrubber(aliases, secrets, root)
     for c in doc.get("clips", []):
         if c.get("path"):
-            c["path"] = aliases[str(c["path"])]
+            c["path"] = aliases.get(str(c["path"]), str(c["path"]))
         c.pop("start", None)  # acquisition date and time
     for s in (doc.get("slots") or {}).values():
         if s and s.get("path"):
-            s["path"] = aliases[str(s["path"])]
+            s["path"] = aliases.get(str(s["path"]), str(s["path"]))
     doc["warnings"] = [
-        {"path": aliases.get(str(w.get("path")), "") if w.get("path") else "",
-         "message": _scrub(str(w.get("message", "")), aliases, secrets)}
+        {"path": aliases.get(str(w.get("path")), scrub(str(w.get("path")))) if w.get("path") else "",
+         "message": scrub(str(w.get("message", "")))}
         for w in doc.get("warnings", [])
     ]
     injection = dict(doc.get("injection") or {})
@@ -100,16 +137,34 @@ def deidentify_study(
     doc["injection"] = injection
     for key in ("root", "study", "patient", "study_date", "patient_id", "patient_name"):
         doc.pop(key, None)
-    return doc
+    return doc, scrub
+
+
+def scrub_result(result: dict[str, Any], scrub: Scrubber) -> dict[str, Any]:
+    """The result's free text (its warnings, the evidence's notes, readout and disagreement) scrubbed."""
+    out = copy.deepcopy(result)
+    out["warnings"] = [scrub(str(w)) for w in out.get("warnings") or []]
+    ev = out.get("evidence")
+    if isinstance(ev, dict):
+        for key in ("assumptions", "readout"):
+            if isinstance(ev.get(key), list):
+                ev[key] = [scrub(str(t)) for t in ev[key]]
+        if isinstance(ev.get("disagreement"), str):
+            ev["disagreement"] = scrub(ev["disagreement"])
+    return out
 
 
 def report_document(inp: ReportInput, *, deidentify: bool = False) -> dict[str, Any]:
     """The JSON written beside the PDF: the analyze document plus ROI, patient block and report facts."""
-    study = deidentify_study(inp.study, inp.patient) if deidentify else copy.deepcopy(inp.study)
+    if deidentify:
+        study, scrub = deidentify_study(inp.study, inp.patient, inp.study_path)
+        result = scrub_result(inp.result, scrub)
+    else:
+        study, result = copy.deepcopy(inp.study), copy.deepcopy(inp.result)
     doc: dict[str, Any] = dict(study)
     doc["roi"] = list(inp.roi)
     doc["rois"] = {k: list(v) for k, v in inp.rois.items() if tuple(v) != tuple(inp.roi)} or None
-    doc["result"] = copy.deepcopy(inp.result)
+    doc["result"] = result
     doc["patient"] = None if deidentify else {k: inp.patient.get(k) for k in PATIENT_FIELDS if inp.patient}
     doc["not_acquired"] = not_acquired(study)
     if (study.get("injection") or {}).get("source") == "estimated":

@@ -318,3 +318,29 @@ def test_two_clips_with_the_same_time_are_named_when_one_is_picked(tmp_path):
     said = [w.message for w in again.warnings if w.path == str(chosen)]
     other = "ZZ-twin.dcm" if chosen == used else used.name
     assert any("slot 2:00" in m and other in m and "as near its target" in m for m in said), again.warnings
+
+
+# 5 ------------------------------------------------------------------ privacy of de-identified reports
+def test_a_deidentified_report_leaks_no_folder_named_after_the_patient(tmp_path, package):
+    from pypdf import PdfReader
+
+    rec = synthesize_case(tmp_path / "YAMADA_TAROU_19610321", seed=47,
+                          options=PhantomOptions(dicomdir=True, frames_per_clip=2, encoding="raw"))
+    root = tmp_path / "YAMADA_TAROU_19610321" / rec["study"]
+    listed = sorted(root.rglob("IM*"))
+    (root / "broken.dcm").write_bytes(listed[0].read_bytes()[:3000])  # "duplicate of <absolute path>"
+    listed[5].unlink()  # the 4:00 clip: "listed in the DICOMDIR but missing"
+    out = tmp_path / "report.pdf"
+    proc = run_cli("analyze", root, "--roi", ",".join(map(str, rec["roi"])), "--model", package,
+                   "--report", out, "--deidentify", "--json", data=tmp_path / "data")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Warning" not in proc.stderr and str(tmp_path) not in proc.stderr.replace(str(out), "")  # 8
+    shown = json.loads(proc.stdout)["warnings"]  # the terminal's document is not de-identified
+    assert any(str(root) in w["message"] for w in shown), "the case must carry an absolute path"
+    text = "\n".join(p.extract_text() for p in PdfReader(str(out)).pages)
+    side = out.with_suffix(".json").read_text()
+    for leak in ("YAMADA", "TAROU", "19610321", str(tmp_path)):
+        assert leak not in text and leak not in side, leak
+    messages = [w["message"] for w in json.loads(side)["warnings"]]
+    assert "listed in the DICOMDIR but missing" in messages  # the standard name is no alias
+    assert any(m.startswith("duplicate of clip-") for m in messages), messages
