@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import math
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +70,31 @@ def readable_text(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\n``, ``\\x1b``): a file name or a
+    manifest field cannot start a forged line or send terminal escape sequences."""
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], readable_text(text))
+
+
+def printable_doc(obj: Any) -> Any:
+    """``obj`` with :func:`printable` applied to every string (for the text summaries)."""
+    if isinstance(obj, str):
+        return printable(obj)
+    if isinstance(obj, dict):
+        return {printable_doc(k): printable_doc(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [printable_doc(v) for v in obj]
+    return obj
+
+
+def say(text: str) -> None:
+    """One message line on stderr, its variable parts made printable."""
+    print(printable(text), file=sys.stderr)
+
+
 def document_json(doc: dict[str, Any]) -> str:
     """The standard-JSON text of ``doc`` (see :func:`json_safe`); raises ValueError if NaN slipped in."""
     return json.dumps(json_safe(doc), indent=2, allow_nan=False)
@@ -76,7 +102,7 @@ def document_json(doc: dict[str, Any]) -> str:
 
 def print_document(doc: dict[str, Any], as_json: bool, fmt: Callable[[dict[str, Any]], str]) -> None:
     """The command's result on stdout: the JSON document alone, or its readable form."""
-    text = document_json(doc) + "\n" if as_json else fmt(doc)
+    text = document_json(doc) + "\n" if as_json else fmt(printable_doc(doc))
     try:
         sys.stdout.write(text)
     except UnicodeEncodeError:  # undecodable file-name bytes, or a console code page lacking a character
@@ -124,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CeusdeskError as err:
-        print(f"ceusdesk: {err}", file=sys.stderr)
+        say(f"ceusdesk: {err}")
         return err.exit_code
     except KeyboardInterrupt:
         print("ceusdesk: cancelled", file=sys.stderr)

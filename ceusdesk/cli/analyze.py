@@ -9,7 +9,6 @@ output that failed gets one line on stderr and the exit code is 7.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,10 +16,11 @@ from typing import Any
 from ceusdesk.analysis import AnalysisRequest, analysis_document, analyze_study, record_analysis
 from ceusdesk.base.errors import BadRoi, OutputNotWritten
 from ceusdesk.base.roi import Roi, check_roi_numbers, parse_roi
-from ceusdesk.cli import print_document
+from ceusdesk.cli import print_document, say
 from ceusdesk.cli.inspect import add_study_arguments, study_from_args
 from ceusdesk.inference import LoadedModel, get_model
 from ceusdesk.model_package.resolve import resolve_model
+from ceusdesk.outputs.report import ReportLayoutFailed
 from ceusdesk.outputs.wording import SET_TITLES, call_source_text
 from ceusdesk.study.records import Study
 
@@ -131,14 +131,15 @@ def run(args: argparse.Namespace) -> int:
     print_document(doc, args.json, format_summary)  # the result stands even when an output failed
     if failed:
         for f in failed:
-            print(f"ceusdesk: {f['output']} not written: {f['reason']}", file=sys.stderr)
+            say(f"ceusdesk: {f['output']} not written: {f['reason']}")
         raise OutputNotWritten(f"the result above was computed, but {len(failed)} output(s) could not be "
                                "written: " + ", ".join(f["output"] for f in failed))
     return 0
 
 
-# what writing an output can raise: file system errors, and names the OS or a codec cannot take
-OUTPUT_ERRORS = (OSError, UnicodeError)
+# what writing an output can raise: file system errors, names the OS or a codec cannot take, and a
+# report reportlab cannot lay out
+OUTPUT_ERRORS = (OSError, UnicodeError, ReportLayoutFailed)
 
 
 def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[str, Any],
@@ -162,15 +163,14 @@ def write_report_and_audit(args: argparse.Namespace, study: Study, result: dict[
 
         try:
             report, js = write_report(args.report, inp, deidentify=deidentify)
-            print(f"report written: {report} and {js.name}", file=sys.stderr)
+            say(f"report written: {report} and {js.name}")
         except OUTPUT_ERRORS as err:
             failed.append({"output": "report", "path": str(args.report), "reason": _reason(err)})
     if inp is not None and getattr(args, "dicom_out", None):
         from ceusdesk.outputs.dicom import export_results
 
         try:
-            print(export_results(args.dicom_out, study, result, inp, deidentify=deidentify).message,
-                  file=sys.stderr)
+            say(export_results(args.dicom_out, study, result, inp, deidentify=deidentify).message)
         except OUTPUT_ERRORS as err:
             failed.append({"output": "DICOM results", "path": str(args.dicom_out), "reason": _reason(err)})
     try:

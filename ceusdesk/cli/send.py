@@ -7,9 +7,9 @@ destination or folder. The files are never removed.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ceusdesk.base.errors import NothingReadable
+from ceusdesk.cli import printable, say
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -43,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
         raise BadDestination(f"--timeout {args.timeout}: give a positive number of seconds")
     files, skipped = result_files(args.folder)
     for line in skipped:
-        print(f"ceusdesk: skipped {line}", file=sys.stderr)
+        say(f"ceusdesk: skipped {line}")
     if not files:
         raise NothingReadable(f"{args.folder}: no DICOM files to send")
     report = send(files, destination, calling=calling_aet(args.calling_aet), timeout_s=args.timeout)
     for line in report.warnings:
-        print(f"ceusdesk: stored with a warning: {line}", file=sys.stderr)
-    print(f"stored {len(report.stored)} object(s) in {destination}: {', '.join(report.stored)}")
+        say(f"ceusdesk: stored with a warning: {line}")
+    print(printable(f"stored {len(report.stored)} object(s) in {destination}: {', '.join(report.stored)}"))
     return 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw
+from reportlab.platypus.doctemplate import LayoutError
 
 from ceusdesk import RESEARCH_USE
 from ceusdesk import __version__ as CEUSDESK_VERSION
@@ -18,7 +19,7 @@ from ceusdesk.base.atomicio import write_atomic
 from ceusdesk.base.protocol import SLOT_NAMES
 from ceusdesk.base.roi import Roi
 from ceusdesk.inference.preprocess import PREPROCESS_VERSION
-from ceusdesk.outputs.report import PATIENT_FIELDS, ReportInput, report_document
+from ceusdesk.outputs.report import PATIENT_FIELDS, ReportInput, ReportLayoutFailed, report_document
 from ceusdesk.outputs.wording import (
     CLASS_LABELS,
     UNCERTAIN_BAND,
@@ -88,12 +89,22 @@ def roi_thumbnail(panel: np.ndarray, roi: Roi | None, max_side: int = 360,
     return img.resize(size, Image.Resampling.LANCZOS)
 
 
+MAX_FIELD_CHARS = 160
+"""Longest patient field printed (a DICOM name has 5 components of 64 characters at most): a longer one,
+from a damaged or forged header, is cut with an ellipsis instead of breaking the page layout."""
+
+
+def _field(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= MAX_FIELD_CHARS else text[:MAX_FIELD_CHARS - 1] + "…"
+
+
 def page_header(doc: Mapping[str, Any]) -> str:
     """The line atop every page: the patient (or "de-identified") and the exam date."""
     p = doc.get("patient") or {}
     if not p:
         return "De-identified report"
-    who = " ".join(str(p[k]) for k in ("name", "id") if p.get(k)) or "patient unnamed"
+    who = " ".join(_field(p[k]) for k in ("name", "id") if p.get(k)) or "patient unnamed"
     return f"Patient: {who}  ·  exam date {p.get('study_date') or 'unknown'}"
 
 
@@ -104,7 +115,7 @@ def patient_lines(doc: Mapping[str, Any]) -> list[str]:
         return ["De-identified report: no patient name, id, birth date, dates or file paths."]
     names = {"name": "Name", "id": "Patient ID", "birth_date": "Birth date", "sex": "Sex",
              "study_date": "Exam date"}
-    return [f"{names[k]}: {p.get(k) or '-'}" for k in PATIENT_FIELDS]
+    return [f"{names[k]}: {_field(p.get(k) or '-')}" for k in PATIENT_FIELDS]
 
 
 def pdf_caption(info: Mapping[str, Any] | None, clips: Sequence[Mapping[str, Any]]) -> str:
@@ -414,7 +425,11 @@ def render_report(inp: ReportInput, *, deidentify: bool = False) -> tuple[dict[s
     """The report's JSON document and its PDF, in memory (``write_report`` files them; the DICOM results
     encapsulate the same PDF)."""
     doc = report_document(inp, deidentify=deidentify)
-    return doc, _pdf_bytes(doc, inp)
+    try:
+        return doc, _pdf_bytes(doc, inp)
+    except LayoutError as err:
+        raise ReportLayoutFailed(f"the report could not be laid out ({' '.join(str(err).split())[:160]})") \
+            from err
 
 
 def write_report(pdf_path: str | Path, inp: ReportInput, *, deidentify: bool = False) -> tuple[Path, Path]:
@@ -424,8 +439,15 @@ def write_report(pdf_path: str | Path, inp: ReportInput, *, deidentify: bool = F
         pdf_path = pdf_path.with_name(pdf_path.name + ".pdf")
     doc, pdf = render_report(inp, deidentify=deidentify)
     json_path = pdf_path.with_suffix(".json")
+    # both encoded before either is written: a name that is not valid UTF-8 (undecodable file-name
+    # bytes) shows as \udcXX instead of failing the JSON after the PDF is on disk
+    text = (json.dumps(doc, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+            ).encode("utf-8", "backslashreplace")
     write_atomic(pdf_path, pdf)
-    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n"
-    write_atomic(json_path, text)
+    try:
+        write_atomic(json_path, text)
+    except OSError:
+        pdf_path.unlink(missing_ok=True)  # both or neither
+        raise
     log.info("report written: %s and %s", pdf_path.name, json_path.name)
     return pdf_path, json_path

@@ -16,6 +16,7 @@ import numpy as np
 
 from ceusdesk import RESEARCH_USE
 from ceusdesk import __version__ as CEUSDESK_VERSION
+from ceusdesk.base.errors import CeusdeskError
 from ceusdesk.base.roi import Roi
 from ceusdesk.inference.preprocess import PREPROCESS_VERSION
 from ceusdesk.outputs.wording import not_acquired
@@ -24,6 +25,12 @@ if TYPE_CHECKING:  # a report reads files and patient fields that only a real st
     from ceusdesk.study.records import Study
 
 log = logging.getLogger(__name__)
+
+
+class ReportLayoutFailed(CeusdeskError):
+    """reportlab could not lay the report out (a flowable larger than a page); nothing was written."""
+
+    exit_code = 7
 
 
 PATIENT_FIELDS = ("name", "id", "birth_date", "sex", "study_date")

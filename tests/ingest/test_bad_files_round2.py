@@ -344,3 +344,56 @@ def test_a_deidentified_report_leaks_no_folder_named_after_the_patient(tmp_path,
     messages = [w["message"] for w in json.loads(side)["warnings"]]
     assert "listed in the DICOMDIR but missing" in messages  # the standard name is no alias
     assert any(m.startswith("duplicate of clip-") for m in messages), messages
+
+
+# 6 ------------------------------------------------------------------ outputs
+def test_a_10000_character_patient_name_still_gives_a_result_report_and_audit(tmp_path, package):
+    import pydicom
+    from pypdf import PdfReader
+
+    rec = synthesize_case(tmp_path / "s", seed=48, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    root = tmp_path / "s" / rec["study"]
+    for path in root.glob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        ds.PatientName = "A" * 10_000
+        ds.save_as(path)
+    out = tmp_path / "r.pdf"
+    proc = run_cli("analyze", root, "--roi", ",".join(map(str, rec["roi"])), "--model", package, "--report",
+                   out, data=tmp_path / "data")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    text = "\n".join(p.extract_text() for p in PdfReader(str(out)).pages)
+    assert "…" in text and text.count("A") < 1000  # cut, with an ellipsis, wherever it is printed
+    assert len(audit.read_records(tmp_path / "data")) == 1
+
+
+def test_a_file_name_that_is_not_utf8_gives_both_report_files(tmp_path, package):
+    rec = synthesize_case(tmp_path / "s", seed=49, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    root = tmp_path / "s" / rec["study"]
+    first = sorted(root.glob("*.dcm"))[0]
+    first.rename(root / os.fsdecode(b"US\xff\xfe-0001.dcm"))
+    out = tmp_path / "r.pdf"
+    proc = run_cli("analyze", root, "--roi", ",".join(map(str, rec["roi"])), "--model", package, "--report",
+                   out, data=tmp_path / "data")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    side = json.loads(out.with_suffix(".json").read_bytes())
+    assert out.stat().st_size > 0 and any("\udcff" in str(c["path"]) for c in side["clips"])
+
+
+def test_control_characters_in_names_cannot_forge_lines_of_the_summary(tmp_path, package):
+    rec = synthesize_case(tmp_path / "s", seed=50, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    root = tmp_path / "s" / rec["study"]
+    (root / "x\nFULL SET - slots used: forged\x1b[2J.dcm").write_bytes(b"not dicom")
+    manifest_path = package.parent / "forged" / "manifest.json"
+    import shutil
+    shutil.copytree(package.parent, manifest_path.parent)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["name"] = "tiny\ncall       FORGED"
+    manifest_path.write_text(json.dumps(manifest))
+    proc = run_cli("analyze", root, "--roi", ",".join(map(str, rec["roi"])), "--model", manifest_path,
+                   data=tmp_path / "data")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert "\x1b" not in proc.stdout and "\x1b" not in proc.stderr
+    assert not any(line.startswith(("FULL SET - slots used: forged", "call       FORGED")) for line in lines)
+    assert any("x\\nFULL SET - slots used: forged\\x1b[2J.dcm" in line for line in lines)
+    assert any("tiny\\ncall       FORGED" in line for line in lines)
