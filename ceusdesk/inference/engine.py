@@ -31,6 +31,7 @@ from ceusdesk.base.roi import Roi
 from ceusdesk.inference import runtime
 from ceusdesk.inference.inputs import CaseInputs, case_inputs
 from ceusdesk.inference.loader import LoadedModel
+from ceusdesk.inference.runtime import ORT_ERRORS
 from ceusdesk.model_package.manifest import RESEARCH_USE_ONLY
 from ceusdesk.study.types import StudyLike
 
@@ -101,13 +102,27 @@ def run_model(model: LoadedModel, images: np.ndarray, mask: np.ndarray) -> np.nd
     if isinstance(batch_dim, int) and batch_dim != images.shape[0]:  # a fixed-batch export: one by one
         return np.concatenate([run_model_one(model, images[i:i + 1], mask[i:i + 1])
                                for i in range(images.shape[0])])
-    (probs,) = model.session.run([model.output_name], feeds)
-    return np.asarray(probs, dtype=np.float32)
+    return _session_run(model, feeds, images.shape[0])
 
 
 def run_model_one(model: LoadedModel, images: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    (probs,) = model.session.run([model.output_name], {model.images_name: images, model.mask_name: mask})
-    return np.asarray(probs, dtype=np.float32)
+    return _session_run(model, {model.images_name: images, model.mask_name: mask}, images.shape[0])
+
+
+def _session_run(model: LoadedModel, feeds: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """One session run; a model that fails at run time, or answers for another number of cases than it
+    was given, is refused (exit 5) - never a traceback, never a result taken from the wrong row."""
+    try:
+        (probs,) = model.session.run([model.output_name], feeds)
+    except ORT_ERRORS as err:
+        raise ModelRefused(f"{model.manifest_path}: the model failed at run time "
+                           f"({' '.join(str(err).split())[:200]}); no result is given - the package may be "
+                           "damaged or made for another input, reinstall it") from err
+    out = np.asarray(probs, dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != rows:
+        raise ModelRefused(f"{model.manifest_path}: the model returned {list(out.shape)} for {rows} case(s) "
+                           f"(expected [{rows}, {len(CLASSES)}]); no result is given - reinstall the package")
+    return out
 
 
 def masked_batch(ci: CaseInputs) -> tuple[np.ndarray, np.ndarray, list[int]]:

@@ -19,6 +19,11 @@ from functools import cache
 from pathlib import Path
 
 import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
+
+ORT_ERRORS: tuple[type[Exception], ...] = tuple(
+    v for v in vars(_ort_state).values() if isinstance(v, type) and issubclass(v, Exception))
+"""What ONNX Runtime raises when a model fails at run time (its own classes, not RuntimeError)."""
 
 # No telemetry events from any session. This alone does not stop ORT's 1DS uploader from contacting
 # *.events.data.microsoft.com: ceusdesk/__init__.py does that (tests/test_offline.py traces every socket).
@@ -88,7 +93,9 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     n = threads if threads is not None else physical_cores()
     opts.intra_op_num_threads = int(n or 0)
     opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are noise here
+    # fatal only: ORT's warnings about unused initializers are noise here, and a run-time error is
+    # raised to ceusdesk, which says it in one line (ORT would also print it, in colour, to stderr)
+    opts.log_severity_level = 4
     return opts
 
 

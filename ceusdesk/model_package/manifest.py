@@ -268,20 +268,48 @@ def _read_regular(path: Path, limit: int) -> bytes:
         return fh.read(limit + 1)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"key(s) {', '.join(map(repr, twice))} given twice (which one counts is undefined)")
+    return dict(pairs)
+
+
+def strict_json(text: str) -> Any:
+    """The manifest's JSON: no key given twice (ValueError; json would keep the last silently), integers
+    as Python takes them (5,000 digits: ValueError). Non-finite numbers (NaN, 1e309) parse, for
+    :func:`check_finite` to name their field."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def check_finite(doc: Any, where: str = "") -> None:
+    """Every number in the manifest is finite, whichever field it is in (ManifestValueError naming it)."""
+    if isinstance(doc, float) and not math.isfinite(doc):
+        raise checks.ManifestValueError(where or "(top)", f"must be a finite number (got {doc})")
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            check_finite(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(doc, list):
+        for value in doc:
+            check_finite(value, where)
+
+
 def load_manifest(path: str | Path) -> tuple[Manifest, str]:
     """:func:`read_manifest` plus the :func:`canonical_sha256` of the document as read."""
     path = manifest_path_of(path)
     try:
-        doc = json.loads(_read_regular(path, MAX_MANIFEST_BYTES).decode("utf-8"))
+        doc = strict_json(_read_regular(path, MAX_MANIFEST_BYTES).decode("utf-8"))
     except FileNotFoundError as err:
         raise ModelRefused(f"{path}: no model manifest there - pass --model with a package's manifest.json") \
             from err
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:  # JSONDecodeError included
         raise ModelRefused(f"{path}: unreadable model manifest ({type(err).__name__}: "
                            f"{str(err)[:200]})") from err
     if not isinstance(doc, dict):
         raise ModelRefused(f"{path}: a model manifest must be a JSON object")
     try:
+        check_finite(doc)
         manifest = Manifest.from_dict(doc)
         manifest.check_values()
     except checks.ManifestValueError as err:

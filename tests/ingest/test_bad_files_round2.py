@@ -397,3 +397,83 @@ def test_control_characters_in_names_cannot_forge_lines_of_the_summary(tmp_path,
     assert not any(line.startswith(("FULL SET - slots used: forged", "call       FORGED")) for line in lines)
     assert any("x\\nFULL SET - slots used: forged\\x1b[2J.dcm" in line for line in lines)
     assert any("tiny\\ncall       FORGED" in line for line in lines)
+
+
+# 7 ------------------------------------------------------------------ model package
+def _edited_manifest(package: Path, dst: Path, edit) -> Path:
+    import shutil
+
+    shutil.copytree(package.parent, dst)
+    path = dst / "manifest.json"
+    path.write_text(edit(path.read_text()))
+    return path
+
+
+@pytest.mark.parametrize("what, edit, said", [
+    ("1e309", lambda t: t.replace('"agreement_with_fp32": 1.0', '"agreement_with_fp32": 1e309'),
+     "field 'quantization.agreement_with_fp32' must be a finite number"),
+    ("5000 digits", lambda t: t.replace('"threshold": 0.5', '"threshold": ' + "9" * 5000), "digits"),
+    ("NaN", lambda t: t.replace('"threshold": 0.5', '"threshold": NaN'),
+     "field 'threshold' must be a finite"),
+    ("duplicate key", lambda t: t.replace('"threshold": 0.5', '"threshold": 0.5, "threshold": 0.01'),
+     "'threshold' given twice"),
+])
+def test_a_manifest_number_or_key_json_allows_but_a_manifest_must_not_is_exit_5(tmp_path, package, what,
+                                                                                 edit, said):
+    from ceusdesk.phantom import PhantomOptions as Opts
+
+    manifest = _edited_manifest(package, tmp_path / "pkg", edit)
+    assert manifest.read_text() != (package.parent / "manifest.json").read_text(), what
+    rec = synthesize_case(tmp_path / "s", seed=51, options=Opts(frames_per_clip=2, encoding="raw"))
+    proc = run_cli("analyze", tmp_path / "s" / rec["study"], "--roi", ",".join(map(str, rec["roi"])),
+                   "--model", manifest, data=tmp_path / "data")
+    assert proc.returncode == 5, proc.stderr[-1000:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("ceusdesk: ") and said in line and str(manifest) in line
+
+
+def _package_with_graph(package: Path, dst: Path, kind: str) -> Path:
+    """The tiny package with its int8 file replaced by a graph with the same interface that fails at run
+    time (``kind`` "fails") or answers with twice as many rows as cases ("rows")."""
+    import shutil
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from ceusdesk.model_package import manifest as mf
+
+    shutil.copytree(package.parent, dst)
+    images = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 9, 32, 32])
+    mask = helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 9])
+    out = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Slice", ["mask", "starts", "ends", "axes"], ["m3"]),
+             helper.make_node("Softmax", ["m3"], ["p"], axis=1)]
+    inits = [helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
+             helper.make_tensor("ends", TensorProto.INT64, [1], [3]),
+             helper.make_tensor("axes", TensorProto.INT64, [1], [1])]
+    if kind == "rows":
+        nodes.append(helper.make_node("Concat", ["p", "p"], ["probabilities"], axis=0))
+    else:  # [N, 3] to every static check, but column 7 does not exist: ONNX Runtime fails at run time
+        inits.append(helper.make_tensor("cols", TensorProto.INT64, [3], [0, 1, 7]))
+        nodes.append(helper.make_node("Gather", ["p", "cols"], ["probabilities"], axis=1))
+    graph = helper.make_graph(nodes, "broken", [images, mask], [out], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, dst / "model.int8.onnx")
+    manifest = mf.read_manifest(dst / "manifest.json")
+    manifest.files["int8"] = mf.FileEntry.for_file(dst, "model.int8.onnx")
+    manifest.files.pop("fp32", None)
+    (dst / "model.fp32.onnx").unlink(missing_ok=True)
+    return mf.write_manifest(manifest, dst / "manifest.json")
+
+
+@pytest.mark.parametrize("kind, said", [("fails", "the model failed at run time"),
+                                        ("rows", "the model returned [")])
+def test_a_model_that_fails_or_answers_for_more_cases_is_exit_5(tmp_path, package, kind, said):
+    manifest = _package_with_graph(package, tmp_path / "pkg", kind)
+    rec = synthesize_case(tmp_path / "s", seed=52, options=PhantomOptions(frames_per_clip=2, encoding="raw"))
+    proc = run_cli("analyze", tmp_path / "s" / rec["study"], "--roi", ",".join(map(str, rec["roi"])),
+                   "--model", manifest, data=tmp_path / "data")
+    assert proc.returncode == 5, proc.stderr[-1500:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert said in line and "Traceback" not in proc.stderr
