@@ -11,6 +11,7 @@ from pathlib import Path
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ceusdesk.base.errors import UnreadableInput
@@ -94,6 +95,8 @@ def native_frame_bytes(rows: int, cols: int, spp: int, bits: int, photometric: s
 
 def _str(ds: Dataset, keyword: str) -> str | None:
     value = ds.get(keyword)
+    if isinstance(value, MultiValue):  # a backslash in the value splits it: shown as written, not a list
+        value = "\\".join(str(v) for v in value)
     text = "" if value is None else str(value).strip()
     return text or None
 

@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ceusdesk.base.errors import UnreadableInput
 from ceusdesk.ingest.avi import mjpeg_frame_sizes
-from ceusdesk.ingest.limits import MAX_FRAME_PIXELS, Undecodable, frame_size_problem
+from ceusdesk.ingest.limits import MAX_FRAME_PIXELS, YEARS, Undecodable, frame_size_problem, plausible
 from ceusdesk.ingest.records import Clip
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def read_video_frame(clip: Clip, index: int) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
-def read_still(path: Path) -> Clip:
+def read_still(path: Path, notes: list[str] | None = None) -> Clip:
     """A still image: one frame; its time from EXIF DateTimeOriginal when a camera-style export has it."""
     try:
         with Image.open(path) as im:  # reads the header only
@@ -100,7 +100,7 @@ def read_still(path: Path) -> Clip:
             problem = frame_size_problem(rows, cols)
             if problem:
                 raise Undecodable(problem)
-            start = _exif_time(im)
+            start = _exif_time(im, notes)
     except Image.DecompressionBombError as err:  # Pillow's own limit, above ours: refused at open
         raise Undecodable(f"image larger than the {MAX_FRAME_PIXELS / 1e6:.1f}-megapixel limit "
                           "(MAX_FRAME_PIXELS); not read") from err
@@ -111,17 +111,26 @@ def read_still(path: Path) -> Clip:
                 timing_source="EXIF DateTimeOriginal" if start else None)
 
 
-def _exif_time(im: Image.Image) -> datetime | None:
+def _exif_time(im: Image.Image, notes: list[str] | None = None) -> datetime | None:
     try:
         raw = im.getexif().get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)
     except (AttributeError, KeyError, ValueError, OSError):
         return None
     if not raw:
         return None
+    text = str(raw).strip("\0 ")
     try:
-        return datetime.strptime(str(raw).strip("\0 "), "%Y:%m:%d %H:%M:%S")
+        when = datetime.strptime(text, "%Y:%m:%d %H:%M:%S")
     except ValueError:
+        if notes is not None:
+            notes.append(f"EXIF DateTimeOriginal {text[:32]!r} is not a date and time; the image has no time")
         return None
+    if not plausible(when):  # year 1 or 9999: a camera or tool fault, as for DICOM dates
+        if notes is not None:
+            notes.append(f"EXIF DateTimeOriginal {text} is outside {YEARS[0]}-{YEARS[1]}; the image has no "
+                         "time (assign it with --assign FILE=SLOT)")
+        return None
+    return when
 
 
 def read_still_frame(clip: Clip) -> np.ndarray:

@@ -234,7 +234,9 @@ def _read_regular(path: Path) -> tuple[Clip | None, list[Warn]]:
         if suffix in VIDEO_SUFFIXES:
             return read_video(path), []
         if suffix in STILL_SUFFIXES:
-            return read_still(path), []
+            notes: list[str] = []
+            clip = read_still(path, notes)
+            return clip, [Warn(str(path), n) for n in notes]
         if suffix in DICOM_SUFFIXES:
             # old exports may lack the 128-byte preamble; accept them only if they parse as images
             return read_header(path, force=True)

@@ -477,3 +477,35 @@ def test_a_model_that_fails_or_answers_for_more_cases_is_exit_5(tmp_path, packag
     assert proc.returncode == 5, proc.stderr[-1500:]
     (line,) = proc.stderr.strip().splitlines()
     assert said in line and "Traceback" not in proc.stderr
+
+
+# 8 ------------------------------------------------------------------ minor
+def test_a_patient_id_with_a_backslash_reads_as_written(tmp_path):
+    from ceusdesk.ingest.scan import read_one
+    from ceusdesk.outputs.report import patient_of
+    from ceusdesk.study import open_study
+
+    from . import badfiles as bf
+    from .conftest import ClipSpec, write_clip
+
+    good = write_clip(tmp_path / "src" / "good.dcm", ClipSpec(start_s=40, n_frames=4))
+    (tmp_path / "study").mkdir()
+    bad = bf.tag_edit(good, tmp_path / "study" / "clip.dcm", PatientID="PH\\0042")
+    clip, _ = read_one(bad)
+    assert clip.patient_id == "PH\\0042"
+    assert patient_of(open_study(tmp_path / "study"))["id"] == "PH\\0042"  # as the report prints it
+
+
+@pytest.mark.parametrize("year", ["0001", "9999"])
+def test_an_exif_year_1_or_9999_is_warned_and_gives_no_time(tmp_path, year):
+    from datetime import datetime
+
+    from ceusdesk.ingest.scan import read_one
+
+    path = tmp_path / "photo.jpg"
+    _exif_still(path, datetime(2024, 5, 14, 10, 0, 30))
+    data = path.read_bytes().replace(b"2024:05:14 10:00:30", f"{year}:05:14 10:00:30".encode())
+    path.write_bytes(data)
+    clip, warns = read_one(path)
+    assert clip is not None and clip.start is None
+    assert any(f"EXIF DateTimeOriginal {year}:05:14 10:00:30 is outside 1900-2199" in w.message for w in warns)
