@@ -73,9 +73,11 @@ def _sources(phantom: Path) -> list[Path]:
 
 def mutate(src: Path, dst: Path, rng: np.random.Generator) -> str:
     """Write one mutant of ``src`` to ``dst``; returns what was done (for the failure message)."""
-    kind = int(rng.integers(0, 5))
+    kind = int(rng.integers(0, 9))
     if kind == 4:
         return misplaced_marker(src, dst, rng)
+    if kind >= 5:
+        return round_two(src, dst, rng, kind)
     if kind == 0:
         bf.truncate(src, dst, rng)
         return "truncated"
@@ -92,6 +94,31 @@ def mutate(src: Path, dst: Path, rng: np.random.Generator) -> str:
     value = TAG_EDITS[keyword][int(rng.integers(0, len(TAG_EDITS[keyword])))]
     bf.tag_edit(src, dst, **{keyword: value})
     return f"{keyword}={value!r}"
+
+
+def round_two(src: Path, dst: Path, rng: np.random.Generator, kind: int) -> str:
+    """The families of issue 25 (tests/ingest/test_bad_files_round2.py): a forged codestream size,
+    Planar Configuration 1 on compressed data, a deflate bomb, a Frame Time Vector far too long."""
+    import pydicom
+
+    ds = pydicom.dcmread(src, stop_before_pixels=True)
+    compressed = str(ds.file_meta.TransferSyntaxUID).startswith("1.2.840.10008.1.2.4.")
+    if kind == 5 and compressed:
+        frames = int(ds.get("NumberOfFrames") or 1)
+        frame = int(rng.integers(0, frames))
+        bf.codestream_bomb(src, dst, frame, side=int(rng.choice([20000, 65535, 4097])))
+        return f"codestream of frame {frame} claims a huge size"
+    if kind == 6 and int(ds.get("SamplesPerPixel") or 1) == 3:
+        bf.tag_edit(src, dst, PlanarConfiguration=1)
+        return "Planar Configuration 1"
+    if kind == 7:
+        bf.deflate_bomb(src, dst, inflated=int(rng.choice([600, 700])) << 20)
+        return "deflate bomb"
+    if int(ds.get("NumberOfFrames") or 1) > 1 and not compressed and kind == 8:
+        bf.long_frame_time_vector(src, dst, entries=int(rng.integers(100_000, 400_000)))
+        return "Frame Time Vector far too long"
+    bf.tag_edit(src, dst, PatientID=f"P\\{int(rng.integers(0, 99))}")
+    return "Patient ID with a backslash"
 
 
 def misplaced_marker(src: Path, dst: Path, rng: np.random.Generator) -> str:
