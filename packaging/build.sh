@@ -13,7 +13,6 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${CEUSDESK_BUILD_VENV:-$ROOT/build/venv}
 PYTHON=${PYTHON:-python3}
-PYINSTALLER_SPEC=${PYINSTALLER_SPEC:-pyinstaller>=6.10,<7}
 
 mkdir -p build
 if [[ "${CEUSDESK_FRESH_VENV:-0}" == 1 ]]; then rm -rf "$VENV"; fi
@@ -22,17 +21,18 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
 
-# The runtime requirements are read from pyproject.toml (core dependencies + the `app` extra), so the
-# build environment cannot drift from what the project declares. ceusdesk itself is not installed:
-# the spec puts the repo root on PyInstaller's path and the source tree is what gets frozen.
-"$VENV/bin/python" - > build/requirements-app.txt <<'PY'
-import tomllib
-with open("pyproject.toml", "rb") as f:
-    project = tomllib.load(f)["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["app"]))
-PY
-echo "build.sh: installing $(wc -l < build/requirements-app.txt) runtime requirements + PyInstaller" >&2
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r build/requirements-app.txt "$PYINSTALLER_SPEC"
+# The bundle is built from its lock only (packaging/requirements-bundle.txt: exact versions and sha256
+# hashes, made by packaging/lock.sh from pyproject.toml's runtime + app requirements): a bundle that
+# changed with the day it was built could not be validated, signed or reproduced. ceusdesk itself is not
+# installed: the spec puts the repo root on PyInstaller's path and the source tree is what gets frozen.
+python3 packaging/lock_check.py --fresh
+echo "build.sh: installing the locked requirements ($(grep -c '==' packaging/requirements-bundle.txt) pins)" >&2
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
+  -r packaging/requirements-bundle.txt
+"$VENV/bin/python" packaging/lock_check.py --env || {
+  echo "build.sh: $VENV differs from the lock; rebuild it with CEUSDESK_FRESH_VENV=1" >&2
+  exit 1
+}
 
 # Guard: the build environment must not hold what the bundle must never carry.
 "$VENV/bin/python" - <<'PY'
