@@ -450,7 +450,8 @@ def export_dicom(folder: str | Path, run: AnalysisRun, result: Mapping[str, Any]
     """File ▸ Export to DICOM: the same objects as ``analyze --dicom-out`` (ceusdesk.outputs.dicom)."""
     from ceusdesk.outputs.dicom import export_results
 
-    return export_results(folder, run.study, result, report_input(run, result), deidentify=deidentify)
+    return export_results(folder, run.study, result, report_input(run, result), deidentify=deidentify,
+                          source="app")
 
 
 def send_results(run: AnalysisRun, result: Mapping[str, Any], deidentify: bool, destination: Any,
@@ -469,9 +470,9 @@ def send_results(run: AnalysisRun, result: Mapping[str, Any], deidentify: bool, 
     folder = exported.paths[0].parent
     files = [(p, ds) for p, ds in result_files(folder)[0] if p in exported.paths]
     try:
-        report = send(files, destination, calling=calling_aet(), progress=progress)
+        report = send(files, destination, calling=calling_aet(), progress=progress, source="app")
     except SendFailed as err:
-        raise SendFailed(f"{err} ({folder})") from err
+        raise SendFailed(f"{err} ({folder})", err.report) from err
     return f"stored {len(report.stored)} object(s) in {destination}"
 
 

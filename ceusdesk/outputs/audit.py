@@ -207,6 +207,26 @@ def log_analysis(result: Mapping[str, Any], **kwargs: Any) -> Path:
     return path
 
 
+def log_dicom_export(sop_uids: Sequence[str], *, model_uid: str | None, deidentified: bool, source: str,
+                     folder: str | Path | None = None) -> Path:
+    """The audit record of one DICOM export (``analyze --dicom-out``, the app's Export/Send): the hashed
+    SOP Instance UIDs written (a send record lists the same hashes) and the model that made them."""
+    record = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "event": "dicom_export",
+              "source": source, "model_uid": model_uid, "deidentified": deidentified,
+              "objects": sorted(h for h in (hash_id(u, folder) for u in sop_uids) if h)}
+    return append_record(record, folder)
+
+
+def log_send(destination: str, *, stored: int, failed: int, sop_uids: Sequence[str], source: str,
+             folder: str | Path | None = None) -> Path:
+    """The audit record of one `send` (CLI or app): where to, how many objects stored and failed, and
+    the hashed SOP Instance UIDs sent (an analysis record's ``dicom_sr`` matches its SR's)."""
+    record = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "event": "send", "source": source,
+              "destination": destination, "stored": stored, "failed": failed,
+              "objects": sorted(h for h in (hash_id(u, folder) for u in sop_uids) if h)}
+    return append_record(record, folder)
+
+
 def read_records(folder: str | Path | None = None) -> list[dict[str, Any]]:
     """All records of the log (empty when there is none yet)."""
     path = audit_log_path(folder)

@@ -220,3 +220,15 @@ def test_an_unwritable_folder_is_exit_7_and_leaves_no_partial_set(tmp_path, pack
     assert proc.returncode == 7, proc.stderr
     assert "DICOM results not written" in proc.stderr and json.loads(proc.stdout)["result"]
     assert re.search(r"DICOM results not written: .*out", proc.stderr)
+
+
+def test_the_export_is_in_the_audit_log_with_the_objects_hashed(written):
+    from ceusdesk.outputs import audit
+
+    doc, objects, _study, out = written
+    data = out.parent / "data"
+    records = audit.read_records(data)
+    (export,) = [r for r in records if r["event"] == "dicom_export"]
+    assert export["source"] == "cli" and export["model_uid"] == doc["result"]["model"]["uid"]
+    assert export["objects"] == sorted(audit.hash_id(str(ds.SOPInstanceUID), data) for ds in objects.values())
+    assert not any(str(ds.SOPInstanceUID) in json.dumps(records) for ds in objects.values())  # hashed only

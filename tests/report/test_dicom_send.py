@@ -57,9 +57,11 @@ class Orthanc:
             return None
         return proc.stdout if raw else json.loads(proc.stdout)
 
-    def ceusdesk(self, *args: str) -> subprocess.CompletedProcess:
-        return self.ns.run([sys.executable, "-m", "ceusdesk", *args], timeout=120,
-                           env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    def ceusdesk(self, *args: str, data: Path | None = None) -> subprocess.CompletedProcess:
+        env = dict(os.environ, PYTHONPATH=os.getcwd())
+        if data is not None:
+            env["CEUSDESK_DATA_DIR"] = str(data)
+        return self.ns.run([sys.executable, "-m", "ceusdesk", *args], timeout=120, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,8 @@ def test_send_stores_the_four_objects_in_the_source_study(orthanc, results):
                            timeout=120)
     assert store.returncode == 0, store.stderr
     study_uid = pydicom.dcmread(sources[0], stop_before_pixels=True).StudyInstanceUID
-    proc = orthanc.ceusdesk("send", str(out), "--to", f"{AET}@127.0.0.1:{DICOM_PORT}")
+    proc = orthanc.ceusdesk("send", str(out), "--to", f"{AET}@127.0.0.1:{DICOM_PORT}",
+                            data=out.parent / "data")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"stored 4 object(s) in {AET}@127.0.0.1:{DICOM_PORT}")
     query = {"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}, "Expand": True}
@@ -107,6 +110,15 @@ def test_send_stores_the_four_objects_in_the_source_study(orthanc, results):
     assert referenced == used
     stored = {orthanc.rest("GET", f"/instances/{i['ID']}/simplified-tags")["SOPInstanceUID"] for i in found}
     assert used <= stored
+    # on record: where to, how many, and the same hashed objects as the export's record
+    from ceusdesk.outputs import audit
+
+    data = out.parent / "data"
+    (sent,) = [r for r in audit.read_records(data) if r["event"] == "send"]
+    (export,) = [r for r in audit.read_records(data) if r["event"] == "dicom_export"]
+    assert sent["destination"] == f"{AET}@127.0.0.1:{DICOM_PORT}"
+    assert (sent["stored"], sent["failed"]) == (4, 0)
+    assert sent["objects"] == export["objects"]
 
 
 def test_a_wrong_called_aet_is_rejected_in_one_line_and_the_files_stay(orthanc, results):

@@ -67,6 +67,11 @@ def write_dicom_results(out_dir: str | os.PathLike[str], study: Study, result: M
     """Write :func:`dicom_results` into ``out_dir`` as ``SR-<id>.dcm``, ``KO-<id>.dcm``, ``DOC-<id>.dcm``,
     ``PR-<id>.dcm`` (``<id>`` from the SR's UID: no patient data in file names, no overwriting an earlier
     export). All encoded before the first is written: an error leaves none."""
+    return _write(out_dir, study, result, pdf, deidentify, now)[0]
+
+
+def _write(out_dir: str | os.PathLike[str], study: Study, result: Mapping[str, Any], pdf: bytes,
+           deidentify: bool, now: datetime | None = None) -> tuple[list[Path], list[str]]:
     objects = dicom_results(study, result, pdf, deidentify=deidentify, now=now)
     tag = hashlib.sha256(str(objects[0].SOPInstanceUID).encode()).hexdigest()[:10]
     encoded = []
@@ -82,7 +87,7 @@ def write_dicom_results(out_dir: str | os.PathLike[str], study: Study, result: M
             path.unlink(missing_ok=True)
         raise
     log.info("DICOM results written: %s", ", ".join(p.name for p in written))
-    return written
+    return written, [str(ds.SOPInstanceUID) for ds in objects]
 
 
 @dataclass(frozen=True)
@@ -96,16 +101,24 @@ class Exported:
 
 
 def export_results(out_dir: str | os.PathLike[str], study: Study, result: Mapping[str, Any], inp: ReportInput,
-                   *, deidentify: bool) -> Exported:
+                   *, deidentify: bool, source: str = "cli") -> Exported:
     """``analyze --dicom-out`` and the app's File ▸ Export to DICOM: the DICOM results with the report
     encapsulated, or the PDF report alone where the frames have no UIDs to join."""
     from ceusdesk.outputs.pdf import render_report, write_report
 
     _doc, pdf = render_report(inp, deidentify=deidentify)
     try:
-        paths = write_dicom_results(out_dir, study, result, pdf, deidentify=deidentify)
+        paths, uids = _write(out_dir, study, result, pdf, deidentify)
     except NoDicomSource as why:
         pdf_path, json_path = write_report(Path(out_dir) / "ceusdesk-report.pdf", inp, deidentify=deidentify)
         return Exported([pdf_path, json_path], False, f"DICOM results not written ({why}): {pdf_path}")
-    return Exported(paths, True, f"DICOM results written to {out_dir}: " + ", ".join(p.name for p in paths)
-                    + (" (de-identified)" if deidentify else ""))
+    from ceusdesk.outputs.audit import log_dicom_export
+
+    message = (f"DICOM results written to {out_dir}: " + ", ".join(p.name for p in paths)
+               + (" (de-identified)" if deidentify else ""))
+    try:
+        log_dicom_export(uids, model_uid=(result.get("model") or {}).get("uid"), deidentified=deidentify,
+                         source=source)
+    except OSError as err:  # the objects stand; the line says they are not on record
+        message += f"; not in the audit log: {err}"
+    return Exported(paths, True, message)

@@ -28,9 +28,14 @@ _AET = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # AE Title: 16 characters, n
 
 
 class SendFailed(CeusdeskError):
-    """Some or all objects were not stored; the files are left in place."""
+    """Some or all objects were not stored; the files are left in place. ``report``: what was stored,
+    when the association got that far."""
 
     exit_code = 8
+
+    def __init__(self, message: str, report: SendReport | None = None):
+        super().__init__(message)
+        self.report = report
 
 
 class BadDestination(CeusdeskError, ValueError):
@@ -140,12 +145,37 @@ def _status_text(code: int) -> str:
 
 
 def send(files: Iterable[tuple[Path, Any]], destination: Destination, *, calling: str,
-         timeout_s: float = 30.0, progress: Callable[[int, int], None] | None = None) -> SendReport:
-    """C-STORE each dataset over one association; raises :class:`SendFailed` when not all were stored."""
+         timeout_s: float = 30.0, progress: Callable[[int, int], None] | None = None,
+         source: str = "cli") -> SendReport:
+    """C-STORE each dataset over one association; raises :class:`SendFailed` when not all were stored.
+    Every attempt, stored or not, is in the audit log (``source``: cli | app)."""
+    items = list(files)
+    try:
+        report = _send(items, destination, calling=calling, timeout_s=timeout_s, progress=progress)
+    except SendFailed as err:
+        stored = len(err.report.stored) if err.report is not None else 0
+        _audit(destination, items, stored=stored, failed=len(items) - stored, source=source)
+        raise
+    _audit(destination, items, stored=len(report.stored), failed=len(report.failed), source=source)
+    return report
+
+
+def _audit(destination: Destination, items: list[tuple[Path, Any]], *, stored: int, failed: int,
+           source: str) -> None:
+    from ceusdesk.outputs.audit import log_send
+
+    try:
+        log_send(str(destination), stored=stored, failed=failed, source=source,
+                 sop_uids=[str(ds.SOPInstanceUID) for _p, ds in items])
+    except OSError as err:  # the send itself stands; say why it is not on record
+        log.error("the send to %s is not in the audit log: %s", destination, err)
+
+
+def _send(items: list[tuple[Path, Any]], destination: Destination, *, calling: str, timeout_s: float,
+          progress: Callable[[int, int], None] | None) -> SendReport:
     from pynetdicom import AE, evt
     from pynetdicom.pdu_primitives import A_ASSOCIATE
 
-    items = list(files)
     report = SendReport(destination)
     ae = AE(ae_title=calling)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout_s
@@ -200,5 +230,5 @@ def send(files: Iterable[tuple[Path, Any]], destination: Destination, *, calling
             assoc.release()
     if report.failed:
         raise SendFailed(f"sending to {destination}: {len(report.failed)} of {len(items)} not stored - "
-                         + "; ".join(report.failed) + "; the files stay in place")
+                         + "; ".join(report.failed) + "; the files stay in place", report)
     return report
