@@ -20,7 +20,7 @@ from pydicom.pixels import apply_color_lut, apply_voi_lut, pixel_array
 
 from ceusdesk.base.errors import UnreadableInput
 from ceusdesk.ingest.codestream import declared_size
-from ceusdesk.ingest.dicom import CappedFile, transfer_syntax
+from ceusdesk.ingest.dicom import JPEG_FAMILY, CappedFile, transfer_syntax
 from ceusdesk.ingest.limits import frame_size_problem, sample_format_problem
 from ceusdesk.ingest.records import Clip
 
@@ -29,21 +29,23 @@ DECODING_PLUGIN = "pylibjpeg"
 openjpeg for JPEG 2000, pylibjpeg-rle for RLE). Native (uncompressed) data needs no plugin."""
 
 
-JPEG_FAMILY = "1.2.840.10008.1.2.4."  # JPEG, JPEG-LS, JPEG 2000 transfer syntaxes (not RLE, .1.2.5)
-
-
 class FrameError(UnreadableInput, ValueError):
     """A frame could not be decoded; the message names the file and the frame."""
 
 
 @functools.lru_cache(maxsize=64)
-def _header(path: str, _mtime_ns: int, _size: int) -> Dataset:
+def _header(path: str, _mtime_ns: int, _size: int) -> tuple[Dataset, int]:
+    """The header and where the Pixel Data element starts (dcmread stops on its tag)."""
     with CappedFile(path) as fp:
-        return dcmread(fp, stop_before_pixels=True, force=True)
+        return dcmread(fp, stop_before_pixels=True, force=True), fp.tell()
 
 
 def dicom_header(path: Path) -> Dataset:
     """The file's header (cached while the file is unchanged): LUTs, windows, photometric."""
+    return _cached(path)[0]
+
+
+def _cached(path: Path) -> tuple[Dataset, int]:
     st = os.stat(path)
     return _header(str(path), st.st_mtime_ns, st.st_size)
 
@@ -84,7 +86,7 @@ def _dicom_frame(clip: Clip, index: int) -> np.ndarray:
         extra: dict[str, Any] = ({} if ds.file_meta.get("TransferSyntaxUID")
                                  else {"transfer_syntax_uid": transfer})
         if transfer.is_encapsulated:
-            check_codestream(clip, ds, index)  # before the decoder allocates what the header claims
+            check_codestream(clip, index)  # before the decoder allocates what the header claims
             if str(transfer).startswith(JPEG_FAMILY):
                 # JPEG, JPEG-LS and JPEG 2000 decoders return interleaved pixels whatever Planar
                 # Configuration says (PS3.5 8.2: it shall be 0); taken at its word, 1 gives stripes
@@ -100,12 +102,13 @@ def _dicom_frame(clip: Clip, index: int) -> np.ndarray:
         raise FrameError(f"{clip.path}: frame {index} could not be decoded: {_one_line(err)}") from err
 
 
-def check_codestream(clip: Clip, ds: Dataset, index: int) -> None:
+def check_codestream(clip: Clip, index: int) -> None:
     """Refuse a compressed frame whose own header claims another size than Rows x Columns (a decoder
     bomb: libjpeg and openjpeg allocate what the codestream says, up to gigabytes, before failing)."""
+    pixel_data = _cached(clip.path)[1]
     with CappedFile(clip.path) as fp:
-        dcmread(fp, stop_before_pixels=True, force=True)
-        fp.read(12)  # Pixel Data tag, VR, reserved, undefined length: encapsulated data is explicit VR LE
+        # past the Pixel Data tag, VR, reserved bytes and undefined length (encapsulated: explicit VR LE)
+        fp.seek(pixel_data + 12)
         data = get_frame(fp, index, number_of_frames=clip.n_frames)
     size = declared_size(data[:65536])
     if size is None:

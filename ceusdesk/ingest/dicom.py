@@ -49,6 +49,7 @@ class CappedFile(io.BufferedReader):
 
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
+JPEG_FAMILY = "1.2.840.10008.1.2.4."  # JPEG, JPEG-LS, JPEG 2000 transfer syntaxes (not RLE, .1.2.5)
 
 
 def check_inflation(fp: io.BufferedReader, limit: int = MAX_INFLATED_BYTES) -> None:
@@ -140,7 +141,7 @@ def read_header(path: Path, *, force: bool = False) -> tuple[Clip, list[Warn]]:
         problem = frame_size_problem(rows, cols) or sample_format_problem(bits, stored, spp, photometric)
         if problem:
             raise Undecodable(problem)
-        if transfer.is_encapsulated and str(transfer).startswith("1.2.840.10008.1.2.4.") \
+        if transfer.is_encapsulated and str(transfer).startswith(JPEG_FAMILY) \
                 and spp > 1 and int(ds.get("PlanarConfiguration") or 0) == 1:
             warns.append(Warn(str(path), "Planar Configuration 1 is wrong for JPEG data (PS3.5 8.2: its "
                                          "decoded pixels are interleaved): read as 0"))
