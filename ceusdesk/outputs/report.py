@@ -4,6 +4,7 @@ often hold a patient's name; clips are named ``clip-01`` … instead). ``pdf`` d
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import re
@@ -92,15 +93,22 @@ class Scrubber:
     secrets: Sequence[str] = ()
     root: str | None = None
 
-    def __call__(self, text: str) -> str:
+    @functools.cached_property
+    def _replacements(self) -> list[tuple[re.Pattern[str], str]]:
+        """Each known path (relative, absolute, the folder itself) as a whole-token pattern, longest first
+        (a path may contain another); built once per report."""
         pairs: list[tuple[str, str]] = []
         roots = [r for r in {self.root, _real(self.root)} if r]
         for original, alias in self.aliases.items():
             pairs.append((original, alias))
             pairs += [(os.path.join(r, original), alias) for r in roots]
         pairs += [(r, "[study folder]") for r in roots]
-        for original, alias in sorted(pairs, key=lambda p: len(p[0]), reverse=True):  # longest first
-            text = re.sub(r"(?<![\w.\-])" + re.escape(original) + r"(?![\w\-]|\.\w)", alias, text)
+        return [(re.compile(r"(?<![\w.\-])" + re.escape(original) + r"(?![\w\-]|\.\w)"), alias)
+                for original, alias in sorted(pairs, key=lambda p: len(p[0]), reverse=True)]
+
+    def __call__(self, text: str) -> str:
+        for pattern, alias in self._replacements:
+            text = pattern.sub(alias, text)
         text = _ABSOLUTE_PATH.sub("[path removed]", text)
         for s in self.secrets:
             if s:

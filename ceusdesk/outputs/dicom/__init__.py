@@ -106,9 +106,10 @@ def export_results(out_dir: str | os.PathLike[str], study: Study, result: Mappin
     encapsulated, or the PDF report alone where the frames have no UIDs to join."""
     from ceusdesk.outputs.pdf import render_report, write_report
 
-    _doc, pdf = render_report(inp, deidentify=deidentify)
     try:
-        paths, uids = _write(out_dir, study, result, pdf, deidentify)
+        frame_refs(study, result)  # first: a video study needs the PDF file alone, rendered once
+        paths, uids = _write(out_dir, study, result, render_report(inp, deidentify=deidentify)[1],
+                             deidentify)
     except NoDicomSource as why:
         pdf_path, json_path = write_report(Path(out_dir) / "ceusdesk-report.pdf", inp, deidentify=deidentify)
         return Exported([pdf_path, json_path], False, f"DICOM results not written ({why}): {pdf_path}")
