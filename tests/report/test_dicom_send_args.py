@@ -40,5 +40,26 @@ def test_send_without_destination_or_files_says_what_to_do(tmp_path, monkeypatch
     (tmp_path / "note.txt").write_text("not DICOM")
     assert main(["send", str(tmp_path), "--to", "PACS@127.0.0.1:104"]) == 3
     err = capsys.readouterr().err
-    assert "skipped note.txt: not a DICOM file" in err and "no DICOM files to send" in err
+    assert "skipped note.txt: not a readable DICOM file" in err and "no DICOM files to send" in err
     assert main(["send", str(tmp_path / "missing"), "--to", "PACS@127.0.0.1:104"]) == 2
+
+
+def test_a_result_file_cut_short_is_named_and_not_sent(tmp_path, capsys):
+    """A truncated copy still parses (pydicom stops at the end of the file): what it lacks gives it away."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import generate_uid
+
+    from ceusdesk.outputs.dicom.dataset import encode
+    from ceusdesk.outputs.dicom.send import result_files
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.88.59", generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.ContentSequence = [Dataset()]
+    whole = encode(ds)
+    (tmp_path / "KO-whole.dcm").write_bytes(whole)
+    (tmp_path / "KO-cut.dcm").write_bytes(whole[:len(whole) - 60])  # the content sequence cut off
+    found, skipped = result_files(tmp_path)
+    assert [p.name for p, _ in found] == ["KO-whole.dcm"]
+    assert skipped == ["KO-cut.dcm: incomplete, no ContentSequence (cut short?); not sent"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,21 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from ceusdesk.base.errors import CeusdeskError
+from ceusdesk.outputs.dicom.encapsulated_pdf import ENCAPSULATED_PDF
+from ceusdesk.outputs.dicom.kos import KEY_OBJECT_SELECTION
+from ceusdesk.outputs.dicom.presentation_state import COLOR_PS, GRAYSCALE_PS
+from ceusdesk.outputs.dicom.sr import COMPREHENSIVE_SR
 
 log = logging.getLogger(__name__)
 SEND_TO_ENV = "CEUSDESK_SEND_TO"  # IT's destination (AET@HOST:PORT); the app offers Send only when it is set
 CALLING_AET_ENV = "CEUSDESK_CALLING_AET"
 DEFAULT_CALLING_AET = "CEUSDESK"
 _DESTINATION = re.compile(r"(?P<aet>[^@]+)@(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:@\s]+)):(?P<port>\d{1,5})")
+IDENTITY = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+# the element that carries the content of each object ceusdesk writes (absent: the file was cut short)
+CONTENT = {COMPREHENSIVE_SR: "ContentSequence", KEY_OBJECT_SELECTION: "ContentSequence",
+           ENCAPSULATED_PDF: "EncapsulatedDocument", COLOR_PS: "GraphicAnnotationSequence",
+           GRAYSCALE_PS: "GraphicAnnotationSequence"}
 _AET = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # AE Title: 16 characters, no backslash or controls
 
 
@@ -99,11 +109,13 @@ def result_files(folder: str | os.PathLike[str]) -> tuple[list[tuple[Path, Any]]
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         try:
             ds = pydicom.dcmread(path)
-        except (InvalidDicomError, OSError) as err:
-            skipped.append(f"{path.name}: not a DICOM file ({err})")
+        except (InvalidDicomError, OSError, ValueError, EOFError, struct.error) as err:
+            skipped.append(f"{path.name}: not a readable DICOM file ({err})")
             continue
-        if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds:
-            skipped.append(f"{path.name}: no SOP Class/Instance UID")
+        missing = [k for k in (*IDENTITY, CONTENT.get(str(ds.get("SOPClassUID", "")), "SOPClassUID"))
+                   if k not in ds]
+        if missing:  # a copy cut short still parses: what it lacks says so
+            skipped.append(f"{path.name}: incomplete, no {', '.join(missing)} (cut short?); not sent")
             continue
         found.append((path, ds))
     return found, skipped
